@@ -1,0 +1,166 @@
+//! Distances, destination points and circles on the WGS84 ellipsoid (Karney's method via
+//! `geo::Geodesic`), plus the conservative lon/lat envelope used to pre-filter R-tree
+//! candidates before the exact geodesic test.
+
+use geo::{Destination, Distance, Geodesic, LineString, Point, Polygon};
+
+use crate::model::LonLat;
+
+/// Smallest radius of curvature of the WGS84 ellipsoid (the meridional radius at the
+/// equator, a(1-e²)), in km. Turning a distance into an angle with it overestimates the
+/// angle anywhere on the ellipsoid, which is what a pre-filter needs.
+const MIN_CURVATURE_RADIUS_KM: f64 = 6_335.439;
+
+/// Extra relative margin on top of that, for the sphere-vs-ellipsoid difference in the
+/// longitude bound.
+const MARGIN: f64 = 1.01;
+
+/// Geodesic distance in km between two lon/lat points on WGS84.
+///
+/// ```
+/// use sahel_atlas::geodesy::distance_km;
+/// use sahel_atlas::model::LonLat;
+/// // Bamako -> Mopti: 459.907 km (GeographicLib).
+/// let d = distance_km(LonLat::new(-7.97522, 12.60915), LonLat::new(-4.18296, 14.48430));
+/// assert!((d - 459.907).abs() < 0.001);
+/// ```
+pub fn distance_km(a: LonLat, b: LonLat) -> f64 {
+    Geodesic.distance(Point::new(a.lon, a.lat), Point::new(b.lon, b.lat)) / 1000.0
+}
+
+/// The point reached from `origin` going `distance_km` along initial `bearing_deg`
+/// (0 = north, 90 = east).
+pub fn destination(origin: LonLat, bearing_deg: f64, distance_km: f64) -> LonLat {
+    let p = Geodesic.destination(
+        Point::new(origin.lon, origin.lat),
+        bearing_deg,
+        distance_km * 1000.0,
+    );
+    LonLat::new(p.x(), p.y())
+}
+
+/// A geodesic circle: `segments` points at exactly `radius_km` from `center`, as a
+/// closed counter-clockwise polygon ring.
+pub fn circle(center: LonLat, radius_km: f64, segments: usize) -> Polygon<f64> {
+    let n = segments.max(8);
+    let mut ring: Vec<(f64, f64)> = (0..n)
+        .map(|i| {
+            // Going through bearings 360 -> 0 traces the ring counter-clockwise.
+            let bearing = 360.0 - 360.0 * i as f64 / n as f64;
+            let p = destination(center, bearing % 360.0, radius_km);
+            (p.lon, p.lat)
+        })
+        .collect();
+    ring.push(ring[0]);
+    Polygon::new(LineString::from(ring), vec![])
+}
+
+/// An axis-aligned lon/lat box, `min` and `max` corners in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Envelope {
+    pub min: [f64; 2],
+    pub max: [f64; 2],
+}
+
+/// Boxes (one, or two when the circle crosses the antimeridian) that contain every point
+/// within `radius_km` geodesic distance of `center`. They are deliberately loose; the
+/// caller must still test each candidate with [`distance_km`].
+pub fn search_envelopes(center: LonLat, radius_km: f64) -> Vec<Envelope> {
+    let rho = (radius_km / MIN_CURVATURE_RADIUS_KM * MARGIN).to_degrees();
+    let min_lat = (center.lat - rho).max(-90.0);
+    let max_lat = (center.lat + rho).min(90.0);
+    // A cap of angular radius rho around latitude phi spans asin(sin rho / cos phi) in
+    // longitude, unless it reaches a pole, in which case it spans every longitude.
+    let spans_pole = center.lat.abs() + rho >= 90.0;
+    let sin_ratio = rho.to_radians().sin() / center.lat.to_radians().cos();
+    if spans_pole || rho >= 90.0 || sin_ratio >= 1.0 {
+        return vec![Envelope {
+            min: [-180.0, min_lat],
+            max: [180.0, max_lat],
+        }];
+    }
+    let dlon = sin_ratio.asin().to_degrees() * MARGIN;
+    let (west, east) = (center.lon - dlon, center.lon + dlon);
+    if west < -180.0 {
+        vec![
+            Envelope {
+                min: [west + 360.0, min_lat],
+                max: [180.0, max_lat],
+            },
+            Envelope {
+                min: [-180.0, min_lat],
+                max: [east, max_lat],
+            },
+        ]
+    } else if east > 180.0 {
+        vec![
+            Envelope {
+                min: [west, min_lat],
+                max: [180.0, max_lat],
+            },
+            Envelope {
+                min: [-180.0, min_lat],
+                max: [east - 360.0, max_lat],
+            },
+        ]
+    } else {
+        vec![Envelope {
+            min: [west, min_lat],
+            max: [east, max_lat],
+        }]
+    }
+}
+
+impl Envelope {
+    pub fn contains(&self, p: LonLat) -> bool {
+        self.min[0] <= p.lon && p.lon <= self.max[0] && self.min[1] <= p.lat && p.lat <= self.max[1]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Points just inside the radius, in every direction and at many latitudes, must fall
+    /// inside the pre-filter envelope; otherwise the R-tree would drop true matches.
+    #[test]
+    fn envelope_contains_every_point_of_the_circle() {
+        for &lat in &[-89.0, -60.0, -15.0, 0.0, 14.5, 45.0, 70.0, 85.0, 89.9] {
+            for &lon in &[-179.9, -4.18, 0.0, 179.5] {
+                for &r in &[0.001, 1.0, 50.0, 300.0, 2000.0, 5000.0] {
+                    let c = LonLat::new(lon, lat);
+                    let envs = search_envelopes(c, r);
+                    for i in 0..360 {
+                        let p = destination(c, i as f64, r * 0.999_999);
+                        assert!(
+                            envs.iter().any(|e| e.contains(p)),
+                            "{p:?} at {r} km from {c:?} bearing {i} outside {envs:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn circle_points_are_at_the_radius() {
+        let c = LonLat::new(-4.18296, 14.4843);
+        let poly = circle(c, 50.0, 64);
+        assert_eq!(poly.exterior().0.len(), 65);
+        for p in poly.exterior().points() {
+            let d = distance_km(c, LonLat::new(p.x(), p.y()));
+            assert!((d - 50.0).abs() < 1e-6, "{d}");
+        }
+        use geo::Orient;
+        use geo::orient::Direction;
+        assert_eq!(poly.orient(Direction::Default), poly);
+    }
+
+    /// The DESIGN.md reference: haversine is ~0.5% off near 15N; geodesic must not be.
+    #[test]
+    fn one_degree_of_latitude_near_15n() {
+        let d = distance_km(LonLat::new(-4.0, 14.5), LonLat::new(-4.0, 15.5));
+        // Meridian arc 14.5..15.5 N on WGS84 is 110.65 km (GeographicLib).
+        assert!((d - 110.65).abs() < 0.01, "{d}");
+    }
+}

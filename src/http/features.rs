@@ -1,0 +1,168 @@
+//! Atlas items as GeoJSON features (RFC 7946), shared by the query API and OGC API.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::atlas::Atlas;
+use crate::model::{Base, LonLat};
+use crate::query::Hit;
+
+/// GeoJSON Point geometry.
+#[derive(Serialize)]
+pub struct PointGeometry {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    coordinates: [f64; 2],
+}
+
+impl From<LonLat> for PointGeometry {
+    fn from(p: LonLat) -> Self {
+        PointGeometry {
+            kind: "Point",
+            coordinates: [p.lon, p.lat],
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Feature<'a, P: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    geometry: PointGeometry,
+    properties: P,
+}
+
+impl<'a, P: Serialize> Feature<'a, P> {
+    pub fn point(id: &'a str, pos: LonLat, properties: P) -> Self {
+        Feature {
+            kind: "Feature",
+            id,
+            geometry: pos.into(),
+            properties,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct EventProperties<'a> {
+    pub id: &'a str,
+    pub event_date: String,
+    pub event_type: &'a str,
+    pub sub_event_type: &'a str,
+    pub actor1: &'a str,
+    pub actor2: &'a str,
+    pub admin1: &'a str,
+    pub admin2: &'a str,
+    pub location: &'a str,
+    /// ISO code of the region the point lies in (computed), `null` outside all regions.
+    pub region: Option<&'a str>,
+    pub fatalities: u32,
+    pub geo_precision: Option<u8>,
+    pub source: &'a str,
+    pub notes: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+}
+
+/// Round a distance to the metre: more digits would be noise, not precision.
+fn km(d: f64) -> f64 {
+    (d * 1000.0).round() / 1000.0
+}
+
+pub fn event(atlas: &Atlas, hit: Hit) -> Feature<'_, EventProperties<'_>> {
+    let e = &atlas.events[hit.event as usize];
+    Feature::point(
+        &e.id,
+        e.pos,
+        EventProperties {
+            id: &e.id,
+            event_date: e.date.format("%Y-%m-%d").to_string(),
+            event_type: &e.event_type,
+            sub_event_type: &e.sub_event_type,
+            actor1: &e.actor1,
+            actor2: &e.actor2,
+            admin1: &e.admin1,
+            admin2: &e.admin2,
+            location: &e.location,
+            region: atlas.region_of_event(hit.event).map(|r| r.id.as_str()),
+            fatalities: e.fatalities,
+            geo_precision: e.geo_precision,
+            source: &e.source,
+            notes: &e.notes,
+            distance_km: hit.distance_km.map(km),
+        },
+    )
+}
+
+pub fn events(atlas: &Atlas, hits: &[Hit]) -> Vec<Value> {
+    hits.iter()
+        .map(|&h| serde_json::to_value(event(atlas, h)).unwrap_or(Value::Null))
+        .collect()
+}
+
+pub fn base_properties(atlas: &Atlas, i: usize) -> Value {
+    let b: &Base = &atlas.bases[i];
+    json!({
+        "id": b.id,
+        "name": b.name,
+        "operator": b.operator,
+        "kind": b.kind,
+        "sector": b.sector,
+        "town": b.town,
+        "opened": b.opened,
+        "closed": b.closed,
+        "coverage_km": b.coverage_km,
+        "region": atlas.base_region[i].map(|r| &atlas.regions[r as usize].id),
+        "source": b.source,
+    })
+}
+
+pub fn base(atlas: &Atlas, i: usize) -> Value {
+    let b = &atlas.bases[i];
+    json!(Feature::point(&b.id, b.pos, base_properties(atlas, i)))
+}
+
+pub fn place(atlas: &Atlas, i: usize) -> Value {
+    let p = &atlas.places[i];
+    json!(Feature::point(
+        &p.id,
+        p.pos,
+        json!({
+            "id": p.id,
+            "name": p.name,
+            "alt_names": p.alt_names,
+            "population": p.population,
+            "feature_code": p.feature_code,
+            "region": atlas.place_region[i].map(|r| &atlas.regions[r as usize].id),
+            "source": p.source,
+        })
+    ))
+}
+
+/// A region with its geometry, the ACLED fatalities by year, and how many of the loaded
+/// events fall in it.
+pub fn region(atlas: &Atlas, i: usize, event_count: u64) -> Value {
+    let r = &atlas.regions[i];
+    let total: u64 = r.fatalities_by_year.values().map(|&v| v as u64).sum();
+    json!({
+        "type": "Feature",
+        "id": r.id,
+        "geometry": geojson::Geometry::from(&r.geometry),
+        "properties": {
+            "id": r.id,
+            "name": r.name,
+            "name_fr": r.name_fr,
+            "fatalities_by_year": r.fatalities_by_year,
+            "fatalities_total": total,
+            "fatalities_source": "ACLED, as printed in EPON (2019) Figure 5",
+            "events": event_count,
+            "label": [r.label.lon, r.label.lat],
+        }
+    })
+}
+
+/// A GeoJSON Polygon for a `geo` polygon.
+pub fn polygon_geometry(p: &geo::Polygon<f64>) -> Value {
+    json!(geojson::Geometry::from(p))
+}

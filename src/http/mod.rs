@@ -1,0 +1,222 @@
+//! The HTTP interface. One warp filter hands every request to `dispatch`, which routes by
+//! path segments; handlers return `Result<Response, Problem>`, so every failure a client
+//! can cause becomes problem+json, and nothing below this module knows about HTTP.
+
+pub mod api;
+pub mod features;
+pub mod metrics;
+pub mod params;
+pub mod problem;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use percent_encoding::percent_decode_str;
+use serde::Serialize;
+use serde_json::json;
+use warp::Filter;
+use warp::http::{HeaderValue, Method, StatusCode, header};
+use warp::reply::Response;
+
+use crate::atlas::Atlas;
+use metrics::Metrics;
+use problem::Problem;
+
+pub const JSON: &str = "application/json";
+pub const GEOJSON: &str = "application/geo+json";
+
+/// What every request handler can reach: the current atlas snapshot and the metrics.
+pub struct AppState {
+    atlas: Arc<Atlas>,
+    metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(atlas: Atlas) -> Self {
+        AppState {
+            atlas: Arc::new(atlas),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The snapshot a request works on, unaffected by later replacements.
+    pub fn snapshot(&self) -> Arc<Atlas> {
+        self.atlas.clone()
+    }
+}
+
+pub fn json_response<T: Serialize>(content_type: &'static str, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut resp = Response::new(bytes.into());
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            resp
+        }
+        Err(e) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("could not serialise the response: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+fn text_response(content_type: &'static str, body: String) -> Response {
+    let mut resp = Response::new(body.into());
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// Routes one request. Returns the route's label (for metrics) and the response.
+fn dispatch(
+    state: &AppState,
+    method: &Method,
+    path: &str,
+    query: &str,
+) -> (&'static str, Response) {
+    if method == Method::OPTIONS {
+        let mut resp = Response::new(Default::default());
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        let h = resp.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        return ("options", resp);
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut resp = Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not supported; use GET"),
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        );
+        return ("other", resp);
+    }
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let atlas = state.snapshot();
+    let a = atlas.as_ref();
+    let (route, result): (&'static str, Result<Response, Problem>) = match seg.as_slice() {
+        [] => ("index", Ok(json_response(JSON, &index()))),
+        ["healthz"] => (
+            "healthz",
+            Ok(json_response(
+                JSON,
+                &json!({"status": "ok", "events": a.events.len(), "bases": a.bases.len(), "regions": a.regions.len(), "places": a.places.len()}),
+            )),
+        ),
+        ["metrics"] => (
+            "metrics",
+            Ok(text_response(
+                "text/plain; version=0.0.4",
+                state.metrics.render(a),
+            )),
+        ),
+        ["api", "places"] => ("api_places", api::places(a, query)),
+        ["api", "events"] => ("api_events", api::events(a, query)),
+        ["api", "events", "nearest"] => ("api_events_nearest", api::events_nearest(a, query)),
+        ["api", "events", id] => ("api_event", api::event(a, id, query)),
+        ["api", "regions"] => ("api_regions", api::regions(a, query)),
+        ["api", "regions", id] => ("api_region", api::region(a, id, query)),
+        ["api", "bases"] => ("api_bases", api::bases(a, query)),
+        ["api", "bases", id] => ("api_base", api::base(a, id, query)),
+        ["api", "bases", id, "coverage"] => (
+            "api_base_coverage",
+            api::base_coverage_handler(a, id, query),
+        ),
+        ["api", "coverage"] => ("api_coverage", api::coverage(a, query)),
+        ["api", "stats"] => ("api_stats", api::stats(a, query)),
+        _ => (
+            "not_found",
+            Err(Problem::not_found(format!(
+                "no resource at {path}; see / for the endpoints"
+            ))),
+        ),
+    };
+    (route, result.unwrap_or_else(Problem::into_response))
+}
+
+/// `GET /`: where things are (the web map replaces this later).
+fn index() -> serde_json::Value {
+    json!({
+        "name": "Sahel Atlas",
+        "description": "Regions, bases and conflict events in Mali and the Sahel",
+        "endpoints": [
+            "/api/places?q=mop",
+            "/api/events?near=Mopti&radius_km=50",
+            "/api/events/nearest?lon=-4.18&lat=14.48&k=10",
+            "/api/events/{id}",
+            "/api/regions", "/api/regions/{id}",
+            "/api/bases", "/api/bases/{id}", "/api/bases/{id}/coverage",
+            "/api/coverage",
+            "/api/stats?group_by=region",
+            "/healthz", "/metrics"
+        ],
+        "attribution": "Regions and borders: Natural Earth (public domain). Places: contains data from GeoNames (geonames.org), CC BY 4.0. Events and bases: cited per feature.",
+    })
+}
+
+fn handle(state: &AppState, method: Method, path: &str, query: &str) -> Response {
+    let start = Instant::now();
+    let (route, mut resp) = dispatch(state, &method, path, query);
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+    }
+    let took = start.elapsed();
+    let status = resp.status().as_u16();
+    state.metrics.record(route, status, took);
+    tracing::info!(%method, path, query, status, micros = took.as_micros() as u64, "request");
+    resp
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests and returns.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let routes = warp::method()
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .map(
+            move |method: Method, path: warp::path::FullPath, query: String| {
+                handle(&state, method, path.as_str(), &query)
+            },
+        );
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}

@@ -1,0 +1,12 @@
+//! Sahel Atlas: a map service for the conflict in Mali and the wider Sahel.
+//!
+//! Data flows one way: files -> [`load`] (validate) -> [`atlas::Atlas`] (indexes) ->
+//! [`query`] -> [`http`].
+
+pub mod atlas;
+pub mod geodesy;
+pub mod http;
+pub mod load;
+pub mod model;
+pub mod query;
+pub mod text;

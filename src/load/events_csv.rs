@@ -1,0 +1,363 @@
+//! ACLED and UCDP GED CSV exports -> `Event`s. The format is detected from the header;
+//! columns we do not read are ignored, a UTF-8 byte-order mark is tolerated.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::{Interner, LoadError, Location};
+use crate::model::{Event, LonLat};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    Acled,
+    Ucdp,
+}
+
+const ACLED_REQUIRED: &[&str] = &[
+    "event_id_cnty",
+    "event_date",
+    "event_type",
+    "latitude",
+    "longitude",
+    "fatalities",
+];
+const UCDP_REQUIRED: &[&str] = &[
+    "id",
+    "date_start",
+    "type_of_violence",
+    "latitude",
+    "longitude",
+    "best",
+];
+
+impl EventFormat {
+    /// ACLED exports start with `event_id_cnty`-style columns, UCDP GED with `id`,
+    /// `date_start` and `best`; anything else is neither.
+    pub fn detect(header: &csv::StringRecord) -> Option<EventFormat> {
+        let has = |c: &str| header.iter().any(|h| h == c);
+        if has("event_id_cnty") || has("event_date") {
+            Some(EventFormat::Acled)
+        } else if has("date_start") || has("type_of_violence") {
+            Some(EventFormat::Ucdp)
+        } else {
+            None
+        }
+    }
+
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            EventFormat::Acled => ACLED_REQUIRED,
+            EventFormat::Ucdp => UCDP_REQUIRED,
+        }
+    }
+}
+
+/// Reads one ACLED or UCDP GED CSV file.
+pub fn load_events_file(path: &Path, interner: &mut Interner) -> Result<Vec<Event>, LoadError> {
+    let file = File::open(path).map_err(|e| LoadError::file(path, format!("cannot open: {e}")))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect::<csv::StringRecord>();
+    let format = EventFormat::detect(&header).ok_or_else(|| {
+        LoadError::at(
+            path,
+            Location::Line(1),
+            "header",
+            format!(
+                "not an ACLED export (needs {}) nor a UCDP GED export (needs {})",
+                ACLED_REQUIRED.join(", "),
+                UCDP_REQUIRED.join(", ")
+            ),
+        )
+    })?;
+    let columns = Columns::new(&header, format, path)?;
+
+    let mut events = Vec::new();
+    let mut first_line_of: HashMap<std::sync::Arc<str>, u64> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(path, e)),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let row = Row {
+            record: &record,
+            columns: &columns,
+            path,
+            line,
+        };
+        let event = match format {
+            EventFormat::Acled => acled_event(&row, interner)?,
+            EventFormat::Ucdp => ucdp_event(&row, interner)?,
+        };
+        if let Some(first) = first_line_of.insert(event.id.clone(), line) {
+            return Err(row.err(
+                columns.id_name(),
+                format!("duplicate id {:?} (first on line {first})", event.id),
+            ));
+        }
+        events.push(event);
+    }
+    Ok(events)
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> LoadError {
+    let location = e
+        .position()
+        .map_or(Location::File, |p| Location::Line(p.line()));
+    let problem = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("has {len} fields, the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    LoadError {
+        file: path.to_path_buf(),
+        location,
+        field: None,
+        problem,
+    }
+}
+
+/// Column positions by name.
+struct Columns {
+    index: HashMap<String, usize>,
+    format: EventFormat,
+}
+
+impl Columns {
+    fn new(
+        header: &csv::StringRecord,
+        format: EventFormat,
+        path: &Path,
+    ) -> Result<Self, LoadError> {
+        let index: HashMap<String, usize> = header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.to_string(), i))
+            .collect();
+        for &c in format.required() {
+            if !index.contains_key(c) {
+                return Err(LoadError::at(
+                    path,
+                    Location::Line(1),
+                    c,
+                    "required column is missing from the header",
+                ));
+            }
+        }
+        Ok(Columns { index, format })
+    }
+
+    fn id_name(&self) -> &'static str {
+        match self.format {
+            EventFormat::Acled => "event_id_cnty",
+            EventFormat::Ucdp => "id",
+        }
+    }
+}
+
+/// One data row with the context needed for precise errors.
+struct Row<'a> {
+    record: &'a csv::StringRecord,
+    columns: &'a Columns,
+    path: &'a Path,
+    line: u64,
+}
+
+impl Row<'_> {
+    /// The trimmed value of `column`, or "" when the file has no such column.
+    fn get(&self, column: &str) -> &str {
+        self.columns
+            .index
+            .get(column)
+            .and_then(|&i| self.record.get(i))
+            .map_or("", str::trim)
+    }
+
+    fn err(&self, field: &str, problem: impl Into<String>) -> LoadError {
+        LoadError::at(self.path, Location::Line(self.line), field, problem)
+    }
+
+    fn required(&self, column: &str) -> Result<&str, LoadError> {
+        match self.get(column) {
+            "" => Err(self.err(column, "is empty")),
+            v => Ok(v),
+        }
+    }
+
+    fn coordinate(&self, column: &str, limit: f64) -> Result<f64, LoadError> {
+        let raw = self.required(column)?;
+        let v: f64 = raw
+            .parse()
+            .map_err(|_| self.err(column, format!("{raw:?} is not a number")))?;
+        if !v.is_finite() || v.abs() > limit {
+            return Err(self.err(column, format!("{raw} is outside -{limit}..{limit}")));
+        }
+        Ok(v)
+    }
+
+    fn count(&self, column: &str) -> Result<u32, LoadError> {
+        let raw = self.required(column)?;
+        raw.parse::<u32>().map_err(|_| {
+            self.err(
+                column,
+                format!("{raw:?} is not a whole number of zero or more"),
+            )
+        })
+    }
+
+    fn date(&self, column: &str) -> Result<NaiveDate, LoadError> {
+        let raw = self.required(column)?;
+        parse_event_date(raw).ok_or_else(|| {
+            self.err(
+                column,
+                format!("{raw:?} is not a date (expected YYYY-MM-DD, DD-MM-YYYY or 23 March 2019)"),
+            )
+        })
+    }
+
+    fn pos(&self) -> Result<LonLat, LoadError> {
+        Ok(LonLat::new(
+            self.coordinate("longitude", 180.0)?,
+            self.coordinate("latitude", 90.0)?,
+        ))
+    }
+}
+
+/// ACLED exports write dates as `2019-03-23`, `23-03-2019` or `23 March 2019`; UCDP may
+/// append a time (`2019-03-23 00:00:00.000`), which is ignored.
+pub fn parse_event_date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    let day_part = raw.split(['T', ' ']).next().unwrap_or(raw);
+    if let Ok(d) = NaiveDate::parse_from_str(day_part, "%Y-%m-%d") {
+        return Some(d);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%d-%m-%Y") {
+        return Some(d);
+    }
+    ["%d %B %Y", "%d %b %Y", "%d-%b-%Y", "%d-%B-%Y"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
+}
+
+fn acled_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
+    let id = row.required("event_id_cnty")?;
+    let date = row.date("event_date")?;
+    let year = row.get("year");
+    if !year.is_empty() && year.parse::<i32>().ok() != Some(date.year()) {
+        return Err(row.err(
+            "year",
+            format!(
+                "{year:?} does not match event_date {:?} (read as {date}); check the date format",
+                row.get("event_date")
+            ),
+        ));
+    }
+    let geo_precision = match row.get("geo_precision") {
+        "" => None,
+        raw => Some(
+            raw.parse::<u8>()
+                .ok()
+                .filter(|p| (1..=3).contains(p))
+                .ok_or_else(|| row.err("geo_precision", format!("{raw:?} is not 1, 2 or 3")))?,
+        ),
+    };
+    Ok(Event {
+        id: interner.intern(id),
+        date,
+        event_type: interner.intern(row.required("event_type")?),
+        sub_event_type: interner.intern(row.get("sub_event_type")),
+        actor1: interner.intern(row.get("actor1")),
+        actor2: interner.intern(row.get("actor2")),
+        admin1: interner.intern(row.get("admin1")),
+        admin2: interner.intern(row.get("admin2")),
+        location: interner.intern(row.get("location")),
+        geo_precision,
+        fatalities: row.count("fatalities")?,
+        source: interner.intern(row.get("source")),
+        notes: row.get("notes").into(),
+        pos: row.pos()?,
+    })
+}
+
+/// UCDP `type_of_violence` codes.
+fn ucdp_violence_type(code: &str) -> Option<&'static str> {
+    match code {
+        "1" => Some("State-based conflict"),
+        "2" => Some("Non-state conflict"),
+        "3" => Some("One-sided violence"),
+        _ => None,
+    }
+}
+
+fn ucdp_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
+    let id = row.required("id")?;
+    let date = row.date("date_start")?;
+    let code = row.required("type_of_violence")?;
+    let event_type = ucdp_violence_type(code)
+        .ok_or_else(|| row.err("type_of_violence", format!("{code:?} is not 1, 2 or 3")))?;
+    let end = row.get("date_end");
+    let mut notes = format!(
+        "UCDP GED; deaths low {} high {}",
+        row.get("low"),
+        row.get("high")
+    );
+    if !end.is_empty() {
+        notes.push_str(&format!("; date_end {end}"));
+    }
+    let geo_precision = match row.get("where_prec") {
+        "1" => Some(1),
+        "2" | "3" => Some(2),
+        "" => None,
+        _ => Some(3),
+    };
+    Ok(Event {
+        id: interner.intern(&format!("UCDP-{id}")),
+        date,
+        event_type: interner.intern(event_type),
+        sub_event_type: interner.intern(""),
+        actor1: interner.intern(row.get("side_a")),
+        actor2: interner.intern(row.get("side_b")),
+        admin1: interner.intern(row.get("adm_1")),
+        admin2: interner.intern(row.get("adm_2")),
+        location: interner.intern(row.get("where_coordinates")),
+        geo_precision,
+        fatalities: row.count("best")?,
+        source: interner.intern(row.get("source_article")),
+        notes: notes.into(),
+        pos: row.pos()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acled_date_formats() {
+        let d = NaiveDate::from_ymd_opt(2019, 3, 23);
+        assert_eq!(parse_event_date("2019-03-23"), d);
+        assert_eq!(parse_event_date("23-03-2019"), d);
+        assert_eq!(parse_event_date("23 March 2019"), d);
+        assert_eq!(parse_event_date("23 Mar 2019"), d);
+        assert_eq!(parse_event_date("2019-03-23 00:00:00.000"), d);
+        assert_eq!(parse_event_date("2019-02-30"), None);
+        assert_eq!(parse_event_date("03/23/2019"), None);
+        assert_eq!(parse_event_date(""), None);
+    }
+}

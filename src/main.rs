@@ -1,0 +1,162 @@
+//! `sahel-atlas`: serve | check.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use sahel_atlas::atlas::Atlas;
+use sahel_atlas::http::{AppState, serve};
+use sahel_atlas::load::{EventSources, LoadError, load_dataset};
+
+#[derive(Parser)]
+#[command(
+    name = "sahel-atlas",
+    version,
+    about = "A map service for the conflict in Mali and the Sahel"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Directory with regions.geojson, bases.geojson, places.geojson, the base map and events.csv.
+    #[arg(long, default_value = "geodata")]
+    data: PathBuf,
+    /// An ACLED or UCDP GED CSV export to load as well (repeatable; format detected from the header).
+    #[arg(long = "events", value_name = "FILE")]
+    events: Vec<PathBuf>,
+    /// Do not load the shipped geodata/events.csv, only the --events files.
+    #[arg(long)]
+    no_shipped_events: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the atlas over HTTP.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Validate the data and print what would be served; exits non-zero on any error.
+    Check {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn load(args: &DataArgs) -> Result<Atlas, LoadError> {
+    let started = Instant::now();
+    let dataset = load_dataset(
+        &args.data,
+        &EventSources {
+            extra_files: args.events.clone(),
+            skip_shipped: args.no_shipped_events,
+        },
+    )?;
+    let loaded = started.elapsed();
+    let atlas = Atlas::build(dataset);
+    tracing::info!(
+        events = atlas.events.len(),
+        bases = atlas.bases.len(),
+        regions = atlas.regions.len(),
+        places = atlas.places.len(),
+        load_ms = loaded.as_millis() as u64,
+        index_ms = (started.elapsed() - loaded).as_millis() as u64,
+        "atlas ready"
+    );
+    Ok(atlas)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { data } => match load(&data) {
+            Ok(atlas) => {
+                let outside = atlas.event_region.iter().filter(|r| r.is_none()).count();
+                println!(
+                    "ok: {} regions, {} bases, {} places, {} events ({} outside every region), base map: {} country, {} neighbours, {} rivers, {} lakes",
+                    atlas.regions.len(),
+                    atlas.bases.len(),
+                    atlas.places.len(),
+                    atlas.events.len(),
+                    outside,
+                    atlas.basemap.country.len(),
+                    atlas.basemap.neighbours.len(),
+                    atlas.basemap.rivers.len(),
+                    atlas.basemap.lakes.len(),
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { addr, data } => {
+            let atlas = match load(&data) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::bind(addr).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("error: cannot listen on {addr}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let local = listener.local_addr().unwrap_or(addr);
+                // Tests and scripts read this line to find the port.
+                println!("listening on http://{local}");
+                serve(Arc::new(AppState::new(atlas)), listener, shutdown_signal()).await;
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}

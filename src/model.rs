@@ -1,0 +1,107 @@
+//! Plain data: what the loaders produce and the atlas indexes. No behaviour beyond
+//! trivial accessors; spatial work lives in `geodesy`, `atlas` and `query`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use geo::{Geometry, MultiPolygon};
+
+/// Index of a region in `Atlas::regions`.
+pub type RegionIdx = u16;
+
+/// A lon/lat position in degrees (WGS84).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LonLat {
+    pub lon: f64,
+    pub lat: f64,
+}
+
+impl LonLat {
+    pub fn new(lon: f64, lat: f64) -> Self {
+        LonLat { lon, lat }
+    }
+}
+
+/// A first-level administrative region with its ACLED fatalities per year.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// ISO 3166-2 code, e.g. `ML-5`.
+    pub id: String,
+    pub name: String,
+    pub name_fr: String,
+    pub fatalities_by_year: BTreeMap<i32, u32>,
+    pub geometry: MultiPolygon<f64>,
+    pub label: LonLat,
+}
+
+/// A military or peacekeeping installation.
+#[derive(Debug, Clone)]
+pub struct Base {
+    pub id: String,
+    pub name: String,
+    pub operator: String,
+    pub kind: String,
+    pub sector: Option<String>,
+    pub town: String,
+    pub opened: Option<i32>,
+    pub closed: Option<i32>,
+    pub coverage_km: f64,
+    pub source: String,
+    pub pos: LonLat,
+}
+
+impl Base {
+    /// Whether the base was open at some point during `year` (unknown ends are open-ended).
+    pub fn open_in(&self, year: i32) -> bool {
+        self.opened.is_none_or(|o| o <= year) && self.closed.is_none_or(|c| year <= c)
+    }
+}
+
+/// A gazetteer entry.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub id: String,
+    pub name: String,
+    pub alt_names: Vec<String>,
+    pub population: Option<u64>,
+    pub feature_code: Option<String>,
+    pub source: String,
+    pub pos: LonLat,
+}
+
+/// One conflict event. Repeated text (types, actors, places, sources) is interned by the
+/// loader as `Arc<str>` so a million events share their vocabulary.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: Arc<str>,
+    pub date: NaiveDate,
+    pub event_type: Arc<str>,
+    pub sub_event_type: Arc<str>,
+    pub actor1: Arc<str>,
+    pub actor2: Arc<str>,
+    pub admin1: Arc<str>,
+    pub admin2: Arc<str>,
+    pub location: Arc<str>,
+    pub geo_precision: Option<u8>,
+    pub fatalities: u32,
+    pub source: Arc<str>,
+    pub notes: Box<str>,
+    pub pos: LonLat,
+}
+
+/// A feature of a base-map layer (country outline, neighbours, rivers, lakes).
+#[derive(Debug, Clone)]
+pub struct BasemapFeature {
+    pub name: Option<String>,
+    pub geometry: Geometry<f64>,
+}
+
+/// The base-map layers drawn under the data.
+#[derive(Debug, Clone, Default)]
+pub struct Basemap {
+    pub country: Vec<BasemapFeature>,
+    pub neighbours: Vec<BasemapFeature>,
+    pub rivers: Vec<BasemapFeature>,
+    pub lakes: Vec<BasemapFeature>,
+}

@@ -1,0 +1,73 @@
+//! Which events fall inside each base's coverage radius (geodesic), and which fall
+//! inside none.
+
+use chrono::Datelike;
+
+use super::filter::Matcher;
+use super::{Hit, Sort, Totals, within};
+use crate::atlas::Atlas;
+
+/// How to decide whether a base covers an event.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CoverageRule {
+    /// Use this radius instead of each base's `coverage_km`.
+    pub radius_km: Option<f64>,
+    /// Count only events from years in which the base was open.
+    pub active_only: bool,
+}
+
+/// The events one base covers, nearest first, and their totals.
+#[derive(Debug, Clone)]
+pub struct BaseCoverage {
+    pub base: usize,
+    pub radius_km: f64,
+    pub hits: Vec<Hit>,
+    pub totals: Totals,
+}
+
+/// Events matching `m` within the base's coverage radius (or `rule.radius_km`).
+pub fn base_coverage(atlas: &Atlas, base: usize, m: &Matcher, rule: CoverageRule) -> BaseCoverage {
+    let b = &atlas.bases[base];
+    let radius_km = rule.radius_km.unwrap_or(b.coverage_km);
+    let mut hits: Vec<Hit> = within(atlas, b.pos, radius_km)
+        .into_iter()
+        .filter(|&(i, _)| {
+            m.matches(i) && (!rule.active_only || b.open_in(atlas.events[i as usize].date.year()))
+        })
+        .map(|(i, d)| Hit {
+            event: i,
+            distance_km: Some(d),
+        })
+        .collect();
+    super::sort_hits(atlas, &mut hits, Sort::Distance);
+    let totals = Totals::of(atlas, hits.iter().map(|h| h.event));
+    BaseCoverage {
+        base,
+        radius_km,
+        hits,
+        totals,
+    }
+}
+
+/// Every base's coverage, and the matching events no base covers (in date order).
+pub struct CoverageReport {
+    pub bases: Vec<BaseCoverage>,
+    pub uncovered: Vec<u32>,
+}
+
+pub fn coverage_all(atlas: &Atlas, m: &Matcher, rule: CoverageRule) -> CoverageReport {
+    let mut covered = vec![false; atlas.events.len()];
+    let bases: Vec<BaseCoverage> = (0..atlas.bases.len())
+        .map(|b| {
+            let c = base_coverage(atlas, b, m, rule);
+            for h in &c.hits {
+                covered[h.event as usize] = true;
+            }
+            c
+        })
+        .collect();
+    let uncovered = (0..atlas.events.len() as u32)
+        .filter(|&i| !covered[i as usize] && m.matches(i))
+        .collect();
+    CoverageReport { bases, uncovered }
+}

@@ -1,0 +1,188 @@
+//! The event filters shared by every consumer (query API, tiles, OGC API): one parsed
+//! `EventFilter`, compiled once per request against the atlas into a `Matcher`.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::atlas::Atlas;
+use crate::model::{Event, LonLat, RegionIdx};
+use crate::text::fold;
+
+/// A lon/lat box. `west > east` means it crosses the antimeridian.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bbox {
+    pub west: f64,
+    pub south: f64,
+    pub east: f64,
+    pub north: f64,
+}
+
+impl Bbox {
+    pub fn contains(&self, p: LonLat) -> bool {
+        let lon_ok = if self.west <= self.east {
+            self.west <= p.lon && p.lon <= self.east
+        } else {
+            p.lon >= self.west || p.lon <= self.east
+        };
+        lon_ok && self.south <= p.lat && p.lat <= self.north
+    }
+
+    /// Width in degrees of longitude (antimeridian-aware).
+    pub fn width(&self) -> f64 {
+        if self.west <= self.east {
+            self.east - self.west
+        } else {
+            360.0 - (self.west - self.east)
+        }
+    }
+
+    pub fn height(&self) -> f64 {
+        self.north - self.south
+    }
+
+    /// The box as one or two envelopes that do not cross the antimeridian.
+    pub fn envelopes(&self) -> Vec<crate::geodesy::Envelope> {
+        use crate::geodesy::Envelope;
+        if self.west <= self.east {
+            vec![Envelope {
+                min: [self.west, self.south],
+                max: [self.east, self.north],
+            }]
+        } else {
+            vec![
+                Envelope {
+                    min: [self.west, self.south],
+                    max: [180.0, self.north],
+                },
+                Envelope {
+                    min: [-180.0, self.south],
+                    max: [self.east, self.north],
+                },
+            ]
+        }
+    }
+}
+
+/// What a client asked for; all conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    /// First day included.
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    pub to: Option<NaiveDate>,
+    /// Matches `event_type` or `sub_event_type`, case-insensitively; any of them.
+    pub types: Vec<String>,
+    /// Matches a part of `actor1` or `actor2`, accents and case ignored.
+    pub actor: Option<String>,
+    pub min_fatalities: Option<u32>,
+    pub region: Option<RegionIdx>,
+    pub bbox: Option<Bbox>,
+}
+
+/// An `EventFilter` resolved against one atlas: cheap to test per event.
+pub struct Matcher<'a> {
+    atlas: &'a Atlas,
+    filter: &'a EventFilter,
+    /// For each distinct actor in the atlas, whether it matches `filter.actor`.
+    actor_ok: Option<Vec<bool>>,
+}
+
+impl EventFilter {
+    pub fn compile<'a>(&'a self, atlas: &'a Atlas) -> Matcher<'a> {
+        let actor_ok = self.actor.as_ref().map(|needle| {
+            let needle = fold(needle);
+            atlas
+                .actors
+                .folded
+                .iter()
+                .map(|a| a.contains(&needle))
+                .collect()
+        });
+        Matcher {
+            atlas,
+            filter: self,
+            actor_ok,
+        }
+    }
+
+    /// Whether any condition is set (an empty filter matches everything).
+    pub fn is_empty(&self) -> bool {
+        *self == EventFilter::default()
+    }
+}
+
+impl Matcher<'_> {
+    pub fn filter(&self) -> &EventFilter {
+        self.filter
+    }
+
+    pub fn matches(&self, i: u32) -> bool {
+        let f = self.filter;
+        let e: &Event = &self.atlas.events[i as usize];
+        f.from.is_none_or(|d| e.date >= d)
+            && f.to.is_none_or(|d| e.date <= d)
+            && f.min_fatalities.is_none_or(|m| e.fatalities >= m)
+            && (f.types.is_empty()
+                || f.types.iter().any(|t| {
+                    e.event_type.eq_ignore_ascii_case(t) || e.sub_event_type.eq_ignore_ascii_case(t)
+                }))
+            && f.region
+                .is_none_or(|r| self.atlas.event_region[i as usize] == Some(r))
+            && f.bbox.is_none_or(|b| b.contains(e.pos))
+            && self.actor_ok.as_ref().is_none_or(|ok| {
+                let [a1, a2] = self.atlas.actors.of_event[i as usize];
+                ok[a1 as usize] || ok[a2 as usize]
+            })
+    }
+
+    /// Whether a calendar year overlaps the date range (for per-year region totals).
+    pub fn year_in_range(&self, year: i32) -> bool {
+        self.filter.from.is_none_or(|d| year >= d.year())
+            && self.filter.to.is_none_or(|d| year <= d.year())
+    }
+}
+
+/// Which end of a partial date (`2018`, `2018-06`) a bound stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateBound {
+    Start,
+    End,
+}
+
+/// Parses `YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means the first or last day of
+/// the year or month, per `bound`, so `from=2018&to=2018` is the whole of 2018.
+///
+/// ```
+/// use sahel_atlas::query::filter::{parse_date_bound, DateBound};
+/// use chrono::NaiveDate;
+/// assert_eq!(parse_date_bound("2018", DateBound::End), NaiveDate::from_ymd_opt(2018, 12, 31));
+/// assert_eq!(parse_date_bound("2020-02", DateBound::End), NaiveDate::from_ymd_opt(2020, 2, 29));
+/// assert_eq!(parse_date_bound("2019-03-23", DateBound::Start), NaiveDate::from_ymd_opt(2019, 3, 23));
+/// assert_eq!(parse_date_bound("2019-13", DateBound::Start), None);
+/// ```
+pub fn parse_date_bound(s: &str, bound: DateBound) -> Option<NaiveDate> {
+    let parts: Vec<&str> = s.trim().split('-').collect();
+    let num = |p: &str, len: usize| {
+        (p.len() == len && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u32>().ok())
+            .flatten()
+    };
+    match parts.as_slice() {
+        [y] => {
+            let y = num(y, 4)? as i32;
+            match bound {
+                DateBound::Start => NaiveDate::from_ymd_opt(y, 1, 1),
+                DateBound::End => NaiveDate::from_ymd_opt(y, 12, 31),
+            }
+        }
+        [y, m] => {
+            let (y, m) = (num(y, 4)? as i32, num(m, 2)?);
+            let first = NaiveDate::from_ymd_opt(y, m, 1)?;
+            match bound {
+                DateBound::Start => Some(first),
+                DateBound::End => first.checked_add_months(chrono::Months::new(1))?.pred_opt(),
+            }
+        }
+        [y, m, d] => NaiveDate::from_ymd_opt(num(y, 4)? as i32, num(m, 2)?, num(d, 2)?),
+        _ => None,
+    }
+}

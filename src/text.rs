@@ -1,0 +1,25 @@
+//! Name folding for search: what a user types should find what the data spells.
+
+/// Folds a name for comparison: accents removed (transliterated), lower case, every run
+/// of punctuation or space turned into one space.
+///
+/// ```
+/// use sahel_atlas::text::fold;
+/// assert_eq!(fold("Ségou"), "segou");
+/// assert_eq!(fold("  Tabankort (Ménaka) "), "tabankort menaka");
+/// assert_eq!(fold("Aguel'hoc"), "aguel hoc");
+/// ```
+pub fn fold(s: &str) -> String {
+    let ascii = deunicode::deunicode(s).to_lowercase();
+    let mut out = String::with_capacity(ascii.len());
+    for word in ascii.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}

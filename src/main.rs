@@ -75,26 +75,19 @@ fn load(args: &DataArgs) -> Result<Atlas, LoadError> {
     Ok(atlas)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed here, before the server
+/// announces its address, so a signal sent right after start-up is never missed.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {},
             _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
 
 fn main() -> ExitCode {
@@ -151,10 +144,17 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+                let shutdown = match shutdown_signal() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: cannot install signal handlers: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
                 let local = listener.local_addr().unwrap_or(addr);
                 // Tests and scripts read this line to find the port.
                 println!("listening on http://{local}");
-                serve(Arc::new(AppState::new(atlas)), listener, shutdown_signal()).await;
+                serve(Arc::new(AppState::new(atlas)), listener, shutdown).await;
                 ExitCode::SUCCESS
             })
         }

@@ -13,7 +13,7 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     /// Extension members (`parameter`, `suggestions`, ...).
-    pub extra: Map<String, Value>,
+    pub extra: Vec<(&'static str, Value)>,
 }
 
 impl Problem {
@@ -28,7 +28,7 @@ impl Problem {
             kind,
             title,
             detail,
-            extra: Map::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -40,7 +40,7 @@ impl Problem {
             "Invalid query parameter",
             format!("{name}: {}", detail.into()),
         );
-        p.extra.insert("parameter".into(), json!(name));
+        p.extra.push(("parameter", json!(name)));
         p
     }
 
@@ -53,8 +53,9 @@ impl Problem {
         )
     }
 
-    pub fn with(mut self, key: &str, value: Value) -> Self {
-        self.extra.insert(key.into(), value);
+    pub fn with(mut self, key: &'static str, value: Value) -> Self {
+        self.extra.retain(|(k, _)| *k != key);
+        self.extra.push((key, value));
         self
     }
 
@@ -67,7 +68,7 @@ impl Problem {
         body.insert("title".into(), json!(self.title));
         body.insert("status".into(), json!(self.status.as_u16()));
         body.insert("detail".into(), json!(self.detail));
-        body.extend(self.extra);
+        body.extend(self.extra.into_iter().map(|(k, v)| (k.to_string(), v)));
         let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
         let mut resp = Response::new(bytes.into());
         *resp.status_mut() = self.status;

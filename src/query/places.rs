@@ -26,7 +26,9 @@ pub fn search(atlas: &Atlas, q: &str) -> Vec<usize> {
     if q.is_empty() {
         return Vec::new();
     }
-    let mut ranked: Vec<((u8, bool, std::cmp::Reverse<u64>), usize)> = atlas
+    // (match rank, matched an alternate name, larger population first) per place.
+    type Score = (u8, bool, std::cmp::Reverse<u64>);
+    let mut ranked: Vec<(Score, usize)> = atlas
         .place_keys
         .iter()
         .enumerate()
@@ -49,7 +51,7 @@ pub fn search(atlas: &Atlas, q: &str) -> Vec<usize> {
 pub fn resolve(atlas: &Atlas, name: &str) -> Result<usize, Vec<String>> {
     let q = fold(name);
     if let Some(&i) = search(atlas, &q).first()
-        && atlas.place_keys[i].iter().any(|k| *k == q)
+        && atlas.place_keys[i].contains(&q)
     {
         return Ok(i);
     }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Rust: a Python virtualenv with the packages
+# in tests/requirements.txt (GeographicLib, shapely) used as independent ground truth.
+set -euo pipefail
+venv=${1:-.venv}
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
+  as_root apt-get update -q
+  as_root apt-get install -y -q python3 python3-venv python3-pip
+fi
+rm -rf "$venv"
+python3 -m venv "$venv" || {
+  # Debian's python3 ships venv without ensurepip unless python3-venv is installed.
+  as_root apt-get update -q && as_root apt-get install -y -q python3-venv && python3 -m venv "$venv"
+}
+"$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+"$venv/bin/python" -c "import geographiclib, shapely; print('test tools ready:', geographiclib.__version__, shapely.__version__)"

@@ -10,3 +10,4 @@ pub mod load;
 pub mod model;
 pub mod query;
 pub mod text;
+pub mod tiles;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::atlas::Atlas;
-use sahel_atlas::http::{AppState, serve};
+use sahel_atlas::http::{AppState, Config, serve};
 use sahel_atlas::load::{EventSources, LoadError, load_dataset};
 
 #[derive(Parser)]
@@ -42,6 +42,12 @@ enum Command {
         /// Address to listen on (port 0 picks a free port; the chosen address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Memory for encoded tiles, in MB (0 turns the tile cache off).
+        #[arg(long, default_value_t = 256)]
+        tile_cache_mb: u64,
+        /// Public base URL for links in TileJSON and the style (default: from the Host header).
+        #[arg(long)]
+        public_url: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -121,7 +127,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve { addr, data } => {
+        Command::Serve {
+            addr,
+            data,
+            tile_cache_mb,
+            public_url,
+        } => {
             let atlas = match load(&data) {
                 Ok(a) => a,
                 Err(e) => {
@@ -154,7 +165,17 @@ fn main() -> ExitCode {
                 let local = listener.local_addr().unwrap_or(addr);
                 // Tests and scripts read this line to find the port.
                 println!("listening on http://{local}");
-                serve(Arc::new(AppState::new(atlas)), listener, shutdown).await;
+                let config = Config {
+                    tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
+                    public_url,
+                };
+                let started = Instant::now();
+                let state = Arc::new(AppState::new(atlas, config));
+                tracing::info!(
+                    tile_prep_ms = started.elapsed().as_millis() as u64,
+                    "tile geometry ready"
+                );
+                serve(state, listener, shutdown).await;
                 ExitCode::SUCCESS
             })
         }

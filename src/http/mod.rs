@@ -7,6 +7,7 @@ pub mod features;
 pub mod metrics;
 pub mod params;
 pub mod problem;
+pub mod tiles;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,33 +17,61 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::json;
 use warp::Filter;
-use warp::http::{HeaderValue, Method, StatusCode, header};
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
 use crate::atlas::Atlas;
+use crate::tiles::TileSource;
+use crate::tiles::cache::TileCache;
 use metrics::Metrics;
 use problem::Problem;
 
 pub const JSON: &str = "application/json";
 pub const GEOJSON: &str = "application/geo+json";
 
-/// What every request handler can reach: the current atlas snapshot and the metrics.
+/// One consistent view of the data: the atlas and the tile geometry built from it.
+pub struct Snapshot {
+    pub atlas: Atlas,
+    pub tiles: TileSource,
+}
+
+impl Snapshot {
+    pub fn new(atlas: Atlas) -> Snapshot {
+        let tiles = TileSource::build(&atlas);
+        Snapshot { atlas, tiles }
+    }
+}
+
+/// Server settings a user may set on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Upper bound on the memory of the encoded-tile cache; 0 turns it off.
+    pub tile_cache_bytes: u64,
+    /// Base URL written into TileJSON and the style (default: from the `Host` header).
+    pub public_url: Option<String>,
+}
+
+/// What every request handler can reach: the current snapshot, caches and metrics.
 pub struct AppState {
-    atlas: Arc<Atlas>,
+    snapshot: Arc<Snapshot>,
+    pub tile_cache: TileCache,
+    pub public_url: Option<String>,
     metrics: Metrics,
 }
 
 impl AppState {
-    pub fn new(atlas: Atlas) -> Self {
+    pub fn new(atlas: Atlas, config: Config) -> Self {
         AppState {
-            atlas: Arc::new(atlas),
+            snapshot: Arc::new(Snapshot::new(atlas)),
+            tile_cache: TileCache::new(config.tile_cache_bytes),
+            public_url: config.public_url,
             metrics: Metrics::default(),
         }
     }
 
     /// The snapshot a request works on, unaffected by later replacements.
-    pub fn snapshot(&self) -> Arc<Atlas> {
-        self.atlas.clone()
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.clone()
     }
 }
 
@@ -77,6 +106,7 @@ fn dispatch(
     method: &Method,
     path: &str,
     query: &str,
+    headers: &HeaderMap,
 ) -> (&'static str, Response) {
     if method == Method::OPTIONS {
         let mut resp = Response::new(Default::default());
@@ -117,8 +147,8 @@ fn dispatch(
         .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect();
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let atlas = state.snapshot();
-    let a = atlas.as_ref();
+    let snap = state.snapshot();
+    let a = &snap.atlas;
     let (route, result): (&'static str, Result<Response, Problem>) = match seg.as_slice() {
         [] => ("index", Ok(json_response(JSON, &index()))),
         ["healthz"] => (
@@ -135,6 +165,9 @@ fn dispatch(
                 state.metrics.render(a),
             )),
         ),
+        ["tiles", z, x, y] => ("tiles", tiles::tile(state, z, x, y, query, headers)),
+        ["tiles.json"] => ("tilejson", tiles::tilejson(state, query, headers)),
+        ["style.json"] => ("style", tiles::style(state, query, headers)),
         ["api", "places"] => ("api_places", api::places(a, query)),
         ["api", "events"] => ("api_events", api::events(a, query)),
         ["api", "events", "nearest"] => ("api_events_nearest", api::events_nearest(a, query)),
@@ -165,6 +198,7 @@ fn index() -> serde_json::Value {
         "name": "Sahel Atlas",
         "description": "Regions, bases and conflict events in Mali and the Sahel",
         "endpoints": [
+            "/tiles/{z}/{x}/{y}.mvt", "/tiles.json", "/style.json",
             "/api/places?q=mop",
             "/api/events?near=Mopti&radius_km=50",
             "/api/events/nearest?lon=-4.18&lat=14.48&k=10",
@@ -175,13 +209,19 @@ fn index() -> serde_json::Value {
             "/api/stats?group_by=region",
             "/healthz", "/metrics"
         ],
-        "attribution": "Regions and borders: Natural Earth (public domain). Places: contains data from GeoNames (geonames.org), CC BY 4.0. Events and bases: cited per feature.",
+        "attribution": tiles::ATTRIBUTION,
     })
 }
 
-fn handle(state: &AppState, method: Method, path: &str, query: &str) -> Response {
+fn handle(
+    state: &AppState,
+    method: Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+) -> Response {
     let start = Instant::now();
-    let (route, mut resp) = dispatch(state, &method, path, query);
+    let (route, mut resp) = dispatch(state, &method, path, query, headers);
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -209,9 +249,10 @@ pub async fn serve(
     let routes = warp::method()
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
         .map(
-            move |method: Method, path: warp::path::FullPath, query: String| {
-                handle(&state, method, path.as_str(), &query)
+            move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap| {
+                handle(&state, method, path.as_str(), &query, &headers)
             },
         );
     warp::serve(routes)

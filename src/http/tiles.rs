@@ -1,0 +1,295 @@
+//! `/tiles/{z}/{x}/{y}.mvt`, `/tiles.json` (TileJSON 3.0.0) and `/style.json` (MapLibre).
+
+use serde_json::{Value, json};
+use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+use super::params::{self, Params};
+use super::problem::Problem;
+use super::{AppState, JSON, json_response};
+use crate::query::filter::EventFilter;
+use crate::tiles::coord::{MAX_ZOOM, TileCoord, TileError};
+use crate::tiles::{LAYERS, events::INDIVIDUAL_FROM_ZOOM};
+
+/// Filters a tile URL may carry (they apply to `events`, and the dates to `regions`).
+const TILE_FILTERS: &[&str] = &["from", "to", "type", "actor", "min_fatalities", "region"];
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+pub const ATTRIBUTION: &str = "Natural Earth (public domain) · GeoNames (CC BY 4.0) · events and bases: cited sources per feature";
+
+/// Mali and its surroundings: bounds and centre for TileJSON and the style.
+const BOUNDS: [f64; 4] = [-12.3, 10.1, 4.3, 25.0];
+const CENTER: [f64; 3] = [-4.0, 17.0, 5.0];
+
+/// A filter in one canonical form, so equal filters share cache entries.
+fn cache_key(f: &EventFilter) -> String {
+    let mut f = f.clone();
+    for t in &mut f.types {
+        *t = t.to_lowercase();
+    }
+    f.types.sort();
+    f.types.dedup();
+    f.actor = f.actor.map(|a| crate::text::fold(&a));
+    format!("{f:?}")
+}
+
+/// `GET /tiles/{z}/{x}/{y}.mvt`
+pub fn tile(
+    state: &AppState,
+    z: &str,
+    x: &str,
+    file: &str,
+    raw: &str,
+    headers: &HeaderMap,
+) -> Result<Response, Problem> {
+    let y = file
+        .strip_suffix(".mvt")
+        .or_else(|| file.strip_suffix(".pbf"))
+        .ok_or_else(|| Problem::param("y", format!("{file:?} must be <row>.mvt")))?;
+    let t = TileCoord::parse(z, x, y).map_err(|e| match e {
+        TileError::Zoom(d) => Problem::param("z", d),
+        TileError::X(d) => Problem::param("x", d),
+        TileError::Y(d) => Problem::param("y", d),
+    })?;
+    let p = Params::parse(raw, &[TILE_FILTERS])?;
+    let snap = state.snapshot();
+    let filter = params::event_filter(&p, &snap.atlas)?;
+    let key = (t, cache_key(&filter));
+    let encoded = state
+        .tile_cache
+        .get_or_render(key, || {
+            snap.tiles
+                .render(&snap.atlas, t, &filter.compile(&snap.atlas))
+        })
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Tile encoding failed",
+                format!("tile {}/{}/{}: {e}", t.z, t.x, t.y),
+            )
+        })?;
+
+    let mut resp = Response::new(Default::default());
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Ok(v) = HeaderValue::from_str(&encoded.etag) {
+        h.insert(header::ETAG, v);
+    }
+    let not_modified = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == encoded.etag
+        });
+    if not_modified {
+        *resp.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(resp);
+    }
+    if encoded.is_empty() {
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        return Ok(resp);
+    }
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    if accepts_gzip(headers) {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        *resp.body_mut() = encoded.gzip.clone().into();
+    } else {
+        *resp.body_mut() = encoded.raw.clone().into();
+    }
+    Ok(resp)
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|enc| {
+            let mut parts = enc.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let q_zero =
+                parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
+        })
+}
+
+/// The URL clients should use to reach us: `--public-url` if set, else from `Host`.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &state.public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
+/// The tile URL template, carrying the request's filters (validated).
+fn tiles_url(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<String, Problem> {
+    let p = Params::parse(raw, &[TILE_FILTERS])?;
+    params::event_filter(&p, &state.snapshot().atlas)?;
+    let q = if raw.is_empty() {
+        String::new()
+    } else {
+        format!("?{raw}")
+    };
+    Ok(format!(
+        "{}/tiles/{{z}}/{{x}}/{{y}}.mvt{q}",
+        base_url(state, headers)
+    ))
+}
+
+/// `GET /tiles.json` (TileJSON 3.0.0); the tile filters may be given and are passed on.
+pub fn tilejson(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, Problem> {
+    let url = tiles_url(state, raw, headers)?;
+    let layers: Vec<Value> = LAYERS
+        .iter()
+        .map(|(id, description, fields)| {
+            let fields: serde_json::Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            json!({"id": id, "description": description, "fields": fields, "minzoom": 0, "maxzoom": MAX_ZOOM})
+        })
+        .collect();
+    Ok(json_response(
+        JSON,
+        &json!({
+            "tilejson": "3.0.0",
+            "name": "Sahel Atlas",
+            "description": format!("Regions, bases, coverage, towns and conflict events in Mali. Events are clustered below zoom {INDIVIDUAL_FROM_ZOOM}."),
+            "version": env!("CARGO_PKG_VERSION"),
+            "attribution": ATTRIBUTION,
+            "scheme": "xyz",
+            "tiles": [url],
+            "minzoom": 0,
+            "maxzoom": MAX_ZOOM,
+            "bounds": BOUNDS,
+            "center": CENTER,
+            "vector_layers": layers,
+        }),
+    ))
+}
+
+/// `GET /style.json`: a MapLibre style drawing every layer from our tiles alone.
+pub fn style(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, Problem> {
+    let tiles = tiles_url(state, raw, headers)?;
+    Ok(json_response(JSON, &style_json(&tiles)))
+}
+
+/// Operator colours, shared by bases and their coverage circles.
+fn operator_colour() -> Value {
+    json!([
+        "match",
+        ["get", "operator"],
+        "MINUSMA",
+        "#1f78b4",
+        "Barkhane",
+        "#e31a1c",
+        "EUTM",
+        "#33a02c",
+        "G5 Sahel",
+        "#ff7f00",
+        "FAMa",
+        "#6a3d9a",
+        "United States",
+        "#b15928",
+        "#555555"
+    ])
+}
+
+fn event_colour() -> Value {
+    json!([
+        "match",
+        ["get", "event_type"],
+        "Battles",
+        "#d7301f",
+        "Violence against civilians",
+        "#7a0177",
+        "Explosions/Remote violence",
+        "#fd8d3c",
+        "Riots",
+        "#dd3497",
+        "Protests",
+        "#41ab5d",
+        "Strategic developments",
+        "#4292c6",
+        "#737373"
+    ])
+}
+
+fn style_json(tiles: &str) -> Value {
+    let src = "sahel";
+    json!({
+        "version": 8,
+        "name": "Sahel Atlas",
+        "metadata": {"attribution": ATTRIBUTION},
+        "center": [CENTER[0], CENTER[1]],
+        "zoom": CENTER[2],
+        "sources": {
+            src: {
+                "type": "vector",
+                "tiles": [tiles],
+                "minzoom": 0,
+                "maxzoom": MAX_ZOOM,
+                "bounds": BOUNDS,
+                "attribution": ATTRIBUTION,
+            }
+        },
+        "layers": [
+            {"id": "background", "type": "background", "paint": {"background-color": "#eef3f6"}},
+            {"id": "neighbours", "type": "fill", "source": src, "source-layer": "neighbours",
+             "paint": {"fill-color": "#f4f1ea", "fill-outline-color": "#b8b2a7"}},
+            {"id": "country", "type": "fill", "source": src, "source-layer": "country",
+             "paint": {"fill-color": "#fbf7ef"}},
+            {"id": "regions", "type": "fill", "source": src, "source-layer": "regions",
+             "paint": {
+                "fill-color": ["interpolate", ["linear"], ["get", "fatalities"],
+                    0, "#fff5eb", 100, "#fdbe85", 500, "#fd8d3c", 1000, "#e6550d", 2000, "#a63603"],
+                "fill-opacity": 0.75}},
+            {"id": "region-borders", "type": "line", "source": src, "source-layer": "regions",
+             "paint": {"line-color": "#8c6d4f", "line-width": 0.8}},
+            {"id": "country-border", "type": "line", "source": src, "source-layer": "country",
+             "paint": {"line-color": "#5b4636", "line-width": 1.6}},
+            {"id": "lakes", "type": "fill", "source": src, "source-layer": "lakes",
+             "paint": {"fill-color": "#9cc7e0"}},
+            {"id": "rivers", "type": "line", "source": src, "source-layer": "rivers",
+             "paint": {"line-color": "#5b9bd5", "line-width": ["interpolate", ["linear"], ["zoom"], 3, 0.8, 10, 3]}},
+            {"id": "coverage", "type": "fill", "source": src, "source-layer": "coverage",
+             "paint": {"fill-color": operator_colour(), "fill-opacity": 0.08}},
+            {"id": "coverage-outline", "type": "line", "source": src, "source-layer": "coverage",
+             "paint": {"line-color": operator_colour(), "line-width": 1, "line-dasharray": [3, 2]}},
+            {"id": "places", "type": "circle", "source": src, "source-layer": "places",
+             "paint": {"circle-radius": 2.5, "circle-color": "#333333", "circle-stroke-color": "#ffffff", "circle-stroke-width": 0.8}},
+            {"id": "event-clusters", "type": "circle", "source": src, "source-layer": "events",
+             "filter": [">", ["get", "count"], 1],
+             "paint": {
+                "circle-color": event_colour(),
+                "circle-opacity": 0.8,
+                "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 5, 10, 14, 100, 40],
+                "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+            {"id": "events", "type": "circle", "source": src, "source-layer": "events",
+             "filter": ["==", ["get", "count"], 1],
+             "paint": {
+                "circle-color": event_colour(),
+                "circle-radius": ["interpolate", ["linear"], ["get", "fatalities"], 0, 4, 10, 6, 100, 12],
+                "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+            {"id": "bases", "type": "circle", "source": src, "source-layer": "bases",
+             "paint": {"circle-color": operator_colour(), "circle-radius": 5,
+                       "circle-stroke-color": "#000000", "circle-stroke-width": 1.5}},
+        ]
+    })
+}

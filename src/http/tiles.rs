@@ -160,9 +160,10 @@ pub fn tilejson(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Resp
     let url = tiles_url(state, raw, headers)?;
     let layers: Vec<Value> = LAYERS
         .iter()
-        .map(|(id, description, fields)| {
-            let fields: serde_json::Map<String, Value> = fields.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-            json!({"id": id, "description": description, "fields": fields, "minzoom": 0, "maxzoom": MAX_ZOOM})
+        .map(|l| {
+            let fields: serde_json::Map<String, Value> =
+                l.fields.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            json!({"id": l.id, "description": l.description, "fields": fields, "minzoom": 0, "maxzoom": MAX_ZOOM})
         })
         .collect();
     Ok(json_response(

@@ -17,20 +17,40 @@ use events::{EventFeature, events_in_tile};
 use shapes::{Shape, TileGeom};
 
 /// The layers of every tile, with their attributes (for TileJSON `vector_layers`).
-pub const LAYERS: &[(&str, &str, &[(&str, &str)])] = &[
-    (
+/// A layer of the tiles and the attributes its features carry.
+pub struct LayerInfo {
+    pub id: &'static str,
+    pub description: &'static str,
+    /// (attribute, TileJSON type)
+    pub fields: &'static [(&'static str, &'static str)],
+}
+
+const fn layer(
+    id: &'static str,
+    description: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+) -> LayerInfo {
+    LayerInfo {
+        id,
+        description,
+        fields,
+    }
+}
+
+pub const LAYERS: &[LayerInfo] = &[
+    layer(
         "country",
         "Mali's outline (Natural Earth)",
         &[("name", "String")],
     ),
-    (
+    layer(
         "neighbours",
         "Neighbouring countries (Natural Earth)",
         &[("name", "String")],
     ),
-    ("lakes", "Lakes (Natural Earth)", &[("name", "String")]),
-    ("rivers", "Rivers (Natural Earth)", &[("name", "String")]),
-    (
+    layer("lakes", "Lakes (Natural Earth)", &[("name", "String")]),
+    layer("rivers", "Rivers (Natural Earth)", &[("name", "String")]),
+    layer(
         "regions",
         "Mali's regions with ACLED fatalities for the selected years",
         &[
@@ -39,7 +59,7 @@ pub const LAYERS: &[(&str, &str, &[(&str, &str)])] = &[
             ("fatalities", "Number"),
         ],
     ),
-    (
+    layer(
         "coverage",
         "Geodesic circle of each base's coverage radius",
         &[
@@ -49,7 +69,7 @@ pub const LAYERS: &[(&str, &str, &[(&str, &str)])] = &[
             ("coverage_km", "Number"),
         ],
     ),
-    (
+    layer(
         "bases",
         "Military and peacekeeping bases",
         &[
@@ -62,7 +82,7 @@ pub const LAYERS: &[(&str, &str, &[(&str, &str)])] = &[
             ("closed", "Number"),
         ],
     ),
-    (
+    layer(
         "places",
         "Towns (GeoNames, CC BY 4.0)",
         &[
@@ -71,7 +91,7 @@ pub const LAYERS: &[(&str, &str, &[(&str, &str)])] = &[
             ("population", "Number"),
         ],
     ),
-    (
+    layer(
         "events",
         "Conflict events: clusters below zoom 10 (count, fatalities, dominant event_type), single events from zoom 10",
         &[

@@ -108,6 +108,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub headers: Vec<(String, String)>,
+    pub bytes: Vec<u8>,
+    /// `bytes` as text (lossy), for JSON and messages.
     pub body: String,
 }
 
@@ -125,14 +127,20 @@ impl Reply {
 }
 
 pub fn get(url: &str) -> Reply {
+    get_with(url, &[])
+}
+
+/// GET with request headers. Bodies are returned as sent (no automatic decompression).
+pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let mut resp = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let mut req = agent.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -145,17 +153,18 @@ pub fn get(url: &str) -> Reply {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = resp
+    let bytes = resp
         .body_mut()
         .with_config()
         .limit(64 << 20)
-        .read_to_string()
+        .read_to_vec()
         .unwrap_or_default();
     Reply {
         status,
         content_type,
         headers,
-        body,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }
 
@@ -168,8 +177,13 @@ pub fn python() -> PathBuf {
 
 /// Runs `tests/truth/geodesic.py` and parses its JSON output.
 pub fn truth(args: &[&str]) -> Value {
+    run_truth("geodesic.py", args)
+}
+
+/// Runs a script of `tests/truth/` and parses its JSON output.
+pub fn run_truth(script: &str, args: &[&str]) -> Value {
     let out = Command::new(python())
-        .arg(repo().join("tests/truth/geodesic.py"))
+        .arg(repo().join("tests/truth").join(script))
         .args(args)
         .output()
         .unwrap_or_else(|e| {

@@ -549,7 +549,7 @@ fn tilejson_and_style_describe_our_tiles_only() {
     let (x, y) = tile_of(-4.0, 15.0, 10);
     for path in [
         format!("/tiles/5/{}/{}.mvt", x >> 5, y >> 5),
-        "/tiles/10/500/463.mvt".to_string(),
+        "/tiles/10/500/470.mvt".to_string(),
     ] {
         let tile = decoded_tile(&server, &path, "fields");
         for (layer, content) in tile.as_object().unwrap() {

@@ -9,5 +9,6 @@ pub mod http;
 pub mod load;
 pub mod model;
 pub mod query;
+pub mod synth;
 pub mod text;
 pub mod tiles;

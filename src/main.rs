@@ -9,7 +9,9 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::atlas::Atlas;
 use sahel_atlas::http::{AppState, Config, serve};
-use sahel_atlas::load::{EventSources, LoadError, load_dataset};
+use sahel_atlas::load::{
+    Dataset, EventSources, LoadError, load_dataset, load_places, load_regions,
+};
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +57,21 @@ enum Command {
     Check {
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// Write synthetic ACLED-format events for benchmarks (marked synthetic in `source`).
+    GenEvents {
+        /// Number of events.
+        #[arg(long)]
+        n: u64,
+        /// Seed: the same seed, count and data give the same file.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Output CSV file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Data directory whose towns and regions anchor the events.
+        #[arg(long, default_value = "geodata")]
+        data: PathBuf,
     },
 }
 
@@ -105,6 +122,38 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::GenEvents { n, seed, out, data } => {
+            let dataset = match (|| -> Result<Dataset, LoadError> {
+                Ok(Dataset {
+                    regions: load_regions(&data.join("regions.geojson"))?,
+                    places: load_places(&data.join("places.geojson"))?,
+                    ..Dataset::default()
+                })
+            })() {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let atlas = Atlas::build(dataset);
+            let written = std::fs::File::create(&out)
+                .map_err(|e| e.to_string())
+                .and_then(|f| {
+                    sahel_atlas::synth::write_events(&atlas, n, seed, std::io::BufWriter::new(f))
+                        .map_err(|e| e.to_string())
+                });
+            match written {
+                Ok(()) => {
+                    println!("wrote {n} synthetic events to {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write {}: {e}", out.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Check { data } => match load(&data) {
             Ok(atlas) => {
                 let outside = atlas.event_region.iter().filter(|r| r.is_none()).count();

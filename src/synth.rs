@@ -1,0 +1,257 @@
+//! Deterministic synthetic ACLED-format events for benchmarks: clustered around the real
+//! towns of the gazetteer and along the main roads between them, with realistic dates
+//! (1997-2020, most after 2012), types, actors and fatalities. Every row says it is
+//! synthetic in its `source`; such files are generated on demand and never shipped.
+
+use std::f64::consts::PI;
+use std::io::Write;
+
+use crate::atlas::Atlas;
+use crate::geodesy::destination;
+use crate::model::LonLat;
+
+/// SplitMix64: small, fast, and the same sequence on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unit().max(1e-300), self.unit());
+        (-2.0 * u.ln()).sqrt() * (2.0 * PI * v).cos()
+    }
+
+    /// An index drawn with probability proportional to `weights` (cumulative form).
+    fn pick(&mut self, cumulative: &[f64]) -> usize {
+        let total = *cumulative.last().unwrap_or(&1.0);
+        let r = self.unit() * total;
+        cumulative
+            .partition_point(|&c| c <= r)
+            .min(cumulative.len() - 1)
+    }
+}
+
+fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
+    weights
+        .scan(0.0, |acc, w| {
+            *acc += w;
+            Some(*acc)
+        })
+        .collect()
+}
+
+/// ACLED event types with their sub-types and share of events.
+const TYPES: &[(&str, f64, &[&str])] = &[
+    (
+        "Battles",
+        35.0,
+        &[
+            "Armed clash",
+            "Government regains territory",
+            "Non-state actor overtakes territory",
+        ],
+    ),
+    (
+        "Violence against civilians",
+        25.0,
+        &["Attack", "Abduction/forced disappearance"],
+    ),
+    (
+        "Explosions/Remote violence",
+        15.0,
+        &[
+            "Remote explosive/landmine/IED",
+            "Air/drone strike",
+            "Shelling/artillery/missile attack",
+            "Suicide bomb",
+        ],
+    ),
+    (
+        "Protests",
+        10.0,
+        &["Peaceful protest", "Protest with intervention"],
+    ),
+    ("Riots", 5.0, &["Violent demonstration", "Mob violence"]),
+    (
+        "Strategic developments",
+        10.0,
+        &[
+            "Looting/property destruction",
+            "Agreement",
+            "Arrests",
+            "Other",
+        ],
+    ),
+];
+
+const ACTORS: &[&str] = &[
+    "Military Forces of Mali (2021-)",
+    "JNIM: Group for Support of Islam and Muslims",
+    "Islamic State (Sahel)",
+    "MNLA: National Movement for the Liberation of Azawad",
+    "CMA: Coordination of Azawad Movements",
+    "GATIA: Imghad Tuareg Self-Defense Group and Allies",
+    "Dan Na Ambassagou",
+    "Dozo Communal Militia (Mali)",
+    "MINUSMA: United Nations Multidimensional Integrated Stabilization Mission in Mali",
+    "Operation Barkhane",
+    "Unidentified Armed Group (Mali)",
+];
+
+/// Main roads, as pairs of gazetteer towns.
+const ROADS: &[(&str, &str)] = &[
+    ("Bamako", "Ségou"),
+    ("Ségou", "Sévaré"),
+    ("Sévaré", "Douentza"),
+    ("Douentza", "Gossi"),
+    ("Gossi", "Gao"),
+    ("Gao", "Bourem"),
+    ("Gao", "Ansongo"),
+    ("Gao", "Ménaka"),
+    ("Gao", "Anéfis"),
+    ("Anéfis", "Kidal"),
+    ("Kidal", "Aguelhok"),
+    ("Aguelhok", "Tessalit"),
+    ("Sévaré", "Bandiagara"),
+    ("Bandiagara", "Bankass"),
+    ("Bankass", "Koro"),
+    ("Ségou", "Niono"),
+    ("Niono", "Diabaly"),
+    ("Douentza", "Boni"),
+    ("Boni", "Hombori"),
+    ("Timbuktu", "Goundam"),
+    ("Mopti", "Djenné"),
+];
+
+fn year_weight(year: i32) -> f64 {
+    match year {
+        ..=2011 => 1.0,
+        2012..=2014 => 8.0,
+        y => 8.0 + 4.0 * (y - 2014) as f64,
+    }
+}
+
+/// Writes `n` synthetic events as ACLED CSV. The output depends only on `n`, `seed` and
+/// the atlas's places and regions.
+pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::Result<()> {
+    let mut rng = Rng(seed ^ 0x5A4E_4154_4C41_5321);
+    let places = &atlas.places;
+    // Towns weigh by the square root of their population; the conflict belt (centre and
+    // north) three times more.
+    let town_weights = cumulative(places.iter().map(|p| {
+        let pop = p.population.unwrap_or(5_000).max(1_000) as f64;
+        pop.sqrt() * if p.pos.lat > 13.8 { 3.0 } else { 1.0 }
+    }));
+    let find = |name: &str| places.iter().position(|p| p.name == name);
+    let roads: Vec<(usize, usize)> = ROADS
+        .iter()
+        .filter_map(|(a, b)| Some((find(a)?, find(b)?)))
+        .collect();
+    let years: Vec<i32> = (1997..=2020).collect();
+    let year_cum = cumulative(years.iter().map(|&y| year_weight(y)));
+    let type_cum = cumulative(TYPES.iter().map(|t| t.1));
+    let region_names: Vec<String> = places
+        .iter()
+        .map(|p| {
+            atlas
+                .region_at(p.pos)
+                .map_or(String::new(), |r| atlas.regions[r as usize].name.clone())
+        })
+        .collect();
+    let source = format!("SYNTHETIC (sahel-atlas gen-events --seed {seed}): not real events");
+
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "event_id_cnty",
+        "event_date",
+        "year",
+        "event_type",
+        "sub_event_type",
+        "actor1",
+        "actor2",
+        "admin1",
+        "location",
+        "latitude",
+        "longitude",
+        "geo_precision",
+        "fatalities",
+        "source",
+        "notes",
+    ])?;
+    for i in 0..n {
+        let (anchor, pos, precision) = if !roads.is_empty() && rng.unit() < 0.3 {
+            // Along a road, a couple of km either side.
+            let (a, b) = roads[(rng.next() % roads.len() as u64) as usize];
+            let t = rng.unit();
+            let (pa, pb) = (places[a].pos, places[b].pos);
+            let on = LonLat::new(
+                pa.lon + t * (pb.lon - pa.lon),
+                pa.lat + t * (pb.lat - pa.lat),
+            );
+            let p = destination(on, rng.unit() * 360.0, (rng.normal() * 2.0).abs());
+            (if t < 0.5 { a } else { b }, p, 2)
+        } else {
+            // Around a town: most within a few km, a tail out to tens of km.
+            let town = rng.pick(&town_weights);
+            let spread_km = if rng.unit() < 0.8 { 3.0 } else { 25.0 };
+            let p = destination(
+                places[town].pos,
+                rng.unit() * 360.0,
+                (rng.normal() * spread_km).abs(),
+            );
+            (town, p, if spread_km < 5.0 { 1 } else { 2 })
+        };
+        let year = years[rng.pick(&year_cum)];
+        let day_of_year = (rng.next() % 365) as i64;
+        let date = chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("valid year")
+            + chrono::Duration::days(day_of_year);
+        let ty = &TYPES[rng.pick(&type_cum)];
+        let sub = ty.2[(rng.next() % ty.2.len() as u64) as usize];
+        let actor1 = ACTORS[(rng.next() % ACTORS.len() as u64) as usize];
+        let actor2 = if ty.0 == "Violence against civilians" {
+            "Civilians (Mali)"
+        } else {
+            ACTORS[(rng.next() % ACTORS.len() as u64) as usize]
+        };
+        let fatalities: u32 = match ty.0 {
+            "Protests" | "Strategic developments" => 0,
+            _ if rng.unit() < 0.01 => 20 + (rng.next() % 130) as u32,
+            _ => (-(rng.unit().max(1e-12)).ln() * 3.0) as u32,
+        };
+        let location = if precision == 1 {
+            places[anchor].name.clone()
+        } else {
+            format!("near {}", places[anchor].name)
+        };
+        w.write_record([
+            format!("SYN{seed}-{i:07}").as_str(),
+            &date.format("%Y-%m-%d").to_string(),
+            &year.to_string(),
+            ty.0,
+            sub,
+            actor1,
+            actor2,
+            &region_names[anchor],
+            &location,
+            &format!("{:.5}", pos.lat),
+            &format!("{:.5}", pos.lon),
+            &precision.to_string(),
+            &fatalities.to_string(),
+            &source,
+            "synthetic",
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

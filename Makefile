@@ -6,19 +6,26 @@ ADDR ?= 127.0.0.1:8080
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run build test test-setup lint check-data geodata clean
+.PHONY: run build test test-setup web-setup lint check-data geodata clean
 
-run: build
-	./target/release/sahel-atlas serve --addr $(ADDR) --data geodata
+run: build web-setup
+	./target/release/sahel-atlas serve --addr $(ADDR) --data geodata --web web
 
 build:
 	cargo build --release --locked
 
-# Python with GeographicLib and shapely: the independent truth the tests compare against.
-$(PY): tests/requirements.txt
+# MapLibre (npm) and the label font.
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	bash scripts/setup-web.sh
+
+web-setup: web/node_modules/.package-lock.json
+
+# Python with GeographicLib, shapely and an MVT decoder (the independent truth the tests
+# compare against), and Chromium for the browser test.
+$(PY): tests/requirements.txt scripts/setup-test.sh
 	bash scripts/setup-test.sh $(VENV)
 
-test-setup: $(PY)
+test-setup: $(PY) web-setup
 
 lint:
 	cargo fmt --all -- --check
@@ -37,4 +44,4 @@ geodata:
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) web/node_modules

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust: a Python virtualenv with the packages
-# in tests/requirements.txt (GeographicLib, shapely) used as independent ground truth.
+# in tests/requirements.txt (GeographicLib, shapely, mapbox-vector-tile) used as
+# independent ground truth, and Debian's Chromium for the browser test.
 set -euo pipefail
 venv=${1:-.venv}
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+if [ ! -x /usr/bin/chromium ]; then
+  as_root apt-get update -q
+  as_root apt-get install -y -q chromium
+fi
 if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
   as_root apt-get update -q
   as_root apt-get install -y -q python3 python3-venv python3-pip

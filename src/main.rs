@@ -50,6 +50,15 @@ enum Command {
         /// Public base URL for links in TileJSON and the style (default: from the Host header).
         #[arg(long)]
         public_url: Option<String>,
+        /// Directory of the web map.
+        #[arg(long, default_value = "web")]
+        web: PathBuf,
+        /// TrueType font for map labels.
+        #[arg(
+            long,
+            default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+        )]
+        font: PathBuf,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -181,6 +190,8 @@ fn main() -> ExitCode {
             data,
             tile_cache_mb,
             public_url,
+            web,
+            font,
         } => {
             let atlas = match load(&data) {
                 Ok(a) => a,
@@ -217,6 +228,8 @@ fn main() -> ExitCode {
                 let config = Config {
                     tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
                     public_url,
+                    web_dir: web,
+                    font,
                 };
                 let started = Instant::now();
                 let state = Arc::new(AppState::new(atlas, config));

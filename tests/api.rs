@@ -103,6 +103,11 @@ fn events_within_50_km_of_mopti_match_geographiclib() {
         let fc = server.json(&format!("/api/events?{q}&limit=10000"));
         assert_eq!(fc["numberMatched"].as_u64(), Some(want.len() as u64), "{q}");
         assert_eq!(fc["center"]["place"], "Mopti");
+        assert_eq!(fc["circle"]["type"], "Polygon");
+        assert_eq!(
+            fc["circle"]["coordinates"][0].as_array().unwrap().len(),
+            129
+        );
         assert_same_events(&ids_and_distances(&fc), &want, q);
         // Default sort with a centre is nearest first.
         let d: Vec<f64> = fc["features"]

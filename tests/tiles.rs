@@ -581,10 +581,29 @@ fn tilejson_and_style_describe_our_tiles_only() {
             assert!(t.as_str().unwrap().starts_with(&server.base), "{t}");
         }
     }
-    // Nothing external: no glyphs or sprite URLs, and no text the client could not render.
+    // Nothing external: no sprite; labels' glyphs come from this server and render.
     assert!(style.get("sprite").is_none());
-    let text = style.to_string();
-    assert!(!text.contains("text-field") || style.get("glyphs").is_some());
+    let glyphs = style["glyphs"].as_str().expect("glyphs");
+    assert!(glyphs.starts_with(&server.base), "{glyphs}");
+    let mut fonts = BTreeSet::new();
+    for l in style["layers"].as_array().unwrap() {
+        if let Some(f) = l["layout"]["text-font"].as_array() {
+            fonts.extend(f.iter().map(|v| v.as_str().unwrap().to_string()));
+        }
+    }
+    assert!(!fonts.is_empty());
+    for font in &fonts {
+        for range in ["0-255", "256-511"] {
+            let url = glyphs
+                .replace("{fontstack}", &font.replace(' ', "%20"))
+                .replace("{range}", range);
+            let r = get(&url);
+            assert_eq!(r.status, 200, "{url}");
+            assert!(r.bytes.len() > 1000, "{url}: {} bytes", r.bytes.len());
+        }
+    }
+    let bad = server.get("/fonts/DejaVu%20Sans/1-300.pbf");
+    assert_eq!(bad.status, 400);
     let drawn: BTreeSet<&str> = style["layers"]
         .as_array()
         .unwrap()

@@ -122,6 +122,8 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
                 "place": place.map(|i| &atlas.places[i].name),
             },
             "radius_km": n.radius_km,
+            // The searched area, for drawing: a geodesic circle, not a planar one.
+            "circle": features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128)),
         }),
         None => json!({}),
     };

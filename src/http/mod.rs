@@ -3,6 +3,7 @@
 //! can cause becomes problem+json, and nothing below this module knows about HTTP.
 
 pub mod api;
+pub mod assets;
 pub mod features;
 pub mod metrics;
 pub mod params;
@@ -49,6 +50,10 @@ pub struct Config {
     pub tile_cache_bytes: u64,
     /// Base URL written into TileJSON and the style (default: from the `Host` header).
     pub public_url: Option<String>,
+    /// Directory of the web map (index.html, app.js, ...; MapLibre in its node_modules).
+    pub web_dir: std::path::PathBuf,
+    /// TrueType font the map labels' glyphs are rendered from.
+    pub font: std::path::PathBuf,
 }
 
 /// What every request handler can reach: the current snapshot, caches and metrics.
@@ -56,6 +61,8 @@ pub struct AppState {
     snapshot: Arc<Snapshot>,
     pub tile_cache: TileCache,
     pub public_url: Option<String>,
+    web: assets::WebFiles,
+    glyphs: assets::Glyphs,
     metrics: Metrics,
 }
 
@@ -65,6 +72,8 @@ impl AppState {
             snapshot: Arc::new(Snapshot::new(atlas)),
             tile_cache: TileCache::new(config.tile_cache_bytes),
             public_url: config.public_url,
+            web: assets::WebFiles::load(&config.web_dir),
+            glyphs: assets::Glyphs::new(config.font),
             metrics: Metrics::default(),
         }
     }
@@ -149,8 +158,13 @@ fn dispatch(
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     let snap = state.snapshot();
     let a = &snap.atlas;
+    if let Some(resp) = state.web.get(path) {
+        return ("web", resp);
+    }
     let (route, result): (&'static str, Result<Response, Problem>) = match seg.as_slice() {
         [] => ("index", Ok(json_response(JSON, &index()))),
+        ["api"] => ("index", Ok(json_response(JSON, &index()))),
+        ["fonts", _stack, range] => ("fonts", state.glyphs.range(range)),
         ["healthz"] => (
             "healthz",
             Ok(json_response(

@@ -188,7 +188,10 @@ pub fn tilejson(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Resp
 /// `GET /style.json`: a MapLibre style drawing every layer from our tiles alone.
 pub fn style(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, Problem> {
     let tiles = tiles_url(state, raw, headers)?;
-    Ok(json_response(JSON, &style_json(&tiles)))
+    Ok(json_response(
+        JSON,
+        &style_json(&base_url(state, headers), &tiles),
+    ))
 }
 
 /// Operator colours, shared by bases and their coverage circles.
@@ -232,11 +235,15 @@ fn event_colour() -> Value {
     ])
 }
 
-fn style_json(tiles: &str) -> Value {
+/// The font stack label layers ask for (any name gets our one font; see `assets::Glyphs`).
+const FONT: &str = "DejaVu Sans";
+
+fn style_json(base: &str, tiles: &str) -> Value {
     let src = "sahel";
     json!({
         "version": 8,
         "name": "Sahel Atlas",
+        "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
         "metadata": {"attribution": ATTRIBUTION},
         "center": [CENTER[0], CENTER[1]],
         "zoom": CENTER[2],
@@ -291,6 +298,20 @@ fn style_json(tiles: &str) -> Value {
             {"id": "bases", "type": "circle", "source": src, "source-layer": "bases",
              "paint": {"circle-color": operator_colour(), "circle-radius": 5,
                        "circle-stroke-color": "#000000", "circle-stroke-width": 1.5}},
+            {"id": "event-cluster-counts", "type": "symbol", "source": src, "source-layer": "events",
+             "filter": [">", ["get", "count"], 1],
+             "layout": {"text-field": ["to-string", ["get", "count"]], "text-font": [FONT], "text-size": 11,
+                        "text-allow-overlap": true},
+             "paint": {"text-color": "#ffffff", "text-halo-color": "rgba(0,0,0,0.35)", "text-halo-width": 0.8}},
+            {"id": "place-labels", "type": "symbol", "source": src, "source-layer": "places",
+             "layout": {"text-field": ["get", "name"], "text-font": [FONT],
+                        "text-size": ["interpolate", ["linear"], ["zoom"], 4, 10, 10, 14],
+                        "text-offset": [0, 0.7], "text-anchor": "top", "text-optional": true},
+             "paint": {"text-color": "#222222", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
+            {"id": "base-labels", "type": "symbol", "source": src, "source-layer": "bases", "minzoom": 7,
+             "layout": {"text-field": ["get", "name"], "text-font": [FONT], "text-size": 10,
+                        "text-offset": [0, -0.9], "text-anchor": "bottom", "text-optional": true},
+             "paint": {"text-color": "#111111", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
         ]
     })
 }

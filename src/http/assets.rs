@@ -1,0 +1,151 @@
+//! What the browser needs besides data: the web map's files (read once at start-up from
+//! the web directory) and SDF glyph ranges for map labels, rendered from a TTF on first
+//! request and kept (MapLibre draws text only from such glyphs; no font server is
+//! reachable from here).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use pbf_font_tools::prost::Message;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+use super::problem::Problem;
+
+/// The web map's files, by URL path.
+pub struct WebFiles {
+    files: HashMap<String, (&'static str, Bytes)>,
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") | Some("mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+impl WebFiles {
+    /// Reads `dir`'s own files (served at `/name`) and MapLibre's bundle from
+    /// `dir/node_modules/maplibre-gl/dist` (served at `/vendor/name`). Missing files are
+    /// reported and skipped: the API and tiles work without the web map.
+    pub fn load(dir: &Path) -> WebFiles {
+        let mut files = HashMap::new();
+        let mut add = |url: String, path: PathBuf| match std::fs::read(&path) {
+            Ok(b) => {
+                files.insert(url, (content_type(&path), Bytes::from(b)));
+            }
+            Err(e) => tracing::warn!(file = %path.display(), "web map file not served: {e}"),
+        };
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_file() && !name.starts_with('.') && !name.starts_with("package") {
+                    add(format!("/{name}"), path);
+                }
+            }
+        }
+        let dist = dir.join("node_modules/maplibre-gl/dist");
+        for name in ["maplibre-gl.js", "maplibre-gl.css"] {
+            add(format!("/vendor/{name}"), dist.join(name));
+        }
+        if !files.contains_key("/vendor/maplibre-gl.js") {
+            tracing::warn!("MapLibre is missing: run `make run` (it runs npm ci in web/)");
+        }
+        WebFiles { files }
+    }
+
+    pub fn get(&self, path: &str) -> Option<Response> {
+        let path = if path == "/" { "/index.html" } else { path };
+        let (ct, bytes) = self.files.get(path)?;
+        let mut resp = Response::new(bytes.clone().into());
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        Some(resp)
+    }
+}
+
+/// SDF glyph ranges of one TTF, rendered on demand and cached.
+pub struct Glyphs {
+    font: PathBuf,
+    rendered: Mutex<HashMap<u32, Bytes>>,
+}
+
+impl Glyphs {
+    pub fn new(font: PathBuf) -> Glyphs {
+        Glyphs {
+            font,
+            rendered: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `GET /fonts/{fontstack}/{start}-{end}.pbf`. Every font stack is answered with our
+    /// one font, so a style may name whatever it likes.
+    pub fn range(&self, file: &str) -> Result<Response, Problem> {
+        let bad = || {
+            Problem::param(
+                "range",
+                format!(
+                    "{file:?} is not a glyph range like 0-255.pbf (start a multiple of 256, end = start + 255, up to 65535)"
+                ),
+            )
+        };
+        let (start, end) = file
+            .strip_suffix(".pbf")
+            .and_then(|r| r.split_once('-'))
+            .ok_or_else(bad)?;
+        let (start, end): (u32, u32) = (
+            start.parse().map_err(|_| bad())?,
+            end.parse().map_err(|_| bad())?,
+        );
+        if start % 256 != 0 || end != start + 255 || end > 65535 {
+            return Err(bad());
+        }
+        let cached = self
+            .rendered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&start)
+            .cloned();
+        let bytes = match cached {
+            Some(b) => b,
+            None => {
+                let glyphs =
+                    pbf_font_tools::glyph_range_for_font(&self.font, start, end, 24, 8, 0.25)
+                        .map_err(|e| {
+                            Problem::new(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "font-unavailable",
+                                "Glyphs unavailable",
+                                format!("cannot render glyphs from {}: {e}", self.font.display()),
+                            )
+                        })?;
+                let b = Bytes::from(glyphs.encode_to_vec());
+                self.rendered
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(start, b.clone());
+                b
+            }
+        };
+        let mut resp = Response::new(bytes.into());
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        );
+        Ok(resp)
+    }
+}

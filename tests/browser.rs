@@ -1,0 +1,26 @@
+//! The web map in a real browser: runs `web/test/map.test.mjs` (playwright-core driving
+//! Debian's Chromium) against the real server. Screenshots go to the build directory.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn web_map_works_in_chromium() {
+    let server = Server::start(&["--web", path_str(&repo().join("web"))]);
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let out = std::process::Command::new("node")
+        .arg(repo().join("web/test/map.test.mjs"))
+        .arg(&server.base)
+        .arg(&shots)
+        .output()
+        .expect("run node (installed by the README's test command)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(shots.join("map-desktop.png").exists());
+    eprintln!("{text}");
+}

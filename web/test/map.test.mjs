@@ -1,0 +1,117 @@
+// Browser test of the web map, in Debian's Chromium driven by playwright-core.
+//   node web/test/map.test.mjs http://127.0.0.1:PORT SCREENSHOT_DIR
+// Exits non-zero with a message on the first failure. Run by tests/browser.rs, which
+// starts the real server.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [base, outDir] = process.argv.slice(2);
+if (!base || !outDir) {
+  console.error('usage: map.test.mjs BASE_URL SCREENSHOT_DIR');
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--use-gl=swiftshader', '--enable-unsafe-swiftshader'],
+});
+let failed = false;
+try {
+  for (const viewport of [{ width: 1280, height: 860, name: 'desktop' }, { width: 390, height: 844, name: 'phone' }]) {
+    const page = await browser.newPage({ viewport });
+    const problems = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const tileStatus = [];
+    page.on('response', (r) => {
+      const u = new URL(r.url());
+      if (u.origin !== new URL(base).origin) problems.push(`request left the server: ${r.url()}`);
+      if (u.pathname.startsWith('/tiles/')) tileStatus.push(r.status());
+      if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+    });
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+
+    await page.goto(`${base}/`, { waitUntil: 'load' });
+    // The map has loaded our style, fetched tiles and drawn them.
+    await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap && window.sahelMap.loaded(), null, { timeout: 60000 });
+    await page.waitForFunction(() => document.querySelectorAll('#type-filters input').length > 0, null, { timeout: 30000 });
+    await page.waitForFunction(() => window.sahelMap.areTilesLoaded(), null, { timeout: 30000 });
+    check(tileStatus.length > 0 && tileStatus.every((s) => s === 200 || s === 204), `tile responses: ${tileStatus}`);
+    const rendered = await page.evaluate(() => {
+      const m = window.sahelMap;
+      const count = (layer) => m.queryRenderedFeatures({ layers: [layer] }).length;
+      return { regions: count('regions'), country: count('country'), bases: count('bases'), events: count('events') + count('event-clusters') };
+    });
+    check(rendered.regions > 0 && rendered.country > 0, `nothing drawn: ${JSON.stringify(rendered)}`);
+    check(rendered.bases > 0 && rendered.events > 0, `bases or events missing: ${JSON.stringify(rendered)}`);
+
+    if (viewport.name === 'desktop') {
+      // Events near Mopti, 50 km: the listed count is the API's numberMatched.
+      await page.fill('#near-place', 'Mopti');
+      await page.selectOption('#near-radius', '50');
+      await page.click('#near-search');
+      await page.waitForSelector('#near-count', { timeout: 30000 });
+      const shown = Number((await page.textContent('#near-count')).replace(/,/g, ''));
+      const query = await page.evaluate(() => {
+        const from = document.querySelector('#year-from').value, to = document.querySelector('#year-to').value;
+        return `/api/events?near=Mopti&radius_km=50&from=${from}&to=${to}`;
+      });
+      const api = await (await fetch(`${base}${query}`)).json();
+      check(shown === api.numberMatched, `listed ${shown} events, API says ${api.numberMatched} (${query})`);
+      check(shown > 0, 'no events near Mopti');
+      const rows = await page.locator('#near-results tbody tr').count();
+      check(rows === Math.min(api.numberMatched, 500), `${rows} rows for ${api.numberMatched} events`);
+      const circle = await page.evaluate(() => window.sahelMap.getSource('search-area').getData());
+      check(circle && circle.geometry && circle.geometry.type === 'Polygon', 'search circle not drawn');
+
+      // A typo in the place name is reported, not swallowed (the 404 it causes is expected).
+      const before = problems.length;
+      await page.fill('#near-place', 'Moptii');
+      await page.click('#near-search');
+      await page.waitForFunction(() => document.querySelector('#status').classList.contains('error'), null, { timeout: 10000 });
+      const msg = await page.textContent('#status');
+      check(/Moptii/.test(msg) && /Mopti/.test(msg), `error message: ${msg}`);
+      await page.waitForTimeout(500); // let the console report the expected 404
+      const added = problems.splice(before);
+      check(added.every((p) => /404/.test(p)), `unexpected problems: ${added.join('; ')}`);
+
+      // Toggle a layer off.
+      await page.uncheck('#toggle-coverage');
+      const vis = await page.evaluate(() => window.sahelMap.getLayoutProperty('coverage', 'visibility'));
+      check(vis === 'none', `coverage visibility ${vis}`);
+
+      // Base coverage: a real click on the Kidal camp opens its panel, with the API's totals.
+      await page.evaluate(() => { window.__mapIdle = false; window.sahelMap.jumpTo({ center: [1.40921, 18.44345], zoom: 8 }); });
+      await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap.areTilesLoaded(), null, { timeout: 30000 });
+      const px = await page.evaluate(() => { const p = window.sahelMap.project([1.40921, 18.44345]); return [p.x, p.y]; });
+      const box = await page.locator('#map').boundingBox();
+      await page.mouse.click(box.x + px[0], box.y + px[1]);
+      await page.waitForSelector('#base-count', { timeout: 15000 });
+      const baseName = await page.textContent('#base-details h3');
+      const baseId = baseName.includes('Barkhane') ? 'BARKHANE-KDL' : 'MINUSMA-KDL-SN';
+      const baseApi = await (await fetch(`${base}/api/bases/${baseId}/coverage?from=1997&to=2020`)).json();
+      const baseShown = Number((await page.textContent('#base-count')).replace(/,/g, ''));
+      check(baseShown === baseApi.totals.count, `base panel shows ${baseShown}, API ${baseApi.totals.count} (${baseName})`);
+      check(await page.locator('#base-details svg.chart').count() >= 1, 'no chart in the base panel');
+    }
+
+    await page.screenshot({ path: join(outDir, `map-${viewport.name}.png`) });
+    check(problems.length === 0, `problems on ${viewport.name}:\n${problems.join('\n')}`);
+    await page.close();
+  }
+  console.log(`browser test passed; screenshots in ${outDir}`);
+} catch (e) {
+  failed = true;
+  console.error(`browser test failed: ${e.message}`);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust: a Python virtualenv with the packages
 # in tests/requirements.txt (GeographicLib, shapely, mapbox-vector-tile) used as
-# independent ground truth, and Debian's Chromium for the browser test.
+# independent ground truth, Debian's Chromium for the browser test, and gdal-bin (ogrinfo,
+# ogr2ogr) as a real OGC API – Features client.
 set -euo pipefail
 venv=${1:-.venv}
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ ! -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v ogrinfo >/dev/null || missing+=(gdal-bin)
+if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -q
-  as_root apt-get install -y -q chromium
+  as_root apt-get install -y -q "${missing[@]}"
 fi
 if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
   as_root apt-get update -q

@@ -29,6 +29,8 @@ pub struct Atlas {
     pub event_region: Vec<Option<RegionIdx>>,
     pub base_region: Vec<Option<RegionIdx>>,
     pub place_region: Vec<Option<RegionIdx>>,
+    /// How many events lie in each region, parallel to `regions`.
+    pub region_event_count: Vec<u64>,
     /// The distinct actors, for fast actor filters.
     pub actors: Actors,
     /// Accent- and case-folded names of each place: its name first, then alternates.
@@ -151,6 +153,7 @@ impl Atlas {
                 .collect(),
             actors: Actors::of(&events),
             event_region: Vec::new(),
+            region_event_count: Vec::new(),
             base_region: Vec::new(),
             place_region: Vec::new(),
             regions,
@@ -164,6 +167,10 @@ impl Atlas {
             .iter()
             .map(|e| atlas.region_at(e.pos))
             .collect();
+        atlas.region_event_count = vec![0; atlas.regions.len()];
+        for r in atlas.event_region.iter().flatten() {
+            atlas.region_event_count[*r as usize] += 1;
+        }
         atlas.base_region = atlas.bases.iter().map(|b| atlas.region_at(b.pos)).collect();
         atlas.place_region = atlas
             .places

@@ -170,20 +170,11 @@ pub fn event(atlas: &Atlas, id: &str, raw: &str) -> Result<Response, Problem> {
     Ok(json_response(GEOJSON, &f))
 }
 
-fn region_event_counts(atlas: &Atlas) -> Vec<u64> {
-    let mut counts = vec![0u64; atlas.regions.len()];
-    for r in atlas.event_region.iter().flatten() {
-        counts[*r as usize] += 1;
-    }
-    counts
-}
-
 /// `GET /api/regions`
 pub fn regions(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
     Params::parse(raw, &[])?;
-    let counts = region_event_counts(atlas);
     let feats: Vec<Value> = (0..atlas.regions.len())
-        .map(|i| features::region(atlas, i, counts[i]))
+        .map(|i| features::region(atlas, i))
         .collect();
     let n = feats.len();
     let page = Page {
@@ -203,12 +194,7 @@ pub fn region(atlas: &Atlas, id: &str, raw: &str) -> Result<Response, Problem> {
         .region_index(id)
         .ok_or_else(|| Problem::not_found(format!("no region with id or name {id:?}")))?
         as usize;
-    let count = atlas
-        .event_region
-        .iter()
-        .filter(|r| **r == Some(i as u16))
-        .count() as u64;
-    Ok(json_response(GEOJSON, &features::region(atlas, i, count)))
+    Ok(json_response(GEOJSON, &features::region(atlas, i)))
 }
 
 /// `GET /api/bases?operator=MINUSMA&open_in=2019&bbox=`

@@ -95,10 +95,12 @@ pub fn event(atlas: &Atlas, hit: Hit) -> Feature<'_, EventProperties<'_>> {
     )
 }
 
+pub fn event_value(atlas: &Atlas, hit: Hit) -> Value {
+    serde_json::to_value(event(atlas, hit)).unwrap_or(Value::Null)
+}
+
 pub fn events(atlas: &Atlas, hits: &[Hit]) -> Vec<Value> {
-    hits.iter()
-        .map(|&h| serde_json::to_value(event(atlas, h)).unwrap_or(Value::Null))
-        .collect()
+    hits.iter().map(|&h| event_value(atlas, h)).collect()
 }
 
 pub fn base_properties(atlas: &Atlas, i: usize) -> Value {
@@ -142,7 +144,7 @@ pub fn place(atlas: &Atlas, i: usize) -> Value {
 
 /// A region with its geometry, the ACLED fatalities by year, and how many of the loaded
 /// events fall in it.
-pub fn region(atlas: &Atlas, i: usize, event_count: u64) -> Value {
+pub fn region(atlas: &Atlas, i: usize) -> Value {
     let r = &atlas.regions[i];
     let total: u64 = r.fatalities_by_year.values().map(|&v| v as u64).sum();
     json!({
@@ -156,7 +158,7 @@ pub fn region(atlas: &Atlas, i: usize, event_count: u64) -> Value {
             "fatalities_by_year": r.fatalities_by_year,
             "fatalities_total": total,
             "fatalities_source": "ACLED, as printed in EPON (2019) Figure 5",
-            "events": event_count,
+            "events": atlas.region_event_count[i],
             "label": [r.label.lon, r.label.lat],
         }
     })

@@ -6,6 +6,8 @@ pub mod api;
 pub mod assets;
 pub mod features;
 pub mod metrics;
+pub mod ogc;
+pub mod openapi;
 pub mod params;
 pub mod problem;
 pub mod tiles;
@@ -102,6 +104,23 @@ pub fn json_response<T: Serialize>(content_type: &'static str, body: &T) -> Resp
     }
 }
 
+/// The URL clients should use to reach us: `--public-url` if set, else from `Host`.
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &state.public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
 fn text_response(content_type: &'static str, body: String) -> Response {
     let mut resp = Response::new(body.into());
     resp.headers_mut()
@@ -182,6 +201,18 @@ fn dispatch(
         ["tiles", z, x, y] => ("tiles", tiles::tile(state, z, x, y, query, headers)),
         ["tiles.json"] => ("tilejson", tiles::tilejson(state, query, headers)),
         ["style.json"] => ("style", tiles::style(state, query, headers)),
+        ["ogc"] => ("ogc", Ok(ogc::landing(state, headers))),
+        ["ogc", "conformance"] => ("ogc", Ok(ogc::conformance())),
+        ["ogc", "api"] => ("ogc", Ok(openapi::document(state, headers))),
+        ["ogc", "collections"] => ("ogc", ogc::collections(state, query, headers)),
+        ["ogc", "collections", id] => ("ogc", ogc::collection(state, id, query, headers)),
+        ["ogc", "collections", id, "queryables"] => {
+            ("ogc", ogc::queryables(state, id, query, headers))
+        }
+        ["ogc", "collections", id, "items"] => ("ogc_items", ogc::items(state, id, query, headers)),
+        ["ogc", "collections", id, "items", fid] => {
+            ("ogc_item", ogc::item(state, id, fid, query, headers))
+        }
         ["api", "places"] => ("api_places", api::places(a, query)),
         ["api", "events"] => ("api_events", api::events(a, query)),
         ["api", "events", "nearest"] => ("api_events_nearest", api::events_nearest(a, query)),
@@ -235,7 +266,19 @@ fn handle(
     headers: &HeaderMap,
 ) -> Response {
     let start = Instant::now();
-    let (route, mut resp) = dispatch(state, &method, path, query, headers);
+    // A bug must cost one request a 500, not the connection (and never the server).
+    let (route, mut resp) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dispatch(state, &method, path, query, headers)
+    }))
+    .unwrap_or_else(|_| {
+        let p = Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server hit a bug handling this request; it has been logged".to_string(),
+        );
+        ("panic", p.into_response())
+    });
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

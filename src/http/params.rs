@@ -171,7 +171,14 @@ impl Params {
     }
 
     /// `bbox=west,south,east,north` in degrees; `west > east` crosses the antimeridian.
+    /// At most `MAX_BBOX_AREA_DEG2`.
     pub fn bbox(&self, name: &str) -> Result<Option<Bbox>, Problem> {
+        self.bbox_within(name, Some(MAX_BBOX_AREA_DEG2))
+    }
+
+    /// Like [`Params::bbox`] with an optional area cap; also takes the six-number 3D form
+    /// (`west,south,min_z,east,north,max_z`, heights ignored) OGC API clients may send.
+    pub fn bbox_within(&self, name: &str, max_area: Option<f64>) -> Result<Option<Bbox>, Problem> {
         let Some(raw) = self.str(name)? else {
             return Ok(None);
         };
@@ -181,11 +188,15 @@ impl Params {
             .map(|s| s.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
             .collect::<Option<_>>()
             .ok_or_else(|| bad(format!("{raw:?} is not four numbers west,south,east,north")))?;
-        let [west, south, east, north] = v[..] else {
-            return Err(bad(format!(
-                "{raw:?} has {} numbers; expected four: west,south,east,north",
-                v.len()
-            )));
+        let (west, south, east, north) = match v[..] {
+            [w, s, e, n] => (w, s, e, n),
+            [w, s, _, e, n, _] => (w, s, e, n),
+            _ => {
+                return Err(bad(format!(
+                    "{raw:?} has {} numbers; expected four: west,south,east,north",
+                    v.len()
+                )));
+            }
         };
         if !(-180.0..=180.0).contains(&west) || !(-180.0..=180.0).contains(&east) {
             return Err(bad("longitudes must be within -180..180".into()));
@@ -203,12 +214,59 @@ impl Params {
             north,
         };
         let area = b.width() * b.height();
-        if area > MAX_BBOX_AREA_DEG2 {
+        if let Some(max) = max_area
+            && area > max
+        {
             return Err(bad(format!(
-                "covers {area:.0} square degrees; the limit is {MAX_BBOX_AREA_DEG2:.0} (omit bbox to search everywhere)"
+                "covers {area:.0} square degrees; the limit is {max:.0} (omit bbox to search everywhere)"
             )));
         }
         Ok(Some(b))
+    }
+
+    /// OGC API `datetime`: an instant (`2018-03-01`, `2018-03-01T10:00:00Z`) or an
+    /// interval `start/end` with `..` or nothing for an open end. Returns the first and
+    /// last day included (events carry days, not times).
+    pub fn datetime(&self, name: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), Problem> {
+        let Some(raw) = self.str(name)? else {
+            return Ok((None, None));
+        };
+        let bad = || {
+            Problem::param(
+                name,
+                format!(
+                    "{raw:?} is not an RFC 3339 date, date-time or interval (2018-01-01, 2018-01-01T00:00:00Z, 2018-01-01/2018-12-31, ../2018-12-31)"
+                ),
+            )
+        };
+        let day = |s: &str| -> Result<Option<NaiveDate>, Problem> {
+            let s = s.trim();
+            if s.is_empty() || s == ".." {
+                return Ok(None);
+            }
+            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                return Ok(Some(d));
+            }
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.naive_utc().date()))
+                .map_err(|_| bad())
+        };
+        let (from, to) = match raw.split_once('/') {
+            None => {
+                let d = day(raw)?.ok_or_else(bad)?;
+                (Some(d), Some(d))
+            }
+            Some((a, b)) => (day(a)?, day(b)?),
+        };
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(Problem::param(
+                name,
+                format!("the interval starts ({f}) after it ends ({t})"),
+            ));
+        }
+        Ok((from, to))
     }
 
     /// `limit` and `offset`.
@@ -271,6 +329,7 @@ pub fn event_filter(p: &Params, atlas: &Atlas) -> Result<EventFilter, Problem> {
             .map(|v| v as u32),
         region,
         bbox: p.bbox("bbox")?,
+        equals: Vec::new(),
     })
 }
 

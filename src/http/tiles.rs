@@ -6,7 +6,7 @@ use warp::reply::Response;
 
 use super::params::{self, Params};
 use super::problem::Problem;
-use super::{AppState, JSON, json_response};
+use super::{AppState, JSON, base_url, json_response};
 use crate::query::filter::EventFilter;
 use crate::tiles::coord::{MAX_ZOOM, TileCoord, TileError};
 use crate::tiles::{LAYERS, events::INDIVIDUAL_FROM_ZOOM};
@@ -121,23 +121,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
                 parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
             (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
         })
-}
-
-/// The URL clients should use to reach us: `--public-url` if set, else from `Host`.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &state.public_url {
-        return u.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("127.0.0.1:8080");
-    format!("http://{host}")
 }
 
 /// The tile URL template, carrying the request's filters (validated).

@@ -76,6 +76,64 @@ pub struct EventFilter {
     pub min_fatalities: Option<u32>,
     pub region: Option<RegionIdx>,
     pub bbox: Option<Bbox>,
+    /// Exact (case-insensitive) values of single properties, e.g. `location` = `Gao`.
+    pub equals: Vec<(EventProp, String)>,
+}
+
+/// Event properties that can be filtered by equality (OGC API queryables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventProp {
+    EventType,
+    SubEventType,
+    Actor1,
+    Actor2,
+    Admin1,
+    Admin2,
+    Location,
+    Region,
+    Fatalities,
+    GeoPrecision,
+}
+
+impl EventProp {
+    /// Name, property, JSON Schema type.
+    pub const ALL: [(&'static str, EventProp, &'static str); 10] = [
+        ("event_type", EventProp::EventType, "string"),
+        ("sub_event_type", EventProp::SubEventType, "string"),
+        ("actor1", EventProp::Actor1, "string"),
+        ("actor2", EventProp::Actor2, "string"),
+        ("admin1", EventProp::Admin1, "string"),
+        ("admin2", EventProp::Admin2, "string"),
+        ("location", EventProp::Location, "string"),
+        ("region", EventProp::Region, "string"),
+        ("fatalities", EventProp::Fatalities, "integer"),
+        ("geo_precision", EventProp::GeoPrecision, "integer"),
+    ];
+
+    pub fn by_name(name: &str) -> Option<EventProp> {
+        Self::ALL
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, p, _)| *p)
+    }
+
+    fn matches(self, atlas: &Atlas, i: u32, want: &str) -> bool {
+        let e = &atlas.events[i as usize];
+        let text = |v: &str| v.eq_ignore_ascii_case(want);
+        let number = |v: u32| want.parse::<u32>() == Ok(v);
+        match self {
+            EventProp::EventType => text(&e.event_type),
+            EventProp::SubEventType => text(&e.sub_event_type),
+            EventProp::Actor1 => text(&e.actor1),
+            EventProp::Actor2 => text(&e.actor2),
+            EventProp::Admin1 => text(&e.admin1),
+            EventProp::Admin2 => text(&e.admin2),
+            EventProp::Location => text(&e.location),
+            EventProp::Region => atlas.region_of_event(i).is_some_and(|r| text(&r.id)),
+            EventProp::Fatalities => number(e.fatalities),
+            EventProp::GeoPrecision => e.geo_precision.is_some_and(|p| number(p as u32)),
+        }
+    }
 }
 
 /// An `EventFilter` resolved against one atlas: cheap to test per event.
@@ -132,6 +190,7 @@ impl Matcher<'_> {
                 let [a1, a2] = self.atlas.actors.of_event[i as usize];
                 ok[a1 as usize] || ok[a2 as usize]
             })
+            && f.equals.iter().all(|(p, v)| p.matches(self.atlas, i, v))
     }
 
     /// Whether a calendar year overlaps the date range (for per-year region totals).

@@ -5,13 +5,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use geo::{BoundingRect, Intersects, Point};
+use rustc_hash::FxHashMap;
+
+use geo::BoundingRect;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
 use crate::geodesy::Envelope;
 use crate::load::Dataset;
 use crate::model::{Base, Basemap, Event, LonLat, Place, Region, RegionIdx};
+use crate::pip::BandedPolygon;
 use crate::text::fold;
 
 /// A point in the R-tree, carrying the index of its item.
@@ -37,8 +40,8 @@ pub struct Atlas {
     pub place_keys: Vec<Vec<String>>,
     event_tree: RTree<IndexedPoint>,
     base_tree: RTree<IndexedPoint>,
-    region_tree: RTree<IndexedBox>,
-    event_ids: HashMap<Arc<str>, u32>,
+    regions_index: RegionLocator,
+    event_ids: FxHashMap<Arc<str>, u32>,
     base_ids: HashMap<String, usize>,
     region_ids: HashMap<String, RegionIdx>,
     region_names: HashMap<String, RegionIdx>,
@@ -54,7 +57,7 @@ pub struct Actors {
 
 impl Actors {
     fn of(events: &[Event]) -> Actors {
-        let mut index: HashMap<Arc<str>, u32> = HashMap::new();
+        let mut index: FxHashMap<Arc<str>, u32> = FxHashMap::default();
         let mut names = Vec::new();
         let mut id = |a: &Arc<str>| {
             *index.entry(a.clone()).or_insert_with(|| {
@@ -72,6 +75,43 @@ impl Actors {
             folded,
             of_event,
         }
+    }
+}
+
+/// Which region a point is in: an R-tree of region envelopes, then a banded
+/// point-in-polygon test.
+struct RegionLocator {
+    tree: RTree<IndexedBox>,
+    shapes: Vec<BandedPolygon>,
+}
+
+impl RegionLocator {
+    fn new(regions: &[Region]) -> RegionLocator {
+        let tree = RTree::bulk_load(
+            regions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let b = r.geometry.bounding_rect()?;
+                    let rect =
+                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]);
+                    Some(IndexedBox::new(rect, i as RegionIdx))
+                })
+                .collect(),
+        );
+        let shapes = regions
+            .iter()
+            .map(|r| BandedPolygon::new(&r.geometry))
+            .collect();
+        RegionLocator { tree, shapes }
+    }
+
+    fn locate(&self, p: LonLat) -> Option<RegionIdx> {
+        self.tree
+            .locate_all_at_point(&[p.lon, p.lat])
+            .map(|b| b.data)
+            .filter(|&i| self.shapes[i as usize].contains(p))
+            .min()
     }
 }
 
@@ -101,30 +141,42 @@ impl Atlas {
             mut events,
             basemap,
         } = data;
-        events.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
+        // Stable: events of the same day keep their order in the files.
+        events.sort_by_key(|e| e.date);
         assert!(regions.len() < RegionIdx::MAX as usize, "too many regions");
+        let regions_index = RegionLocator::new(&regions);
 
-        let region_tree = RTree::bulk_load(
-            regions
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| {
-                    let b = r.geometry.bounding_rect()?;
-                    let rect =
-                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]);
-                    Some(IndexedBox::new(rect, i as RegionIdx))
-                })
-                .collect(),
-        );
-        let mut atlas = Atlas {
-            event_tree: point_tree(&events, |e| e.pos),
+        // The per-event work is independent: spread it over the cores.
+        let (event_tree, event_region, event_ids, actors) = std::thread::scope(|s| {
+            let tree = s.spawn(|| point_tree(&events, |e| e.pos));
+            let ids = s.spawn(|| {
+                events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.id.clone(), i as u32))
+                    .collect::<FxHashMap<_, _>>()
+            });
+            let actors = s.spawn(|| Actors::of(&events));
+            let located: Vec<Option<RegionIdx>> =
+                events.iter().map(|e| regions_index.locate(e.pos)).collect();
+            (
+                tree.join().expect("R-tree build"),
+                located,
+                ids.join().expect("id map build"),
+                actors.join().expect("actor index build"),
+            )
+        });
+        let mut region_event_count = vec![0; regions.len()];
+        for r in event_region.iter().flatten() {
+            region_event_count[*r as usize] += 1;
+        }
+        Atlas {
+            event_tree,
             base_tree: point_tree(&bases, |b| b.pos),
-            region_tree,
-            event_ids: events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (e.id.clone(), i as u32))
-                .collect(),
+            base_region: bases.iter().map(|b| regions_index.locate(b.pos)).collect(),
+            place_region: places.iter().map(|p| regions_index.locate(p.pos)).collect(),
+            regions_index,
+            event_ids,
             base_ids: bases
                 .iter()
                 .enumerate()
@@ -151,43 +203,20 @@ impl Atlas {
                         .collect()
                 })
                 .collect(),
-            actors: Actors::of(&events),
-            event_region: Vec::new(),
-            region_event_count: Vec::new(),
-            base_region: Vec::new(),
-            place_region: Vec::new(),
+            actors,
+            event_region,
+            region_event_count,
             regions,
             bases,
             places,
             events,
             basemap,
-        };
-        atlas.event_region = atlas
-            .events
-            .iter()
-            .map(|e| atlas.region_at(e.pos))
-            .collect();
-        atlas.region_event_count = vec![0; atlas.regions.len()];
-        for r in atlas.event_region.iter().flatten() {
-            atlas.region_event_count[*r as usize] += 1;
         }
-        atlas.base_region = atlas.bases.iter().map(|b| atlas.region_at(b.pos)).collect();
-        atlas.place_region = atlas
-            .places
-            .iter()
-            .map(|p| atlas.region_at(p.pos))
-            .collect();
-        atlas
     }
 
-    /// The region containing `p` (boundary included), if any.
+    /// The region containing `p`, if any (lowest index if on a shared border).
     pub fn region_at(&self, p: LonLat) -> Option<RegionIdx> {
-        let pt = Point::new(p.lon, p.lat);
-        self.region_tree
-            .locate_all_at_point(&[p.lon, p.lat])
-            .map(|b| b.data)
-            .filter(|&i| self.regions[i as usize].geometry.intersects(&pt))
-            .min()
+        self.regions_index.locate(p)
     }
 
     /// Events whose point lies in any of the envelopes (a pre-filter: callers do the

@@ -8,6 +8,7 @@ pub mod geodesy;
 pub mod http;
 pub mod load;
 pub mod model;
+pub mod pip;
 pub mod query;
 pub mod synth;
 pub mod text;

@@ -307,9 +307,27 @@ pub async fn serve(
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .map(
+        .then(
             move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap| {
-                handle(&state, method, path.as_str(), &query, &headers)
+                let state = state.clone();
+                // Handlers are CPU work (a cold low-zoom tile over a million events takes
+                // a few hundred ms): run them off the async workers so they never stall
+                // other connections.
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        handle(&state, method, path.as_str(), &query, &headers)
+                    })
+                    .await
+                    .unwrap_or_else(|_| {
+                        Problem::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal",
+                            "Internal error",
+                            "the request's task failed".to_string(),
+                        )
+                        .into_response()
+                    })
+                }
             },
         );
     warp::serve(routes)

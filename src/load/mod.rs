@@ -123,7 +123,7 @@ fn check_unique_event_ids(events: &[Event], files: &[PathBuf]) -> Result<(), Loa
 /// Shares one allocation between equal strings (event types, actors, places, sources).
 #[derive(Default)]
 pub struct Interner {
-    set: HashSet<Arc<str>>,
+    set: rustc_hash::FxHashSet<Arc<str>>,
 }
 
 impl Interner {

@@ -7,7 +7,7 @@ use warp::reply::Response;
 use super::features;
 use super::params::{self, FILTER_PARAMS, Page, Params, limits::*};
 use super::problem::Problem;
-use super::{GEOJSON, JSON, json_response};
+use super::{GEOJSON, JSON, json_response, page_href as href};
 use crate::atlas::Atlas;
 use crate::geodesy;
 use crate::query::coverage::{CoverageRule, base_coverage, coverage_all};
@@ -49,26 +49,6 @@ fn collection(
     obj.insert("links".into(), Value::Array(links));
     obj.insert("features".into(), Value::Array(features));
     fc
-}
-
-/// The same request with `offset` replaced (a relative link: the server may sit behind
-/// a proxy that knows its public host better than we do).
-fn href(path: &str, raw_query: &str, offset: Option<usize>) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
-        if offset.is_none() || k != "offset" {
-            ser.append_pair(&k, &v);
-        }
-    }
-    if let Some(o) = offset {
-        ser.append_pair("offset", &o.to_string());
-    }
-    let q = ser.finish();
-    if q.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{q}")
-    }
 }
 
 fn parse_sort(p: &Params, has_center: bool) -> Result<Sort, Problem> {

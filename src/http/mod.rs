@@ -121,6 +121,26 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// A link to the same request with `offset` replaced (or, with `None`, as it was): for
+/// `self`/`next`/`prev` paging links. `path` may be relative or absolute.
+pub fn page_href(path: &str, raw_query: &str, offset: Option<usize>) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
+        if offset.is_none() || k != "offset" {
+            ser.append_pair(&k, &v);
+        }
+    }
+    if let Some(o) = offset {
+        ser.append_pair("offset", &o.to_string());
+    }
+    let q = ser.finish();
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
+    }
+}
+
 fn text_response(content_type: &'static str, body: String) -> Response {
     let mut resp = Response::new(body.into());
     resp.headers_mut()

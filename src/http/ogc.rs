@@ -9,7 +9,7 @@ use warp::reply::Response;
 
 use super::params::{Page, Params};
 use super::problem::Problem;
-use super::{AppState, GEOJSON, JSON, base_url, features, json_response};
+use super::{AppState, GEOJSON, JSON, base_url, features, json_response, page_href};
 use crate::atlas::Atlas;
 use crate::query::filter::{Bbox, EventFilter, EventProp};
 use crate::query::{Hit, Sort, find_events};
@@ -442,27 +442,9 @@ pub fn items(
 
     let b = base_url(state, headers);
     let path = format!("{b}/ogc/collections/{id}/items");
-    let with_offset = |offset: usize| {
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
-            if k != "offset" {
-                ser.append_pair(&k, &v);
-            }
-        }
-        ser.append_pair("offset", &offset.to_string());
-        format!("{path}?{}", ser.finish())
-    };
+    let with_offset = |offset: usize| page_href(&path, raw, Some(offset));
     let mut links = vec![
-        link(
-            if raw.is_empty() {
-                path.clone()
-            } else {
-                format!("{path}?{raw}")
-            },
-            "self",
-            GEOJSON,
-            "This page",
-        ),
+        link(page_href(&path, raw, None), "self", GEOJSON, "This page"),
         link(
             format!("{b}/ogc/collections/{id}"),
             "collection",

@@ -123,6 +123,33 @@ fn events_within_50_km_of_mopti_match_geographiclib() {
         MOPTI.0, MOPTI.1
     ));
     assert_same_events(&ids_and_distances(&fc), &want, "lon/lat");
+
+    // Page by page, nearest first: the pages join into the truth's distance order, each
+    // distance exact (only the requested prefix is ranked exactly on the server).
+    let mut by_distance: Vec<f64> = want.values().copied().collect();
+    by_distance.sort_by(f64::total_cmp);
+    let mut paged = Vec::new();
+    for offset in (0..want.len()).step_by(7) {
+        let fc = server.json(&format!(
+            "/api/events?near=Mopti&radius_km=50&limit=7&offset={offset}"
+        ));
+        for f in fc["features"].as_array().unwrap() {
+            let id = f["id"].as_str().unwrap();
+            let d = f["properties"]["distance_km"].as_f64().unwrap();
+            assert!((d - want[id]).abs() <= 0.0006, "{id}: {d} vs {}", want[id]);
+            paged.push(d);
+        }
+    }
+    assert_eq!(paged.len(), by_distance.len());
+    for (g, w) in paged.iter().zip(&by_distance) {
+        assert!((g - w).abs() <= 0.0006, "page order: {g} vs {w}");
+    }
+    // Date order with a centre still reports exact distances.
+    let by_date = server.json("/api/events?near=Mopti&radius_km=50&sort=-date&limit=5&offset=3");
+    for f in by_date["features"].as_array().unwrap() {
+        let id = f["id"].as_str().unwrap();
+        assert!((f["properties"]["distance_km"].as_f64().unwrap() - want[id]).abs() <= 0.0006);
+    }
 }
 
 #[test]

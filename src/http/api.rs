@@ -12,7 +12,7 @@ use crate::atlas::Atlas;
 use crate::geodesy;
 use crate::query::coverage::{CoverageRule, base_coverage, coverage_all};
 use crate::query::stats::{GroupBy, group};
-use crate::query::{Hit, Sort, Totals, find_events, nearest, places};
+use crate::query::{Hit, Sort, Totals, fill_distances, find_events, nearest, places};
 
 const PAGE: &[&str] = &["limit", "offset"];
 const NEAR: &[&str] = &["near", "lon", "lat", "radius_km"];
@@ -93,7 +93,13 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
     let sort = parse_sort(&p, near.is_some())?;
     let page = p.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let m = filter.compile(atlas);
-    let hits = find_events(atlas, &m, near.map(|(n, _)| n), sort);
+    let hits = find_events(
+        atlas,
+        &m,
+        near.map(|(n, _)| n),
+        sort,
+        page.offset.saturating_add(page.limit),
+    );
     let extra = match near {
         Some((n, place)) => json!({
             "center": {
@@ -107,7 +113,11 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
         }),
         None => json!({}),
     };
-    let feats = features::events(atlas, page.slice(&hits));
+    let mut shown = page.slice(&hits).to_vec();
+    if let Some((n, _)) = near {
+        fill_distances(atlas, n.center, &mut shown);
+    }
+    let feats = features::events(atlas, &shown);
     Ok(json_response(
         GEOJSON,
         &collection("/api/events", raw, hits.len(), page, feats, extra),
@@ -234,7 +244,8 @@ pub fn base_coverage_handler(atlas: &Atlas, id: &str, raw: &str) -> Result<Respo
     let b = base_index(atlas, id)?;
     let filter = params::event_filter(&p, atlas)?;
     let page = p.page(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let c = base_coverage(atlas, b, &filter.compile(atlas), coverage_rule(&p)?);
+    let prefix = page.offset.saturating_add(page.limit);
+    let c = base_coverage(atlas, b, &filter.compile(atlas), coverage_rule(&p)?, prefix);
     let circle = geodesy::circle(atlas.bases[b].pos, c.radius_km, 128);
     let extra = json!({
         "base": features::base(atlas, b),
@@ -246,7 +257,9 @@ pub fn base_coverage_handler(atlas: &Atlas, id: &str, raw: &str) -> Result<Respo
         },
         "totals": c.totals,
     });
-    let feats = features::events(atlas, page.slice(&c.hits));
+    let mut shown = page.slice(&c.hits).to_vec();
+    fill_distances(atlas, atlas.bases[b].pos, &mut shown);
+    let feats = features::events(atlas, &shown);
     let path = format!("/api/bases/{id}/coverage");
     Ok(json_response(
         GEOJSON,
@@ -328,6 +341,7 @@ pub fn stats(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
         &filter.compile(atlas),
         near.map(|(n, _)| n),
         Sort::Date,
+        0,
     );
     let groups: Vec<Value> = group(atlas, &hits, by)
         .into_iter()

@@ -430,7 +430,7 @@ pub fn items(
                 equals,
                 ..EventFilter::default()
             };
-            find_events(atlas, &filter.compile(atlas), None, Sort::Date)
+            find_events(atlas, &filter.compile(atlas), None, Sort::Date, 0)
                 .into_iter()
                 .map(|h| h.event as usize)
                 .collect()

@@ -4,7 +4,7 @@
 use chrono::Datelike;
 
 use super::filter::Matcher;
-use super::{Hit, Sort, Totals, within};
+use super::{Hit, Near, Sort, Totals, find_events};
 use crate::atlas::Atlas;
 
 /// How to decide whether a base covers an event.
@@ -25,21 +25,33 @@ pub struct BaseCoverage {
     pub totals: Totals,
 }
 
-/// Events matching `m` within the base's coverage radius (or `rule.radius_km`).
-pub fn base_coverage(atlas: &Atlas, base: usize, m: &Matcher, rule: CoverageRule) -> BaseCoverage {
+/// Events matching `m` within the base's coverage radius (or `rule.radius_km`), nearest
+/// first; the first `prefix` exactly ranked (see [`find_events`]).
+pub fn base_coverage(
+    atlas: &Atlas,
+    base: usize,
+    m: &Matcher,
+    rule: CoverageRule,
+    prefix: usize,
+) -> BaseCoverage {
     let b = &atlas.bases[base];
     let radius_km = rule.radius_km.unwrap_or(b.coverage_km);
-    let mut hits: Vec<Hit> = within(atlas, b.pos, radius_km)
-        .into_iter()
-        .filter(|&(i, _)| {
-            m.matches(i) && (!rule.active_only || b.open_in(atlas.events[i as usize].date.year()))
-        })
-        .map(|(i, d)| Hit {
-            event: i,
-            distance_km: Some(d),
-        })
-        .collect();
-    super::sort_hits(atlas, &mut hits, Sort::Distance);
+    // Dropping events after ranking would pull unranked ones into the prefix: with
+    // active_only, rank them all.
+    let prefix = if rule.active_only { usize::MAX } else { prefix };
+    let mut hits = find_events(
+        atlas,
+        m,
+        Some(Near {
+            center: b.pos,
+            radius_km,
+        }),
+        Sort::Distance,
+        prefix,
+    );
+    if rule.active_only {
+        hits.retain(|h| b.open_in(atlas.events[h.event as usize].date.year()));
+    }
     let totals = Totals::of(atlas, hits.iter().map(|h| h.event));
     BaseCoverage {
         base,
@@ -59,7 +71,7 @@ pub fn coverage_all(atlas: &Atlas, m: &Matcher, rule: CoverageRule) -> CoverageR
     let mut covered = vec![false; atlas.events.len()];
     let bases: Vec<BaseCoverage> = (0..atlas.bases.len())
         .map(|b| {
-            let c = base_coverage(atlas, b, m, rule);
+            let c = base_coverage(atlas, b, m, rule, 0);
             for h in &c.hits {
                 covered[h.event as usize] = true;
             }

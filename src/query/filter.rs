@@ -142,6 +142,8 @@ pub struct Matcher<'a> {
     filter: &'a EventFilter,
     /// For each distinct actor in the atlas, whether it matches `filter.actor`.
     actor_ok: Option<Vec<bool>>,
+    /// No condition at all: skip reading the event.
+    everything: bool,
 }
 
 impl EventFilter {
@@ -159,6 +161,7 @@ impl EventFilter {
             atlas,
             filter: self,
             actor_ok,
+            everything: self.is_empty(),
         }
     }
 
@@ -174,6 +177,9 @@ impl Matcher<'_> {
     }
 
     pub fn matches(&self, i: u32) -> bool {
+        if self.everything {
+            return true;
+        }
         let f = self.filter;
         let e: &Event = &self.atlas.events[i as usize];
         f.from.is_none_or(|d| e.date >= d)

@@ -13,7 +13,7 @@ use chrono::Datelike;
 use serde::Serialize;
 
 use crate::atlas::Atlas;
-use crate::geodesy::{distance_km, search_envelopes};
+use crate::geodesy::{APPROX_MARGIN, approx_distance_km, distance_km, search_envelopes};
 use crate::model::{Event, LonLat};
 use filter::Matcher;
 
@@ -36,51 +36,154 @@ pub enum Sort {
     FatalitiesDesc,
 }
 
-/// One matching event; `distance_km` is set when the query had a centre.
+/// One matching event. With a centre, `distance_km` is the exact geodesic distance once
+/// it is known: always for the ranked prefix of a distance sort, and for any page after
+/// [`fill_distances`]; `None` otherwise.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit {
     pub event: u32,
     pub distance_km: Option<f64>,
 }
 
-/// Events within `radius_km` geodesic distance of `center` (inclusive), with their
-/// distances, in no particular order. The R-tree only proposes candidates from a
-/// conservative envelope; every answer is decided by the WGS84 geodesic distance.
-pub fn within(atlas: &Atlas, center: LonLat, radius_km: f64) -> Vec<(u32, f64)> {
+/// An event inside a radius: its spherical estimate, and its exact distance if deciding
+/// membership needed it.
+#[derive(Debug, Clone, Copy)]
+struct Inside {
+    event: u32,
+    approx_km: f64,
+    exact_km: Option<f64>,
+}
+
+/// Events within `radius_km` geodesic distance of `center` (inclusive), unordered. The
+/// R-tree proposes candidates from a conservative envelope; a haversine estimate settles
+/// those clearly inside or outside (it is within `APPROX_MARGIN` of the truth); Karney's
+/// WGS84 distance decides every candidate near the radius.
+fn within(atlas: &Atlas, center: LonLat, radius_km: f64) -> Vec<Inside> {
+    let (sure_in, sure_out) = (
+        radius_km * (1.0 - APPROX_MARGIN),
+        radius_km * (1.0 + APPROX_MARGIN),
+    );
     atlas
-        .events_in(search_envelopes(center, radius_km))
-        .filter_map(|i| {
-            let d = distance_km(center, atlas.events[i as usize].pos);
-            (d <= radius_km).then_some((i, d))
+        .event_points_in(search_envelopes(center, radius_km))
+        .filter_map(|(i, pos)| {
+            let approx_km = approx_distance_km(center, pos);
+            if approx_km > sure_out {
+                return None;
+            }
+            let exact_km = (approx_km >= sure_in).then(|| distance_km(center, pos));
+            if exact_km.is_some_and(|d| d > radius_km) {
+                return None;
+            }
+            Some(Inside {
+                event: i,
+                approx_km,
+                exact_km,
+            })
         })
         .collect()
 }
 
-/// All events that match, optionally within a radius, sorted.
-pub fn find_events(atlas: &Atlas, m: &Matcher, near: Option<Near>, sort: Sort) -> Vec<Hit> {
+/// Orders events inside a radius nearest first, exactly for the first `prefix` of them:
+/// if `t` is the prefix-th smallest estimate, every true member of the prefix has an
+/// estimate within `t (1 + m) / (1 - m)`; those get exact distances and an exact sort, the
+/// rest follow unordered (they are beyond any page asked for; sorting them would cost
+/// more than the whole query).
+fn rank_by_distance(
+    atlas: &Atlas,
+    center: LonLat,
+    mut inside: Vec<Inside>,
+    prefix: usize,
+) -> Vec<Hit> {
+    let exact = |x: &mut Inside| {
+        let d = x
+            .exact_km
+            .unwrap_or_else(|| distance_km(center, atlas.events[x.event as usize].pos));
+        x.exact_km = Some(d);
+        d
+    };
+    let cut = if prefix >= inside.len() {
+        inside.len()
+    } else if prefix == 0 {
+        0
+    } else {
+        inside.select_nth_unstable_by(prefix - 1, |a, b| a.approx_km.total_cmp(&b.approx_km));
+        let t = inside[prefix - 1].approx_km * (1.0 + APPROX_MARGIN) / (1.0 - APPROX_MARGIN);
+        let mut k = 0;
+        for j in 0..inside.len() {
+            if inside[j].approx_km <= t {
+                inside.swap(k, j);
+                k += 1;
+            }
+        }
+        k
+    };
+    let (head, tail) = inside.split_at_mut(cut);
+    let mut head: Vec<(f64, u32)> = head.iter_mut().map(|x| (exact(x), x.event)).collect();
+    head.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    tail.sort_unstable_by(|a, b| {
+        a.approx_km
+            .total_cmp(&b.approx_km)
+            .then(a.event.cmp(&b.event))
+    });
+    head.into_iter()
+        .map(|(d, event)| Hit {
+            event,
+            distance_km: Some(d),
+        })
+        .chain(tail.iter().map(|x| Hit {
+            event: x.event,
+            distance_km: x.exact_km,
+        }))
+        .collect()
+}
+
+/// Computes the exact geodesic distance from `center` of every hit that lacks one (for
+/// the page about to be shown).
+pub fn fill_distances(atlas: &Atlas, center: LonLat, hits: &mut [Hit]) {
+    for h in hits.iter_mut().filter(|h| h.distance_km.is_none()) {
+        h.distance_km = Some(distance_km(center, atlas.events[h.event as usize].pos));
+    }
+}
+
+/// All events that match, optionally within a radius, sorted. With `Sort::Distance`, the
+/// first `prefix` hits are exactly ranked with exact distances; ask for at least
+/// `offset + limit` of the page to be shown.
+pub fn find_events(
+    atlas: &Atlas,
+    m: &Matcher,
+    near: Option<Near>,
+    sort: Sort,
+    prefix: usize,
+) -> Vec<Hit> {
+    let hit = |event| Hit {
+        event,
+        distance_km: None,
+    };
     let mut hits: Vec<Hit> = match (near, m.filter().bbox) {
-        (Some(n), _) => within(atlas, n.center, n.radius_km)
-            .into_iter()
-            .filter(|&(i, _)| m.matches(i))
-            .map(|(i, d)| Hit {
-                event: i,
-                distance_km: Some(d),
-            })
-            .collect(),
+        (Some(n), _) => {
+            let inside: Vec<Inside> = within(atlas, n.center, n.radius_km)
+                .into_iter()
+                .filter(|x| m.matches(x.event))
+                .collect();
+            if sort == Sort::Distance {
+                return rank_by_distance(atlas, n.center, inside, prefix);
+            }
+            inside
+                .iter()
+                .map(|x| Hit {
+                    event: x.event,
+                    distance_km: x.exact_km,
+                })
+                .collect()
+        }
         (None, Some(b)) => atlas
             .events_in(b.envelopes())
             .filter(|&i| m.matches(i))
-            .map(|i| Hit {
-                event: i,
-                distance_km: None,
-            })
+            .map(hit)
             .collect(),
         (None, None) => (0..atlas.events.len() as u32)
             .filter(|&i| m.matches(i))
-            .map(|i| Hit {
-                event: i,
-                distance_km: None,
-            })
+            .map(hit)
             .collect(),
     };
     sort_hits(atlas, &mut hits, sort);
@@ -88,16 +191,10 @@ pub fn find_events(atlas: &Atlas, m: &Matcher, near: Option<Near>, sort: Sort) -
 }
 
 fn sort_hits(atlas: &Atlas, hits: &mut [Hit], sort: Sort) {
-    // Events are stored in (date, id) order, so index order is date order.
+    // Events are stored in date order, so index order is date order.
     match sort {
-        Sort::Date => hits.sort_unstable_by_key(|h| h.event),
+        Sort::Date | Sort::Distance => hits.sort_unstable_by_key(|h| h.event),
         Sort::DateDesc => hits.sort_unstable_by_key(|h| std::cmp::Reverse(h.event)),
-        Sort::Distance => hits.sort_unstable_by(|a, b| {
-            a.distance_km
-                .unwrap_or(0.0)
-                .total_cmp(&b.distance_km.unwrap_or(0.0))
-                .then(a.event.cmp(&b.event))
-        }),
         Sort::FatalitiesDesc => hits.sort_unstable_by_key(|h| {
             (
                 std::cmp::Reverse(atlas.events[h.event as usize].fatalities),
@@ -135,6 +232,7 @@ pub fn nearest(atlas: &Atlas, m: &Matcher, p: LonLat, k: usize) -> Vec<Hit> {
             radius_km: d,
         }),
         Sort::Distance,
+        k,
     );
     hits.truncate(k);
     hits

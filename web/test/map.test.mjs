@@ -37,7 +37,11 @@ try {
       if (u.pathname.startsWith('/tiles/')) tileStatus.push(r.status());
       if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
     });
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    page.on('requestfailed', (r) => {
+      // MapLibre cancels tile and glyph requests the view no longer needs: not a failure.
+      const aborted = r.failure()?.errorText === 'net::ERR_ABORTED' && /\/(tiles|fonts)\//.test(r.url());
+      if (!aborted) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
 
     await page.goto(`${base}/`, { waitUntil: 'load' });
     // The map has loaded our style, fetched tiles and drawn them.

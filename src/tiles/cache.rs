@@ -80,8 +80,4 @@ impl TileCache {
             None => make().map_err(Arc::new),
         }
     }
-
-    pub fn entries(&self) -> u64 {
-        self.cache.as_ref().map_or(0, |c| c.entry_count())
-    }
 }

@@ -70,8 +70,18 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(atlas: Atlas, config: Config) -> Self {
+        let snapshot = Arc::new(Snapshot::new(atlas));
+        let background = snapshot.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            background.tiles.prepare_clusters(&background.atlas);
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "cluster pyramid ready"
+            );
+        });
         AppState {
-            snapshot: Arc::new(Snapshot::new(atlas)),
+            snapshot,
             tile_cache: TileCache::new(config.tile_cache_bytes),
             public_url: config.public_url,
             web: assets::WebFiles::load(&config.web_dir),

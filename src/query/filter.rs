@@ -165,6 +165,20 @@ impl EventFilter {
         }
     }
 
+    /// `Some((first year, last year))` (open ends as `None`) when the only conditions are
+    /// dates covering whole calendar years; pre-summed per-year data can answer those.
+    pub fn whole_years(&self) -> Option<(Option<i32>, Option<i32>)> {
+        let rest = EventFilter {
+            from: None,
+            to: None,
+            ..self.clone()
+        };
+        let from_ok = self.from.is_none_or(|d| d.month() == 1 && d.day() == 1);
+        let to_ok = self.to.is_none_or(|d| d.month() == 12 && d.day() == 31);
+        (rest.is_empty() && from_ok && to_ok)
+            .then(|| (self.from.map(|d| d.year()), self.to.map(|d| d.year())))
+    }
+
     /// Whether any condition is set (an empty filter matches everything).
     pub fn is_empty(&self) -> bool {
         *self == EventFilter::default()

@@ -1,6 +1,17 @@
 //! The events layer of one tile: grid clusters at low zoom, single events from
 //! [`INDIVIDUAL_FROM_ZOOM`] up. Every matching event whose point falls inside the tile is
 //! counted exactly once, so the `count`s of a tile add up to its number of events.
+//!
+//! Cluster cells are a global grid (cell `floor(world * 2^z * cells_per_side)`), so the
+//! same clusters come from scanning the events or from [`ClusterPyramid`], which sums
+//! them per cell and year once at start-up: low-zoom tiles over a million events then cost
+//! a few thousand cells instead of a million points, when the filter is at most a range
+//! of whole years (as the web map's time slider sends).
+
+use std::sync::Arc;
+
+use chrono::Datelike;
+use rustc_hash::FxHashMap;
 
 use super::coord::{EXTENT, TileCoord, pixel, project};
 use crate::atlas::Atlas;
@@ -15,6 +26,8 @@ pub const MAX_INDIVIDUAL_PER_TILE: usize = 4000;
 pub const CLUSTER_CELL: u32 = 256;
 /// Cell of the fallback grid for over-dense high-zoom tiles: 64 x 64 cells.
 pub const DENSE_CELL: u32 = 64;
+/// The pyramid handles at most this many distinct event types (ACLED has 6, UCDP 3).
+const MAX_TYPES: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventFeature<'a> {
@@ -31,7 +44,8 @@ pub enum EventFeature<'a> {
     },
 }
 
-#[derive(Default)]
+/// A cluster being summed: count, fatalities, world position, events per type.
+#[derive(Debug, Clone, Default)]
 struct Acc<'a> {
     count: u32,
     fatalities: u64,
@@ -39,66 +53,315 @@ struct Acc<'a> {
     types: Vec<(&'a str, u32)>,
 }
 
+impl<'a> Acc<'a> {
+    fn add_type(&mut self, name: &'a str, n: u32) {
+        match self.types.iter_mut().find(|(t, _)| *t == name) {
+            Some((_, k)) => *k += n,
+            None => self.types.push((name, n)),
+        }
+    }
+
+    fn feature(&self, t: TileCoord) -> EventFeature<'a> {
+        let n = self.count as f64;
+        let event_type = self
+            .types
+            .iter()
+            .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(x.0)))
+            .map_or("", |(t, _)| t);
+        EventFeature::Cluster {
+            at: pixel(t.to_tile([self.sum[0] / n, self.sum[1] / n])),
+            count: self.count,
+            fatalities: self.fatalities,
+            event_type,
+        }
+    }
+}
+
+/// The pyramid's compact per-(cell, year) sums; types by index into its vocabulary.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    count: u32,
+    fatalities: u64,
+    sum: [f64; 2],
+    types: [u32; MAX_TYPES],
+}
+
+impl Sums {
+    fn merge(&mut self, o: &Sums) {
+        self.count += o.count;
+        self.fatalities += o.fatalities;
+        self.sum[0] += o.sum[0];
+        self.sum[1] += o.sum[1];
+        for (a, b) in self.types.iter_mut().zip(o.types.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// The cell of world point `w` in a grid of `side` x `side` cells per tile of zoom `z`, as
+/// global cell coordinates (exact: scaling by powers of two does not round).
+fn global_cell(w: [f64; 2], z: u8, side: u32) -> (u64, u64) {
+    let s = (1u64 << z) as f64 * side as f64;
+    ((w[0] * s).floor() as u64, (w[1] * s).floor() as u64)
+}
+
+/// Event type names, and each name's index among them.
+type Vocabulary = (Vec<Arc<str>>, FxHashMap<Arc<str>, usize>);
+/// A tile's pre-summed cells: (cell within the tile, year, sums).
+type TileCells = Vec<(u8, i16, Sums)>;
+
+/// The distinct event types of the atlas, in first-seen order, if few enough.
+fn type_vocabulary(atlas: &Atlas) -> Option<Vocabulary> {
+    let mut names: Vec<Arc<str>> = Vec::new();
+    let mut ids: FxHashMap<Arc<str>, usize> = FxHashMap::default();
+    for e in &atlas.events {
+        if !ids.contains_key(&e.event_type) {
+            if names.len() == MAX_TYPES {
+                return None;
+            }
+            ids.insert(e.event_type.clone(), names.len());
+            names.push(e.event_type.clone());
+        }
+    }
+    Some((names, ids))
+}
+
+/// Cluster sums per (cell, year) for every cluster zoom, grouped by tile.
+pub struct ClusterPyramid {
+    type_names: Vec<Arc<str>>,
+    /// Per zoom below INDIVIDUAL_FROM_ZOOM: tile -> (cell in tile, year, sums).
+    levels: Vec<FxHashMap<(u32, u32), TileCells>>,
+}
+
+impl ClusterPyramid {
+    /// `None` when the data has more event types than the pyramid tracks.
+    pub fn build(atlas: &Atlas) -> Option<ClusterPyramid> {
+        let (type_names, ids) = type_vocabulary(atlas)?;
+        let side = EXTENT / CLUSTER_CELL;
+        let top = INDIVIDUAL_FROM_ZOOM - 1;
+        // The finest level from the events, coarser ones from it (a cell of zoom z is
+        // 2 x 2 cells of zoom z + 1).
+        let mut cells: FxHashMap<(u64, u64, i16), Sums> = FxHashMap::default();
+        for e in &atlas.events {
+            let w = project(e.pos);
+            let (cx, cy) = global_cell(w, top, side);
+            let c = cells.entry((cx, cy, e.date.year() as i16)).or_default();
+            c.count += 1;
+            c.fatalities += e.fatalities as u64;
+            c.sum[0] += w[0];
+            c.sum[1] += w[1];
+            c.types[ids[&e.event_type]] += 1;
+        }
+        let mut levels = Vec::with_capacity(INDIVIDUAL_FROM_ZOOM as usize);
+        for z in (0..INDIVIDUAL_FROM_ZOOM).rev() {
+            if z < top {
+                let mut coarser: FxHashMap<(u64, u64, i16), Sums> = FxHashMap::default();
+                for (&(cx, cy, year), acc) in &cells {
+                    coarser
+                        .entry((cx >> 1, cy >> 1, year))
+                        .or_default()
+                        .merge(acc);
+                }
+                cells = coarser;
+            }
+            let mut by_tile: FxHashMap<(u32, u32), TileCells> = FxHashMap::default();
+            let s = side as u64;
+            for (&(cx, cy, year), acc) in &cells {
+                let cell = ((cy % s) * s + cx % s) as u8;
+                by_tile
+                    .entry(((cx / s) as u32, (cy / s) as u32))
+                    .or_default()
+                    .push((cell, year, *acc));
+            }
+            levels.push(by_tile);
+        }
+        levels.reverse();
+        Some(ClusterPyramid { type_names, levels })
+    }
+
+    /// The clusters of tile `t` (below INDIVIDUAL_FROM_ZOOM) for events in the years
+    /// `from..=to` (open ends allowed).
+    fn clusters(&self, t: TileCoord, from: Option<i32>, to: Option<i32>) -> Vec<EventFeature<'_>> {
+        let side = (EXTENT / CLUSTER_CELL) as usize;
+        let mut grid = vec![Sums::default(); side * side];
+        if let Some(entries) = self.levels[t.z as usize].get(&(t.x, t.y)) {
+            for (cell, year, sums) in entries {
+                let y = *year as i32;
+                if from.is_none_or(|f| y >= f) && to.is_none_or(|l| y <= l) {
+                    grid[*cell as usize].merge(sums);
+                }
+            }
+        }
+        grid.iter()
+            .filter(|s| s.count > 0)
+            .map(|s| {
+                let mut acc = Acc {
+                    count: s.count,
+                    fatalities: s.fatalities,
+                    sum: s.sum,
+                    types: Vec::new(),
+                };
+                for (k, name) in self.type_names.iter().enumerate() {
+                    if s.types[k] > 0 {
+                        acc.add_type(name, s.types[k]);
+                    }
+                }
+                acc.feature(t)
+            })
+            .collect()
+    }
+}
+
 /// The matching events whose points fall in tile `t` (each point belongs to exactly one
-/// tile per zoom: the one `floor(world * 2^z)` names), as features.
-pub fn events_in_tile<'a>(atlas: &'a Atlas, m: &Matcher, t: TileCoord) -> Vec<EventFeature<'a>> {
+/// tile per zoom: the one `floor(world * 2^z)` names), as features. Low-zoom tiles come
+/// from `pyramid` when it is ready and the filter allows.
+pub fn events_in_tile<'a>(
+    atlas: &'a Atlas,
+    pyramid: Option<&'a ClusterPyramid>,
+    m: &Matcher,
+    t: TileCoord,
+) -> Vec<EventFeature<'a>> {
+    if t.z < INDIVIDUAL_FROM_ZOOM
+        && let (Some(p), Some((from, to))) = (pyramid, m.filter().whole_years())
+    {
+        return p.clusters(t, from, to);
+    }
     let members: Vec<(u32, [f64; 2])> = atlas
-        .events_in(vec![t.lonlat_envelope(1.0)])
-        .filter_map(|i| {
-            let w = project(atlas.events[i as usize].pos);
-            (t.contains(w) && m.matches(i)).then(|| (i, t.to_tile(w)))
+        .event_points_in(vec![t.lonlat_envelope(1.0)])
+        .filter_map(|(i, pos)| {
+            let w = project(pos);
+            (t.contains(w) && m.matches(i)).then_some((i, w))
         })
         .collect();
     if t.z >= INDIVIDUAL_FROM_ZOOM && members.len() <= MAX_INDIVIDUAL_PER_TILE {
-        let mut singles: Vec<EventFeature> = members
+        let mut singles: Vec<(u32, [i32; 2])> = members
             .iter()
-            .map(|&(event, p)| EventFeature::Single {
-                event,
-                at: pixel(p),
-            })
+            .map(|&(i, w)| (i, pixel(t.to_tile(w))))
             .collect();
-        singles.sort_by_key(|f| match f {
-            EventFeature::Single { event, .. } => *event,
-            EventFeature::Cluster { .. } => u32::MAX,
-        });
-        return singles;
+        singles.sort_unstable_by_key(|s| s.0);
+        return singles
+            .into_iter()
+            .map(|(event, at)| EventFeature::Single { event, at })
+            .collect();
     }
-    let cell = if t.z >= INDIVIDUAL_FROM_ZOOM {
-        DENSE_CELL
-    } else {
-        CLUSTER_CELL
-    };
-    let side = (EXTENT / cell) as usize;
-    let mut grid: Vec<Acc> = (0..side * side).map(|_| Acc::default()).collect();
-    for &(i, p) in &members {
-        let cx = ((p[0] / cell as f64) as usize).min(side - 1);
-        let cy = ((p[1] / cell as f64) as usize).min(side - 1);
-        let acc = &mut grid[cy * side + cx];
+    let side = EXTENT
+        / if t.z >= INDIVIDUAL_FROM_ZOOM {
+            DENSE_CELL
+        } else {
+            CLUSTER_CELL
+        };
+    let (x0, y0) = (t.x as u64 * side as u64, t.y as u64 * side as u64);
+    let mut grid = vec![Acc::default(); (side * side) as usize];
+    for &(i, w) in &members {
         let e = &atlas.events[i as usize];
+        let (gx, gy) = global_cell(w, t.z, side);
+        let cx = gx.saturating_sub(x0).min(side as u64 - 1) as usize;
+        let cy = gy.saturating_sub(y0).min(side as u64 - 1) as usize;
+        let acc = &mut grid[cy * side as usize + cx];
         acc.count += 1;
         acc.fatalities += e.fatalities as u64;
-        acc.sum[0] += p[0];
-        acc.sum[1] += p[1];
-        match acc.types.iter_mut().find(|(t, _)| *t == &*e.event_type) {
-            Some((_, n)) => *n += 1,
-            None => acc.types.push((&e.event_type, 1)),
-        }
+        acc.sum[0] += w[0];
+        acc.sum[1] += w[1];
+        acc.add_type(&e.event_type, 1);
     }
-    grid.into_iter()
+    grid.iter()
         .filter(|a| a.count > 0)
-        .map(|a| {
-            let n = a.count as f64;
-            let event_type = a
-                .types
-                .iter()
-                .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(x.0)))
-                .map_or("", |(t, _)| t);
-            EventFeature::Cluster {
-                at: pixel([a.sum[0] / n, a.sum[1] / n]),
-                count: a.count,
-                fatalities: a.fatalities,
-                event_type,
-            }
-        })
+        .map(|a| a.feature(t))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{Dataset, EventSources, load_dataset, load_places, load_regions};
+    use crate::query::filter::{DateBound, EventFilter, parse_date_bound};
+    use std::path::PathBuf;
+
+    /// 30,000 synthetic events plus the shipped ones.
+    fn atlas() -> Atlas {
+        let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata");
+        let anchors = Atlas::build(Dataset {
+            regions: load_regions(&data.join("regions.geojson")).unwrap(),
+            places: load_places(&data.join("places.geojson")).unwrap(),
+            ..Dataset::default()
+        });
+        let file = std::env::temp_dir().join(format!("sahel-pyramid-{}.csv", std::process::id()));
+        crate::synth::write_events(&anchors, 30_000, 3, std::fs::File::create(&file).unwrap())
+            .unwrap();
+        let sources = EventSources {
+            extra_files: vec![file.clone()],
+            skip_shipped: false,
+        };
+        let atlas = Atlas::build(load_dataset(&data, &sources).unwrap());
+        std::fs::remove_file(file).unwrap();
+        atlas
+    }
+
+    fn summary(mut f: Vec<EventFeature>) -> Vec<(i32, i32, u32, u64, String)> {
+        f.sort_by_key(|x| match x {
+            EventFeature::Cluster { at, .. } => (at[1], at[0]),
+            EventFeature::Single { at, .. } => (at[1], at[0]),
+        });
+        f.into_iter()
+            .map(|x| match x {
+                EventFeature::Cluster {
+                    at,
+                    count,
+                    fatalities,
+                    event_type,
+                } => (at[0], at[1], count, fatalities, event_type.to_string()),
+                EventFeature::Single { .. } => panic!("no singles below zoom 10"),
+            })
+            .collect()
+    }
+
+    /// Every cluster zoom, tiles all over Mali, with and without whole-year filters: the
+    /// pyramid gives the scan's clusters (positions may differ by a rounding unit).
+    #[test]
+    fn pyramid_matches_the_scan() {
+        let atlas = atlas();
+        let pyramid = ClusterPyramid::build(&atlas).unwrap();
+        let filters = [
+            EventFilter::default(),
+            EventFilter {
+                from: parse_date_bound("2015", DateBound::Start),
+                to: parse_date_bound("2018", DateBound::End),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                from: parse_date_bound("2019", DateBound::Start),
+                ..EventFilter::default()
+            },
+        ];
+        let mut compared = 0;
+        for f in &filters {
+            assert!(f.whole_years().is_some());
+            let m = f.compile(&atlas);
+            for z in 0..INDIVIDUAL_FROM_ZOOM {
+                // Every tile over Mali at this zoom.
+                let n = (1u64 << z) as f64;
+                let nw = project(crate::model::LonLat::new(-12.3, 25.0));
+                let se = project(crate::model::LonLat::new(4.3, 10.1));
+                let (x0, x1) = ((nw[0] * n) as u32, (se[0] * n) as u32);
+                let (y0, y1) = ((nw[1] * n) as u32, (se[1] * n) as u32);
+                for x in x0..=x1 {
+                    for y in y0..=y1 {
+                        let t = TileCoord { z, x, y };
+                        let scan = summary(events_in_tile(&atlas, None, &m, t));
+                        let pyr = summary(events_in_tile(&atlas, Some(&pyramid), &m, t));
+                        assert_eq!(scan.len(), pyr.len(), "{t:?}");
+                        for (a, b) in scan.iter().zip(&pyr) {
+                            assert_eq!((a.2, a.3, &a.4), (b.2, b.3, &b.4), "{t:?}");
+                            assert!(
+                                (a.0 - b.0).abs() <= 1 && (a.1 - b.1).abs() <= 1,
+                                "{t:?}: {a:?} {b:?}"
+                            );
+                        }
+                        compared += scan.len();
+                    }
+                }
+            }
+        }
+        assert!(compared > 1000, "{compared}");
+    }
 }

@@ -13,7 +13,7 @@ use crate::atlas::Atlas;
 use crate::model::BasemapFeature;
 use crate::query::filter::Matcher;
 use coord::{BUFFER, EXTENT, TileCoord, project};
-use events::{EventFeature, events_in_tile};
+use events::{ClusterPyramid, EventFeature, events_in_tile};
 use shapes::{Shape, TileGeom};
 
 /// The layers of every tile, with their attributes (for TileJSON `vector_layers`).
@@ -115,6 +115,9 @@ pub struct TileSource {
     lakes: Vec<(usize, Shape)>,
     regions: Vec<(usize, Shape)>,
     coverage: Vec<(usize, Shape)>,
+    /// Pre-summed clusters, filled by [`TileSource::prepare_clusters`] (in the background:
+    /// until then tiles scan the events, with the same result).
+    pyramid: std::sync::OnceLock<Option<ClusterPyramid>>,
 }
 
 fn shapes<'a>(geoms: impl Iterator<Item = &'a geo::Geometry<f64>>) -> Vec<(usize, Shape)> {
@@ -166,7 +169,14 @@ impl TileSource {
             lakes: basemap_shapes(&atlas.basemap.lakes),
             regions: shapes(regions.iter()),
             coverage: shapes(circles.iter()),
+            pyramid: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sums the events per cluster cell and year for every cluster zoom (about a second for
+    /// a million events); low-zoom tiles use it from then on.
+    pub fn prepare_clusters(&self, atlas: &Atlas) {
+        self.pyramid.get_or_init(|| ClusterPyramid::build(atlas));
     }
 
     /// Encodes tile `t`; `None` when no layer has anything in it.
@@ -272,7 +282,8 @@ impl TileSource {
         add(&mut tile, layer)?;
 
         let mut layer = tile.create_layer("events");
-        for ef in events_in_tile(atlas, m, t) {
+        let pyramid = self.pyramid.get().and_then(Option::as_ref);
+        for ef in events_in_tile(atlas, pyramid, m, t) {
             layer = match ef {
                 EventFeature::Single { event, at } => {
                     let e = &atlas.events[event as usize];

@@ -44,8 +44,14 @@ try {
     });
 
     await page.goto(`${base}/`, { waitUntil: 'load' });
-    // The map has loaded our style, fetched tiles and drawn them.
-    await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap && window.sahelMap.loaded(), null, { timeout: 60000 });
+    // The map has loaded our style, fetched tiles and drawn them (software WebGL on a busy
+    // 2-core machine can be slow: be patient, and say what was seen if it never settles).
+    try {
+      await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap && window.sahelMap.loaded(), null, { timeout: 120000 });
+    } catch (e) {
+      const seen = await page.evaluate(() => ({ idle: window.__mapIdle, status: document.querySelector('#status').textContent }));
+      throw new Error(`map never settled: ${JSON.stringify(seen)}; tile responses ${tileStatus.length}; problems: ${problems.join('; ')}`);
+    }
     await page.waitForFunction(() => document.querySelectorAll('#type-filters input').length > 0, null, { timeout: 30000 });
     await page.waitForFunction(() => window.sahelMap.areTilesLoaded(), null, { timeout: 30000 });
     check(tileStatus.length > 0 && tileStatus.every((s) => s === 200 || s === 204), `tile responses: ${tileStatus}`);

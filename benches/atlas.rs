@@ -1,0 +1,131 @@
+//! Criterion benchmarks over a large synthetic load (1,000,000 events under `cargo bench`,
+//! generated on first use into target/bench-data; 20,000 when the bench target merely runs
+//! as a test). `SAHEL_BENCH_EVENTS=N` overrides the size.
+//!
+//!     cargo bench --bench atlas
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use sahel_atlas::atlas::Atlas;
+use sahel_atlas::load::{Dataset, EventSources, load_dataset, load_places, load_regions};
+use sahel_atlas::model::LonLat;
+use sahel_atlas::query::coverage::{CoverageRule, coverage_all};
+use sahel_atlas::query::filter::EventFilter;
+use sahel_atlas::query::{Near, Sort, fill_distances, find_events, nearest};
+use sahel_atlas::tiles::TileSource;
+use sahel_atlas::tiles::coord::{TileCoord, project};
+
+const MOPTI: LonLat = LonLat {
+    lon: -4.18296,
+    lat: 14.4843,
+};
+
+fn geodata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata")
+}
+
+fn event_count() -> u64 {
+    std::env::var("SAHEL_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if std::env::args().any(|a| a == "--bench") {
+            1_000_000
+        } else {
+            20_000
+        })
+}
+
+/// The synthetic events file (seed 7), generated once per size.
+fn events_file() -> PathBuf {
+    let n = event_count();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let file = dir.join(format!("events_{n}_seed7.csv"));
+    if !file.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let anchors = Atlas::build(Dataset {
+            regions: load_regions(&geodata().join("regions.geojson")).unwrap(),
+            places: load_places(&geodata().join("places.geojson")).unwrap(),
+            ..Dataset::default()
+        });
+        let tmp = file.with_extension("tmp");
+        let out = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
+        sahel_atlas::synth::write_events(&anchors, n, 7, out).unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    }
+    file
+}
+
+fn load() -> Atlas {
+    let sources = EventSources {
+        extra_files: vec![events_file()],
+        skip_shipped: false,
+    };
+    Atlas::build(load_dataset(&geodata(), &sources).unwrap())
+}
+
+fn startup(c: &mut Criterion) {
+    events_file();
+    let mut g = c.benchmark_group("startup");
+    g.sample_size(10).measurement_time(Duration::from_secs(40));
+    g.bench_function("parse_and_index", |b| b.iter(|| black_box(load())));
+    g.finish();
+}
+
+fn queries(c: &mut Criterion) {
+    let atlas = load();
+    let all = EventFilter::default();
+    let m = all.compile(&atlas);
+    let mut g = c.benchmark_group("query");
+    g.bench_function("near_mopti_50km_page_100", |b| {
+        b.iter(|| {
+            let near = Near {
+                center: MOPTI,
+                radius_km: 50.0,
+            };
+            let hits = find_events(&atlas, &m, Some(near), Sort::Distance, 100);
+            let mut page = hits[..hits.len().min(100)].to_vec();
+            fill_distances(&atlas, MOPTI, &mut page);
+            black_box((hits.len(), page))
+        })
+    });
+    g.bench_function("nearest_k10", |b| {
+        b.iter(|| black_box(nearest(&atlas, &m, MOPTI, 10)))
+    });
+    g.sample_size(10);
+    g.bench_function("coverage_of_every_base", |b| {
+        b.iter(|| {
+            black_box(
+                coverage_all(&atlas, &m, CoverageRule::default())
+                    .uncovered
+                    .len(),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn tiles(c: &mut Criterion) {
+    let atlas = load();
+    let source = TileSource::build(&atlas);
+    let all = EventFilter::default();
+    let m = all.compile(&atlas);
+    let mut g = c.benchmark_group("tile_encode_cold");
+    g.sample_size(20);
+    let w = project(MOPTI);
+    for z in [4u8, 6, 8, 10, 12] {
+        let n = (1u64 << z) as f64;
+        let t = TileCoord {
+            z,
+            x: (w[0] * n) as u32,
+            y: (w[1] * n) as u32,
+        };
+        g.bench_function(format!("z{z}_mopti"), |b| {
+            b.iter(|| black_box(source.render(&atlas, t, &m).unwrap().map_or(0, |v| v.len())))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, startup, queries, tiles);
+criterion_main!(benches);

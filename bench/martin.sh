@@ -44,7 +44,7 @@ trap cleanup EXIT
 # PostGIS with the same events (the shipped 72 plus the synthetic ones).
 mkdir -p "$PGDATA" && as_root chown postgres "$PGDATA"
 as_root runuser -u postgres -- "$PG/initdb" -D "$PGDATA" -A trust >/dev/null
-as_root runuser -u postgres -- "$PG/pg_ctl" -D "$PGDATA" -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1" -l "$TMP/pg.log" start >/dev/null
+as_root runuser -u postgres -- "$PG/pg_ctl" -D "$PGDATA" -o "-p $PGPORT -k $PGDATA -c listen_addresses=127.0.0.1" -l "$PGDATA/server.log" start >/dev/null
 PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -q)
 "${PSQL[@]}" -c "CREATE DATABASE sahel"
 cp "$DATA" "$TMP/synthetic.csv" && cp geodata/events.csv "$TMP/shipped.csv" && chmod 644 "$TMP"/*.csv
@@ -65,6 +65,7 @@ CREATE TABLE events AS
   UNION ALL
   SELECT event_id_cnty, event_date::text, event_type, sub_event_type, actor1, fatalities, location,
          ST_SetSRID(ST_MakePoint(longitude, latitude), 4326) FROM raw_seed;
+ALTER TABLE events ALTER COLUMN geom TYPE geometry(Point, 4326) USING geom;
 CREATE INDEX ON events USING gist (geom);
 ANALYZE events;
 DROP TABLE raw_syn; DROP TABLE raw_seed;
@@ -74,18 +75,28 @@ echo "PostGIS: loaded and indexed in $(( $(date +%s) - t0 )) s" >&2
 # Ground truth: PostGIS geography distance vs ours.
 pg_count=$("${PSQL[@]}" -d sahel -At -c "SELECT count(*) FROM events WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(-4.18296, 14.4843), 4326)::geography, 50000, true)")
 
-RUST_LOG=warn "$BIN" serve --addr 127.0.0.1:0 --events "$DATA" >"$TMP/atlas.out" 2>"$TMP/atlas.err" &
-PIDS+=($!)
-for _ in $(seq 1 600); do grep -q '^listening on ' "$TMP/atlas.out" && break; sleep 0.05; done
-ATLAS=$(sed -n 's/^listening on //p' "$TMP/atlas.out")
+# serve_atlas NAME ARGS...: prints the server's base URL.
+serve_atlas() {
+  local name=$1; shift
+  RUST_LOG=warn "$BIN" serve --addr 127.0.0.1:0 --events "$DATA" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PIDS+=($!)
+  for _ in $(seq 1 600); do grep -q '^listening on ' "$TMP/$name.out" && break; sleep 0.05; done
+  sed -n 's/^listening on //p' "$TMP/$name.out"
+}
+ATLAS=$(serve_atlas atlas)
+ATLAS_COLD=$(serve_atlas atlas_cold --tile-cache-mb 0)
 ours=$(curl -s "$ATLAS/api/events?near=Mopti&radius_km=50&limit=0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberMatched"])')
 echo "events within 50 km of Mopti: Sahel Atlas $ours, PostGIS ST_DWithin(geography) $pg_count" >&2
 [ "$ours" = "$pg_count" ] || echo "MISMATCH" >&2
 
 "$MARTIN" --listen-addresses "127.0.0.1:$MARTIN_PORT" "postgresql://postgres@127.0.0.1:$PGPORT/sahel" >"$TMP/martin.log" 2>&1 &
 PIDS+=($!)
+"$MARTIN" --cache-size 0 --listen-addresses "127.0.0.1:$((MARTIN_PORT + 1))" "postgresql://postgres@127.0.0.1:$PGPORT/sahel" >"$TMP/martin_cold.log" 2>&1 &
+PIDS+=($!)
 MARTIN_URL=http://127.0.0.1:$MARTIN_PORT
+MARTIN_COLD=http://127.0.0.1:$((MARTIN_PORT + 1))
 for _ in $(seq 1 600); do curl -sf "$MARTIN_URL/catalog" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -s "$MARTIN_URL/catalog" | grep -q '"events"' || { echo "Martin does not publish events:" >&2; cat "$TMP/martin.log" >&2; exit 1; }
 
 python3 bench/tiles.py '/tiles/{z}/{x}/{y}.mvt' >"$TMP/atlas_paths.txt"
 python3 bench/tiles.py '/events/{z}/{x}/{y}' >"$TMP/martin_paths.txt"
@@ -102,6 +113,7 @@ measure() { # LABEL URL [PATHS]
 }
 size() { curl -s -o /dev/null -w '%{size_download}' "$1"; }
 
+for _ in $(seq 1 600); do curl -sf "$MARTIN_COLD/catalog" >/dev/null 2>&1 && break; sleep 0.1; done
 # Warm both (one pass over the list), then measure.
 while read -r p; do curl -s -o /dev/null "$ATLAS$p"; done <"$TMP/atlas_paths.txt"
 while read -r p; do curl -s -o /dev/null "$MARTIN_URL$p"; done <"$TMP/martin_paths.txt"
@@ -115,6 +127,8 @@ measure "Sahel Atlas, hot tile 6/31/29" "$ATLAS/tiles/6/31/29.mvt"
 measure "Martin, hot tile 6/31/29" "$MARTIN_URL/events/6/31/29"
 measure "Sahel Atlas, 200 varied tiles" "$ATLAS" "$TMP/atlas_paths.txt"
 measure "Martin, 200 varied tiles" "$MARTIN_URL" "$TMP/martin_paths.txt"
+measure "Sahel Atlas, 200 varied tiles, cache off" "$ATLAS_COLD" "$TMP/atlas_paths.txt"
+measure "Martin, 200 varied tiles, cache off" "$MARTIN_COLD" "$TMP/martin_paths.txt"
 echo
 echo '| tile | Sahel Atlas bytes | Martin bytes |'
 echo '|---|---|---|'

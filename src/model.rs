@@ -70,7 +70,7 @@ pub struct Place {
     pub pos: LonLat,
 }
 
-/// One conflict event. Repeated text (types, actors, places, sources) is interned by the
+/// One conflict event. Repeated text (types, actors, places, sources, notes) is interned by the
 /// loader as `Arc<str>` so a million events share their vocabulary.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -86,7 +86,7 @@ pub struct Event {
     pub geo_precision: Option<u8>,
     pub fatalities: u32,
     pub source: Arc<str>,
-    pub notes: Box<str>,
+    pub notes: Arc<str>,
     pub pos: LonLat,
 }
 

@@ -302,7 +302,7 @@ fn acled_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         geo_precision,
         fatalities: row.count("fatalities")?,
         source: interner.intern(row.get("source")),
-        notes: row.get("notes").into(),
+        notes: interner.intern(row.get("notes")),
         pos: row.pos()?,
     })
 }
@@ -351,7 +351,7 @@ fn ucdp_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         geo_precision,
         fatalities: row.count("best")?,
         source: interner.intern(row.get("source_article")),
-        notes: notes.into(),
+        notes: interner.intern(&notes),
         pos: row.pos()?,
     })
 }

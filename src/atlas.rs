@@ -12,6 +12,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
 use crate::geodesy::Envelope;
+use crate::grid::EventGrid;
 use crate::load::Dataset;
 use crate::model::{Base, Basemap, Event, LonLat, Place, Region, RegionIdx};
 use crate::pip::BandedPolygon;
@@ -39,6 +40,7 @@ pub struct Atlas {
     /// Accent- and case-folded names of each place: its name first, then alternates.
     pub place_keys: Vec<Vec<String>>,
     event_tree: RTree<IndexedPoint>,
+    event_grid: EventGrid,
     base_tree: RTree<IndexedPoint>,
     regions_index: RegionLocator,
     event_ids: FxHashMap<Arc<str>, u32>,
@@ -147,8 +149,9 @@ impl Atlas {
         let regions_index = RegionLocator::new(&regions);
 
         // The per-event work is independent: spread it over the cores.
-        let (event_tree, event_region, event_ids, actors) = std::thread::scope(|s| {
+        let (event_tree, event_grid, event_region, event_ids, actors) = std::thread::scope(|s| {
             let tree = s.spawn(|| point_tree(&events, |e| e.pos));
+            let grid = s.spawn(|| EventGrid::build(&events));
             let ids = s.spawn(|| {
                 events
                     .iter()
@@ -161,6 +164,7 @@ impl Atlas {
                 events.iter().map(|e| regions_index.locate(e.pos)).collect();
             (
                 tree.join().expect("R-tree build"),
+                grid.join().expect("grid build"),
                 located,
                 ids.join().expect("id map build"),
                 actors.join().expect("actor index build"),
@@ -172,6 +176,7 @@ impl Atlas {
         }
         Atlas {
             event_tree,
+            event_grid,
             base_tree: point_tree(&bases, |b| b.pos),
             base_region: bases.iter().map(|b| regions_index.locate(b.pos)).collect(),
             place_region: places.iter().map(|p| regions_index.locate(p.pos)).collect(),
@@ -250,6 +255,11 @@ impl Atlas {
             .into_iter()
             .flat_map(|e| self.base_tree.locate_in_envelope(&aabb(&e)))
             .map(|p| p.data)
+    }
+
+    /// The events by grid cell (for dense radius queries).
+    pub fn grid(&self) -> &EventGrid {
+        &self.event_grid
     }
 
     pub fn event_index(&self, id: &str) -> Option<u32> {

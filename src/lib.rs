@@ -5,6 +5,7 @@
 
 pub mod atlas;
 pub mod geodesy;
+pub mod grid;
 pub mod http;
 pub mod load;
 pub mod model;

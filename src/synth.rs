@@ -255,3 +255,25 @@ pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::R
     w.flush()?;
     Ok(())
 }
+
+/// An atlas of the shipped data plus `n` synthetic events, for tests.
+#[cfg(test)]
+pub fn test_atlas(n: u64, seed: u64) -> Atlas {
+    use crate::load::{Dataset, EventSources, load_dataset, load_places, load_regions};
+    let data = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata");
+    let anchors = Atlas::build(Dataset {
+        regions: load_regions(&data.join("regions.geojson")).unwrap(),
+        places: load_places(&data.join("places.geojson")).unwrap(),
+        ..Dataset::default()
+    });
+    let file =
+        std::env::temp_dir().join(format!("sahel-test-{}-{n}-{seed}.csv", std::process::id()));
+    write_events(&anchors, n, seed, std::fs::File::create(&file).unwrap()).unwrap();
+    let sources = EventSources {
+        extra_files: vec![file.clone()],
+        skip_shipped: false,
+    };
+    let atlas = Atlas::build(load_dataset(&data, &sources).unwrap());
+    std::fs::remove_file(file).unwrap();
+    atlas
+}

@@ -12,7 +12,7 @@ use crate::atlas::Atlas;
 use crate::geodesy;
 use crate::query::coverage::{CoverageRule, base_coverage, coverage_all};
 use crate::query::stats::{GroupBy, group};
-use crate::query::{Hit, Sort, Totals, fill_distances, find_events, nearest, places};
+use crate::query::{Hit, Sort, Totals, fill_distances, find_events, near_page, nearest, places};
 
 const PAGE: &[&str] = &["limit", "offset"];
 const NEAR: &[&str] = &["near", "lon", "lat", "radius_km"];
@@ -93,13 +93,13 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
     let sort = parse_sort(&p, near.is_some())?;
     let page = p.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let m = filter.compile(atlas);
-    let hits = find_events(
-        atlas,
-        &m,
-        near.map(|(n, _)| n),
-        sort,
-        page.offset.saturating_add(page.limit),
-    );
+    let (matched, mut shown) = match near {
+        Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),
+        _ => {
+            let hits = find_events(atlas, &m, near.map(|(n, _)| n), sort, 0);
+            (hits.len(), page.slice(&hits).to_vec())
+        }
+    };
     let extra = match near {
         Some((n, place)) => json!({
             "center": {
@@ -113,14 +113,13 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
         }),
         None => json!({}),
     };
-    let mut shown = page.slice(&hits).to_vec();
     if let Some((n, _)) = near {
         fill_distances(atlas, n.center, &mut shown);
     }
     let feats = features::events(atlas, &shown);
     Ok(json_response(
         GEOJSON,
-        &collection("/api/events", raw, hits.len(), page, feats, extra),
+        &collection("/api/events", raw, matched, page, feats, extra),
     ))
 }
 

@@ -157,11 +157,26 @@ impl EventFilter {
                 .map(|a| a.contains(&needle))
                 .collect()
         });
+        // Dates spanning all the data (the map's full time range) restrict nothing.
+        let spans_all = |f: &EventFilter| {
+            let rest = EventFilter {
+                from: None,
+                to: None,
+                ..f.clone()
+            };
+            let (first, last) = (
+                atlas.events.first().map(|e| e.date),
+                atlas.events.last().map(|e| e.date),
+            );
+            rest.is_empty()
+                && f.from.is_none_or(|d| first.is_some_and(|a| d <= a))
+                && f.to.is_none_or(|d| last.is_some_and(|z| d >= z))
+        };
         Matcher {
             atlas,
             filter: self,
             actor_ok,
-            everything: self.is_empty(),
+            everything: self.is_empty() || spans_all(self),
         }
     }
 
@@ -188,6 +203,11 @@ impl EventFilter {
 impl Matcher<'_> {
     pub fn filter(&self) -> &EventFilter {
         self.filter
+    }
+
+    /// Whether every event matches.
+    pub fn is_everything(&self) -> bool {
+        self.everything
     }
 
     pub fn matches(&self, i: u32) -> bool {

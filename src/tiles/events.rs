@@ -273,29 +273,7 @@ pub fn events_in_tile<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::{Dataset, EventSources, load_dataset, load_places, load_regions};
     use crate::query::filter::{DateBound, EventFilter, parse_date_bound};
-    use std::path::PathBuf;
-
-    /// 30,000 synthetic events plus the shipped ones.
-    fn atlas() -> Atlas {
-        let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata");
-        let anchors = Atlas::build(Dataset {
-            regions: load_regions(&data.join("regions.geojson")).unwrap(),
-            places: load_places(&data.join("places.geojson")).unwrap(),
-            ..Dataset::default()
-        });
-        let file = std::env::temp_dir().join(format!("sahel-pyramid-{}.csv", std::process::id()));
-        crate::synth::write_events(&anchors, 30_000, 3, std::fs::File::create(&file).unwrap())
-            .unwrap();
-        let sources = EventSources {
-            extra_files: vec![file.clone()],
-            skip_shipped: false,
-        };
-        let atlas = Atlas::build(load_dataset(&data, &sources).unwrap());
-        std::fs::remove_file(file).unwrap();
-        atlas
-    }
 
     fn summary(mut f: Vec<EventFeature>) -> Vec<(i32, i32, u32, u64, String)> {
         f.sort_by_key(|x| match x {
@@ -319,7 +297,7 @@ mod tests {
     /// pyramid gives the scan's clusters (positions may differ by a rounding unit).
     #[test]
     fn pyramid_matches_the_scan() {
-        let atlas = atlas();
+        let atlas = crate::synth::test_atlas(30_000, 3);
         let pyramid = ClusterPyramid::build(&atlas).unwrap();
         let filters = [
             EventFilter::default(),

@@ -17,26 +17,33 @@ use crate::query::{Hit, Sort, Totals, fill_distances, find_events, near_page, ne
 const PAGE: &[&str] = &["limit", "offset"];
 const NEAR: &[&str] = &["near", "lon", "lat", "radius_km"];
 
-/// A FeatureCollection page with `numberMatched`/`numberReturned` and a `next` link.
-fn collection(
+/// A FeatureCollection page: `numberMatched`/`numberReturned`, paging, foreign members
+/// (`extra`), links, then the features (serialised straight from their structs).
+#[derive(serde::Serialize)]
+struct FeaturePage<F: serde::Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    limit: usize,
+    offset: usize,
+    #[serde(flatten)]
+    extra: serde_json::Map<String, Value>,
+    links: Vec<Value>,
+    features: Vec<F>,
+}
+
+/// A page of `features` out of `matched`, with `self` and (while more remain) `next` links.
+fn collection<F: serde::Serialize>(
     path: &str,
     raw_query: &str,
     matched: usize,
     page: Page,
-    features: Vec<Value>,
+    features: Vec<F>,
     extra: Value,
-) -> Value {
-    let mut fc = json!({
-        "type": "FeatureCollection",
-        "numberMatched": matched,
-        "numberReturned": features.len(),
-        "limit": page.limit,
-        "offset": page.offset,
-    });
-    let obj = fc.as_object_mut().expect("object");
-    if let Value::Object(m) = extra {
-        obj.extend(m);
-    }
+) -> FeaturePage<F> {
     let mut links =
         vec![json!({"rel": "self", "type": GEOJSON, "href": href(path, raw_query, None)})];
     if page.offset + features.len() < matched && page.limit > 0 {
@@ -46,9 +53,19 @@ fn collection(
             "href": href(path, raw_query, Some(page.offset + page.limit)),
         }));
     }
-    obj.insert("links".into(), Value::Array(links));
-    obj.insert("features".into(), Value::Array(features));
-    fc
+    FeaturePage {
+        kind: "FeatureCollection",
+        number_matched: matched,
+        number_returned: features.len(),
+        limit: page.limit,
+        offset: page.offset,
+        extra: match extra {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+        links,
+        features,
+    }
 }
 
 fn parse_sort(p: &Params, has_center: bool) -> Result<Sort, Problem> {
@@ -116,7 +133,10 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
     if let Some((n, _)) = near {
         fill_distances(atlas, n.center, &mut shown);
     }
-    let feats = features::events(atlas, &shown);
+    let feats = shown
+        .iter()
+        .map(|&h| features::event(atlas, h))
+        .collect::<Vec<_>>();
     Ok(json_response(
         GEOJSON,
         &collection("/api/events", raw, matched, page, feats, extra),
@@ -135,7 +155,10 @@ pub fn events_nearest(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
         limit: k,
         offset: 0,
     };
-    let feats = features::events(atlas, &hits);
+    let feats = hits
+        .iter()
+        .map(|&h| features::event(atlas, h))
+        .collect::<Vec<_>>();
     let extra = json!({"center": {"lon": point.lon, "lat": point.lat}, "k": k});
     Ok(json_response(
         GEOJSON,
@@ -258,7 +281,10 @@ pub fn base_coverage_handler(atlas: &Atlas, id: &str, raw: &str) -> Result<Respo
     });
     let mut shown = page.slice(&c.hits).to_vec();
     fill_distances(atlas, atlas.bases[b].pos, &mut shown);
-    let feats = features::events(atlas, &shown);
+    let feats = shown
+        .iter()
+        .map(|&h| features::event(atlas, h))
+        .collect::<Vec<_>>();
     let path = format!("/api/bases/{id}/coverage");
     Ok(json_response(
         GEOJSON,
@@ -297,7 +323,11 @@ pub fn coverage(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
             distance_km: None,
         })
         .collect();
-    let feats = features::events(atlas, page.slice(&uncovered_hits));
+    let feats = page
+        .slice(&uncovered_hits)
+        .iter()
+        .map(|&h| features::event(atlas, h))
+        .collect::<Vec<_>>();
     let totals = Totals::of(atlas, report.uncovered.iter().copied());
     let uncovered = collection(
         "/api/coverage",

@@ -99,10 +99,6 @@ pub fn event_value(atlas: &Atlas, hit: Hit) -> Value {
     serde_json::to_value(event(atlas, hit)).unwrap_or(Value::Null)
 }
 
-pub fn events(atlas: &Atlas, hits: &[Hit]) -> Vec<Value> {
-    hits.iter().map(|&h| event_value(atlas, h)).collect()
-}
-
 pub fn base_properties(atlas: &Atlas, i: usize) -> Value {
     let b: &Base = &atlas.bases[i];
     json!({

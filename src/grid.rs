@@ -61,7 +61,7 @@ impl EventGrid {
 
     /// The non-empty cells that may hold events within `radius_km` of `center`, with
     /// bounds on their events' distances. Bounds come from the triangle inequality: every
-    /// point of a cell is within half its diagonal of the cell's centre, and the haversine
+    /// point of a cell is within half its diagonal of the cell's centre, and the
     /// estimate of that centre's distance is within `APPROX_MARGIN` of the truth.
     pub fn cells_near(&self, center: LonLat, radius_km: f64) -> Vec<Cell<'_>> {
         let half_diag = CELL_DEG * MAX_KM_PER_DEG * std::f64::consts::FRAC_1_SQRT_2;

@@ -55,7 +55,7 @@ struct Inside {
 }
 
 /// Events within `radius_km` geodesic distance of `center` (inclusive), unordered. The
-/// R-tree proposes candidates from a conservative envelope; a haversine estimate settles
+/// R-tree proposes candidates from a conservative envelope; an Andoyer–Lambert estimate settles
 /// those clearly inside or outside (it is within `APPROX_MARGIN` of the truth); Karney's
 /// WGS84 distance decides every candidate near the radius.
 fn within(atlas: &Atlas, center: LonLat, radius_km: f64) -> Vec<Inside> {

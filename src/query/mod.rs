@@ -59,28 +59,47 @@ struct Inside {
 /// those clearly inside or outside (it is within `APPROX_MARGIN` of the truth); Karney's
 /// WGS84 distance decides every candidate near the radius.
 fn within(atlas: &Atlas, center: LonLat, radius_km: f64) -> Vec<Inside> {
-    let (sure_in, sure_out) = (
-        radius_km * (1.0 - APPROX_MARGIN),
-        radius_km * (1.0 + APPROX_MARGIN),
-    );
+    let test = RadiusTest::new(center, radius_km);
     atlas
         .event_points_in(search_envelopes(center, radius_km))
-        .filter_map(|(i, pos)| {
-            let approx_km = approx_distance_km(center, pos);
-            if approx_km > sure_out {
-                return None;
-            }
-            let exact_km = (approx_km >= sure_in).then(|| distance_km(center, pos));
-            if exact_km.is_some_and(|d| d > radius_km) {
-                return None;
-            }
-            Some(Inside {
-                event: i,
-                approx_km,
-                exact_km,
-            })
-        })
+        .filter_map(|(i, pos)| test.inside(i, pos))
         .collect()
+}
+
+/// The membership decision shared by every radius search: the estimate settles clear
+/// cases, Karney's distance the ones within the estimate's margin of the radius.
+struct RadiusTest {
+    center: LonLat,
+    radius_km: f64,
+    sure_in: f64,
+    sure_out: f64,
+}
+
+impl RadiusTest {
+    fn new(center: LonLat, radius_km: f64) -> RadiusTest {
+        RadiusTest {
+            center,
+            radius_km,
+            sure_in: radius_km * (1.0 - APPROX_MARGIN),
+            sure_out: radius_km * (1.0 + APPROX_MARGIN),
+        }
+    }
+
+    fn inside(&self, event: u32, pos: LonLat) -> Option<Inside> {
+        let approx_km = approx_distance_km(self.center, pos);
+        if approx_km > self.sure_out {
+            return None;
+        }
+        let exact_km = (approx_km >= self.sure_in).then(|| distance_km(self.center, pos));
+        if exact_km.is_some_and(|d| d > self.radius_km) {
+            return None;
+        }
+        Some(Inside {
+            event,
+            approx_km,
+            exact_km,
+        })
+    }
 }
 
 /// Orders events inside a radius nearest first, exactly for the first `prefix` of them:
@@ -224,7 +243,7 @@ pub fn near_page(
         return (hits.len(), page);
     }
     let (center, r) = (near.center, near.radius_km);
-    let (sure_in, sure_out) = (r * (1.0 - APPROX_MARGIN), r * (1.0 + APPROX_MARGIN));
+    let test = RadiusTest::new(center, r);
     let mut cells = atlas.grid().cells_near(center, r);
     cells.sort_by(|a, b| a.lower_km.total_cmp(&b.lower_km));
     // Count: whole cells inside, events one by one in the cells on the edge.
@@ -239,22 +258,7 @@ pub fn near_page(
         let inside: Vec<Inside> = c
             .events
             .iter()
-            .filter_map(|&i| {
-                let pos = atlas.events[i as usize].pos;
-                let approx_km = approx_distance_km(center, pos);
-                if approx_km > sure_out {
-                    return None;
-                }
-                let exact_km = (approx_km >= sure_in).then(|| distance_km(center, pos));
-                if exact_km.is_some_and(|d| d > r) {
-                    return None;
-                }
-                Some(Inside {
-                    event: i,
-                    approx_km,
-                    exact_km,
-                })
-            })
+            .filter_map(|&i| test.inside(i, atlas.events[i as usize].pos))
             .collect();
         total += inside.len();
         edge.push(inside);

@@ -23,22 +23,22 @@ pub type IndexedPoint = GeomWithData<[f64; 2], u32>;
 type IndexedBox = GeomWithData<Rectangle<[f64; 2]>, RegionIdx>;
 
 pub struct Atlas {
-    pub regions: Vec<Region>,
-    pub bases: Vec<Base>,
-    pub places: Vec<Place>,
+    regions: Vec<Region>,
+    bases: Vec<Base>,
+    places: Vec<Place>,
     /// Sorted by (date, id), so index order is chronological order.
-    pub events: Vec<Event>,
-    pub basemap: Basemap,
+    events: Vec<Event>,
+    basemap: Basemap,
     /// The region each event lies in (point in polygon), parallel to `events`.
-    pub event_region: Vec<Option<RegionIdx>>,
-    pub base_region: Vec<Option<RegionIdx>>,
-    pub place_region: Vec<Option<RegionIdx>>,
+    event_region: Vec<Option<RegionIdx>>,
+    base_region: Vec<Option<RegionIdx>>,
+    place_region: Vec<Option<RegionIdx>>,
     /// How many events lie in each region, parallel to `regions`.
-    pub region_event_count: Vec<u64>,
+    region_event_count: Vec<u64>,
     /// The distinct actors, for fast actor filters.
-    pub actors: Actors,
+    actors: Actors,
     /// Accent- and case-folded names of each place: its name first, then alternates.
-    pub place_keys: Vec<Vec<String>>,
+    place_keys: Vec<Vec<String>>,
     event_tree: RTree<IndexedPoint>,
     event_grid: EventGrid,
     base_tree: RTree<IndexedPoint>,
@@ -47,6 +47,53 @@ pub struct Atlas {
     base_ids: HashMap<String, usize>,
     region_ids: HashMap<String, RegionIdx>,
     region_names: HashMap<String, RegionIdx>,
+    extents: Extents,
+}
+
+/// Where and when each kind of item lies: bounding boxes `[west, south, east, north]`
+/// (`None` when there are no items) and time spans.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extents {
+    pub events: Option<[f64; 4]>,
+    pub bases: Option<[f64; 4]>,
+    pub places: Option<[f64; 4]>,
+    pub regions: Option<[f64; 4]>,
+    /// First and last event day.
+    pub event_days: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// The year the earliest base opened.
+    pub first_base_year: Option<i32>,
+}
+
+impl Extents {
+    fn of(regions: &[Region], bases: &[Base], places: &[Place], events: &[Event]) -> Extents {
+        let points = |it: &mut dyn Iterator<Item = LonLat>| {
+            it.map(|p| [p.lon, p.lat, p.lon, p.lat]).reduce(union)
+        };
+        Extents {
+            events: points(&mut events.iter().map(|e| e.pos)),
+            bases: points(&mut bases.iter().map(|b| b.pos)),
+            places: points(&mut places.iter().map(|p| p.pos)),
+            regions: regions
+                .iter()
+                .filter_map(|r| r.geometry.bounding_rect())
+                .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+                .reduce(union),
+            event_days: events
+                .first()
+                .zip(events.last())
+                .map(|(a, z)| (a.date, z.date)),
+            first_base_year: bases.iter().filter_map(|b| b.opened).min(),
+        }
+    }
+}
+
+fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
 }
 
 /// The distinct actor names of all events, folded once, and each event's two actors as
@@ -175,6 +222,7 @@ impl Atlas {
             region_event_count[*r as usize] += 1;
         }
         Atlas {
+            extents: Extents::of(&regions, &bases, &places, &events),
             event_tree,
             event_grid,
             base_tree: point_tree(&bases, |b| b.pos),
@@ -217,6 +265,59 @@ impl Atlas {
             events,
             basemap,
         }
+    }
+
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    pub fn bases(&self) -> &[Base] {
+        &self.bases
+    }
+
+    pub fn places(&self) -> &[Place] {
+        &self.places
+    }
+
+    /// Sorted by (date, id): index order is chronological order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn basemap(&self) -> &Basemap {
+        &self.basemap
+    }
+
+    /// The region each event lies in, parallel to [`Atlas::events`].
+    pub fn event_region(&self) -> &[Option<RegionIdx>] {
+        &self.event_region
+    }
+
+    pub fn base_region(&self) -> &[Option<RegionIdx>] {
+        &self.base_region
+    }
+
+    pub fn place_region(&self) -> &[Option<RegionIdx>] {
+        &self.place_region
+    }
+
+    /// How many events lie in each region, parallel to [`Atlas::regions`].
+    pub fn region_event_count(&self) -> &[u64] {
+        &self.region_event_count
+    }
+
+    pub fn actors(&self) -> &Actors {
+        &self.actors
+    }
+
+    /// Accent- and case-folded names of each place: its name first, then alternates.
+    pub fn place_keys(&self) -> &[Vec<String>] {
+        &self.place_keys
+    }
+
+    /// Where and when each kind of item lies, computed once at build.
+    pub fn extents(&self) -> &Extents {
+        &self.extents
     }
 
     /// The region containing `p`, if any (lowest index if on a shared border).

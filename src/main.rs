@@ -96,10 +96,10 @@ fn load(args: &DataArgs) -> Result<Atlas, LoadError> {
     let loaded = started.elapsed();
     let atlas = Atlas::build(dataset);
     tracing::info!(
-        events = atlas.events.len(),
-        bases = atlas.bases.len(),
-        regions = atlas.regions.len(),
-        places = atlas.places.len(),
+        events = atlas.events().len(),
+        bases = atlas.bases().len(),
+        regions = atlas.regions().len(),
+        places = atlas.places().len(),
         load_ms = loaded.as_millis() as u64,
         index_ms = (started.elapsed() - loaded).as_millis() as u64,
         "atlas ready"
@@ -165,18 +165,18 @@ fn main() -> ExitCode {
         }
         Command::Check { data } => match load(&data) {
             Ok(atlas) => {
-                let outside = atlas.event_region.iter().filter(|r| r.is_none()).count();
+                let outside = atlas.event_region().iter().filter(|r| r.is_none()).count();
                 println!(
                     "ok: {} regions, {} bases, {} places, {} events ({} outside every region), base map: {} country, {} neighbours, {} rivers, {} lakes",
-                    atlas.regions.len(),
-                    atlas.bases.len(),
-                    atlas.places.len(),
-                    atlas.events.len(),
+                    atlas.regions().len(),
+                    atlas.bases().len(),
+                    atlas.places().len(),
+                    atlas.events().len(),
                     outside,
-                    atlas.basemap.country.len(),
-                    atlas.basemap.neighbours.len(),
-                    atlas.basemap.rivers.len(),
-                    atlas.basemap.lakes.len(),
+                    atlas.basemap().country.len(),
+                    atlas.basemap().neighbours.len(),
+                    atlas.basemap().rivers.len(),
+                    atlas.basemap().lakes.len(),
                 );
                 ExitCode::SUCCESS
             }

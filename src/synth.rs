@@ -146,7 +146,7 @@ fn year_weight(year: i32) -> f64 {
 /// the atlas's places and regions.
 pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::Result<()> {
     let mut rng = Rng(seed ^ 0x5A4E_4154_4C41_5321);
-    let places = &atlas.places;
+    let places = atlas.places();
     // Towns weigh by the square root of their population; the conflict belt (centre and
     // north) three times more.
     let town_weights = cumulative(places.iter().map(|p| {
@@ -166,7 +166,7 @@ pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::R
         .map(|p| {
             atlas
                 .region_at(p.pos)
-                .map_or(String::new(), |r| atlas.regions[r as usize].name.clone())
+                .map_or(String::new(), |r| atlas.regions()[r as usize].name.clone())
         })
         .collect();
     let source = format!("SYNTHETIC (sahel-atlas gen-events --seed {seed}): not real events");

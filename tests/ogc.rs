@@ -236,7 +236,7 @@ fn items_paging_filters_and_errors() {
         ),
         (
             "/ogc/collections/events/items?bbox=10,0,0,-5",
-            400,
+            422,
             Some("bbox"),
         ),
         (
@@ -246,7 +246,7 @@ fn items_paging_filters_and_errors() {
         ),
         (
             "/ogc/collections/events/items?datetime=2019-01-01/2018-01-01",
-            400,
+            422,
             Some("datetime"),
         ),
         (

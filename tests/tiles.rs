@@ -493,12 +493,16 @@ fn empty_not_modified_bad_and_gzip_paths() {
     let filtered = server.get(&format!("{path}?from=2019"));
     assert_ne!(filtered.header("etag"), Some(etag.as_str()));
 
+    // Beyond the grid at this zoom: each number is valid, together they are not.
+    for (bad, param) in [("/tiles/3/8/0.mvt", "x"), ("/tiles/3/0/8.mvt", "y")] {
+        let r = server.get(bad);
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+        assert_eq!(r.json()["parameter"], param, "{bad}");
+    }
     for (bad, param) in [
         ("/tiles/17/0/0.mvt", "z"),
         ("/tiles/-1/0/0.mvt", "z"),
         ("/tiles/a/0/0.mvt", "z"),
-        ("/tiles/3/8/0.mvt", "x"),
-        ("/tiles/3/0/8.mvt", "y"),
         ("/tiles/3/0/x.mvt", "y"),
         ("/tiles/3/0/1.png", "y"),
         ("/tiles/3/1.5/1.mvt", "x"),

@@ -1,21 +1,21 @@
-//! `/api/...`: the query endpoints. Each handler parses its parameters, asks `query`,
+//! `/api/...`: the query endpoints. Each handler gets its typed parameters, asks `query`,
 //! and shapes the answer as GeoJSON (or JSON for statistics).
 
 use serde_json::{Value, json};
 use warp::reply::Response;
 
 use super::features;
-use super::params::{self, FILTER_PARAMS, Page, Params, limits::*};
+use super::params::groups::Page;
+use super::params::limits::*;
+use super::params::queries::*;
 use super::problem::Problem;
-use super::{GEOJSON, JSON, json_response, page_href as href};
+use super::{GEOJSON, JSON, Request, json_response, page_href as href};
 use crate::atlas::Atlas;
 use crate::geodesy;
-use crate::query::coverage::{CoverageRule, base_coverage, coverage_all};
+use crate::query::coverage::{self as covering, coverage_all};
+use crate::query::items::{self, BaseProp, ItemFilter};
 use crate::query::stats::{GroupBy, group};
 use crate::query::{Hit, Sort, Totals, fill_distances, find_events, near_page, nearest, places};
-
-const PAGE: &[&str] = &["limit", "offset"];
-const NEAR: &[&str] = &["near", "lon", "lat", "radius_km"];
 
 /// A FeatureCollection page: `numberMatched`/`numberReturned`, paging, foreign members
 /// (`extra`), links, then the features (serialised straight from their structs).
@@ -68,29 +68,11 @@ fn collection<F: serde::Serialize>(
     }
 }
 
-fn parse_sort(p: &Params, has_center: bool) -> Result<Sort, Problem> {
-    match p.str("sort")? {
-        None if has_center => Ok(Sort::Distance),
-        None | Some("date") => Ok(Sort::Date),
-        Some("-date") => Ok(Sort::DateDesc),
-        Some("-fatalities") => Ok(Sort::FatalitiesDesc),
-        Some("distance") if has_center => Ok(Sort::Distance),
-        Some("distance") => Err(Problem::param("sort", "distance needs near= or lon=&lat=")),
-        Some(s) => Err(Problem::param(
-            "sort",
-            format!("{s:?} is not one of date, -date, distance, -fatalities"),
-        )),
-    }
-}
-
 /// `GET /api/places?q=mop`
-pub fn places(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
-    let p = Params::parse(raw, &[&["q"], PAGE])?;
-    let q = p
-        .str("q")?
-        .ok_or_else(|| Problem::param("q", "is required, e.g. q=mopti"))?;
-    let page = p.page(10, 100)?;
-    let found = places::search(atlas, q);
+pub fn places(r: &Request, _: NoQuery, q: PlacesQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let page = q.page.page();
+    let found = places::search(atlas, &q.search.q.0);
     let feats = page
         .slice(&found)
         .iter()
@@ -98,17 +80,24 @@ pub fn places(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
         .collect();
     Ok(json_response(
         GEOJSON,
-        &collection("/api/places", raw, found.len(), page, feats, json!({})),
+        &collection(
+            "/api/places",
+            r.raw_query,
+            found.len(),
+            page,
+            feats,
+            json!({}),
+        ),
     ))
 }
 
 /// `GET /api/events?near=Mopti&radius_km=50&from=&to=&type=&actor=&...`
-pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
-    let p = Params::parse(raw, &[FILTER_PARAMS, NEAR, PAGE, &["sort"]])?;
-    let filter = params::event_filter(&p, atlas)?;
-    let near = params::near(&p, atlas)?;
-    let sort = parse_sort(&p, near.is_some())?;
-    let page = p.page(DEFAULT_LIMIT, MAX_LIMIT)?;
+pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
+    let near = q.near.resolve(atlas)?;
+    let sort = q.sort.resolve(near.is_some())?;
+    let page = q.page.page(DEFAULT_LIMIT);
     let m = filter.compile(atlas);
     let (matched, mut shown) = match near {
         Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),
@@ -122,7 +111,7 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
             "center": {
                 "lon": n.center.lon,
                 "lat": n.center.lat,
-                "place": place.map(|i| &atlas.places[i].name),
+                "place": place.map(|i| &atlas.places()[i].name),
             },
             "radius_km": n.radius_km,
             // The searched area, for drawing: a geodesic circle, not a planar one.
@@ -133,105 +122,118 @@ pub fn events(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
     if let Some((n, _)) = near {
         fill_distances(atlas, n.center, &mut shown);
     }
-    let feats = shown
-        .iter()
-        .map(|&h| features::event(atlas, h))
-        .collect::<Vec<_>>();
+    let feats = event_features(atlas, &shown);
     Ok(json_response(
         GEOJSON,
-        &collection("/api/events", raw, matched, page, feats, extra),
+        &collection("/api/events", r.raw_query, matched, page, feats, extra),
     ))
 }
 
+fn event_features<'a>(
+    atlas: &'a Atlas,
+    hits: &[Hit],
+) -> Vec<features::Feature<'a, features::EventProperties<'a>>> {
+    hits.iter().map(|&h| features::event(atlas, h)).collect()
+}
+
 /// `GET /api/events/nearest?lon=&lat=&k=10` (+ filters)
-pub fn events_nearest(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
-    let p = Params::parse(raw, &[FILTER_PARAMS, &["lon", "lat", "k"]])?;
-    let filter = params::event_filter(&p, atlas)?;
-    let point =
-        params::lon_lat(&p)?.ok_or_else(|| Problem::param("lon", "lon and lat are required"))?;
-    let k = p.uint_in("k", 1, MAX_K as u64)?.unwrap_or(10) as usize;
+pub fn events_nearest(r: &Request, _: NoQuery, q: NearestQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
+    let point = crate::model::LonLat::new(q.point.lon.get(), q.point.lat.get());
+    let k = q.point.k.map_or(DEFAULT_K, |k| k.get() as usize);
     let hits = nearest(atlas, &filter.compile(atlas), point, k);
+    let extra = json!({"center": {"lon": point.lon, "lat": point.lat}, "k": k});
     let page = Page {
         limit: k,
         offset: 0,
     };
-    let feats = hits
-        .iter()
-        .map(|&h| features::event(atlas, h))
-        .collect::<Vec<_>>();
-    let extra = json!({"center": {"lon": point.lon, "lat": point.lat}, "k": k});
+    let feats = event_features(atlas, &hits);
     Ok(json_response(
         GEOJSON,
-        &collection("/api/events/nearest", raw, hits.len(), page, feats, extra),
+        &collection(
+            "/api/events/nearest",
+            r.raw_query,
+            hits.len(),
+            page,
+            feats,
+            extra,
+        ),
     ))
 }
 
 /// `GET /api/events/{id}`
-pub fn event(atlas: &Atlas, id: &str, raw: &str) -> Result<Response, Problem> {
-    Params::parse(raw, &[])?;
+pub fn event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let id = path.id.0;
     let i = atlas
-        .event_index(id)
+        .event_index(&id)
         .ok_or_else(|| Problem::not_found(format!("no event with id {id:?}")))?;
-    let f = features::event(
-        atlas,
-        Hit {
-            event: i,
-            distance_km: None,
-        },
-    );
-    Ok(json_response(GEOJSON, &f))
+    let hit = Hit {
+        event: i,
+        distance_km: None,
+    };
+    Ok(json_response(GEOJSON, &features::event(atlas, hit)))
 }
 
 /// `GET /api/regions`
-pub fn regions(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
-    Params::parse(raw, &[])?;
-    let feats: Vec<Value> = (0..atlas.regions.len())
+pub fn regions(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let feats: Vec<Value> = (0..atlas.regions().len())
         .map(|i| features::region(atlas, i))
         .collect();
     let n = feats.len();
-    let page = Page {
-        limit: n,
-        offset: 0,
-    };
     Ok(json_response(
         GEOJSON,
-        &collection("/api/regions", raw, n, page, feats, json!({})),
+        &collection(
+            "/api/regions",
+            r.raw_query,
+            n,
+            Page::all(n),
+            feats,
+            json!({}),
+        ),
     ))
 }
 
 /// `GET /api/regions/{id}` (ISO code or name)
-pub fn region(atlas: &Atlas, id: &str, raw: &str) -> Result<Response, Problem> {
-    Params::parse(raw, &[])?;
-    let i = atlas
-        .region_index(id)
-        .ok_or_else(|| Problem::not_found(format!("no region with id or name {id:?}")))?
-        as usize;
-    Ok(json_response(GEOJSON, &features::region(atlas, i)))
+pub fn region(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem> {
+    let id = path.id.0;
+    let i = r
+        .atlas()
+        .region_index(&id)
+        .ok_or_else(|| Problem::not_found(format!("no region with id or name {id:?}")))?;
+    Ok(json_response(
+        GEOJSON,
+        &features::region(r.atlas(), i as usize),
+    ))
 }
 
 /// `GET /api/bases?operator=MINUSMA&open_in=2019&bbox=`
-pub fn bases(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
-    let p = Params::parse(raw, &[&["operator", "open_in", "bbox"]])?;
-    let operator = p.str("operator")?;
-    let year = p.uint_in("open_in", 1900, 2100)?.map(|y| y as i32);
-    let mut list: Vec<usize> = match p.bbox("bbox")? {
-        Some(b) => atlas.bases_in(b.envelopes()).map(|i| i as usize).collect(),
-        None => (0..atlas.bases.len()).collect(),
+pub fn bases(r: &Request, _: NoQuery, q: BasesQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let year = q.bases.open_in.map(|y| y.get() as i32);
+    let filter = ItemFilter {
+        bbox: q.bbox.resolve()?,
+        years: (year, year),
+        equals: q
+            .bases
+            .operator
+            .map(|o| vec![(BaseProp::Operator, o.0)])
+            .unwrap_or_default(),
     };
-    list.sort_unstable();
-    list.retain(|&i| {
-        let b = &atlas.bases[i];
-        operator.is_none_or(|o| b.operator.eq_ignore_ascii_case(o))
-            && year.is_none_or(|y| b.open_in(y))
-    });
+    let list = items::bases(atlas, &filter);
     let feats = list.iter().map(|&i| features::base(atlas, i)).collect();
-    let page = Page {
-        limit: list.len(),
-        offset: 0,
-    };
     Ok(json_response(
         GEOJSON,
-        &collection("/api/bases", raw, list.len(), page, feats, json!({})),
+        &collection(
+            "/api/bases",
+            r.raw_query,
+            list.len(),
+            Page::all(list.len()),
+            feats,
+            json!({}),
+        ),
     ))
 }
 
@@ -242,53 +244,42 @@ fn base_index(atlas: &Atlas, id: &str) -> Result<usize, Problem> {
 }
 
 /// `GET /api/bases/{id}`
-pub fn base(atlas: &Atlas, id: &str, raw: &str) -> Result<Response, Problem> {
-    Params::parse(raw, &[])?;
-    Ok(json_response(
-        GEOJSON,
-        &features::base(atlas, base_index(atlas, id)?),
-    ))
-}
-
-fn coverage_rule(p: &Params) -> Result<CoverageRule, Problem> {
-    Ok(CoverageRule {
-        radius_km: p.f64_in("radius_km", 0.0, MAX_RADIUS_KM)?,
-        active_only: p.bool("active_only")?,
-    })
+pub fn base(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem> {
+    let b = base_index(r.atlas(), &path.id.0)?;
+    Ok(json_response(GEOJSON, &features::base(r.atlas(), b)))
 }
 
 /// `GET /api/bases/{id}/coverage?radius_km=&active_only=` (+ filters, paging)
 ///
 /// A FeatureCollection of the covered events (nearest first) with foreign members:
 /// `base`, `radius_km`, `circle` (the geodesic circle as a Polygon feature) and `totals`.
-pub fn base_coverage_handler(atlas: &Atlas, id: &str, raw: &str) -> Result<Response, Problem> {
-    let p = Params::parse(raw, &[FILTER_PARAMS, PAGE, &["radius_km", "active_only"]])?;
-    let b = base_index(atlas, id)?;
-    let filter = params::event_filter(&p, atlas)?;
-    let page = p.page(DEFAULT_LIMIT, MAX_LIMIT)?;
+pub fn base_coverage(r: &Request, path: IdPath, q: CoverageQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let id = path.id.0;
+    let b = base_index(atlas, &id)?;
+    let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
+    let page = q.page.page(DEFAULT_LIMIT);
     let prefix = page.offset.saturating_add(page.limit);
-    let c = base_coverage(atlas, b, &filter.compile(atlas), coverage_rule(&p)?, prefix);
-    let circle = geodesy::circle(atlas.bases[b].pos, c.radius_km, 128);
+    let c = covering::base_coverage(atlas, b, &filter.compile(atlas), q.coverage.rule(), prefix);
+    let base = &atlas.bases()[b];
+    let circle = geodesy::circle(base.pos, c.radius_km, 128);
     let extra = json!({
         "base": features::base(atlas, b),
         "radius_km": c.radius_km,
         "circle": {
             "type": "Feature",
             "geometry": features::polygon_geometry(&circle),
-            "properties": {"base": atlas.bases[b].id, "radius_km": c.radius_km},
+            "properties": {"base": base.id, "radius_km": c.radius_km},
         },
         "totals": c.totals,
     });
     let mut shown = page.slice(&c.hits).to_vec();
-    fill_distances(atlas, atlas.bases[b].pos, &mut shown);
-    let feats = shown
-        .iter()
-        .map(|&h| features::event(atlas, h))
-        .collect::<Vec<_>>();
+    fill_distances(atlas, base.pos, &mut shown);
+    let feats = event_features(atlas, &shown);
     let path = format!("/api/bases/{id}/coverage");
     Ok(json_response(
         GEOJSON,
-        &collection(&path, raw, c.hits.len(), page, feats, extra),
+        &collection(&path, r.raw_query, c.hits.len(), page, feats, extra),
     ))
 }
 
@@ -296,16 +287,16 @@ pub fn base_coverage_handler(atlas: &Atlas, id: &str, raw: &str) -> Result<Respo
 ///
 /// `bases`: every base with its radius and totals; `uncovered`: a FeatureCollection of the
 /// matching events no base covers, with their totals.
-pub fn coverage(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
-    let p = Params::parse(raw, &[FILTER_PARAMS, PAGE, &["radius_km", "active_only"]])?;
-    let filter = params::event_filter(&p, atlas)?;
-    let page = p.page(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let report = coverage_all(atlas, &filter.compile(atlas), coverage_rule(&p)?);
+pub fn coverage(r: &Request, _: NoQuery, q: CoverageQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
+    let page = q.page.page(DEFAULT_LIMIT);
+    let report = coverage_all(atlas, &filter.compile(atlas), q.coverage.rule());
     let bases: Vec<Value> = report
         .bases
         .iter()
         .map(|c| {
-            let b = &atlas.bases[c.base];
+            let b = &atlas.bases()[c.base];
             json!({
                 "id": b.id,
                 "name": b.name,
@@ -323,15 +314,11 @@ pub fn coverage(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
             distance_km: None,
         })
         .collect();
-    let feats = page
-        .slice(&uncovered_hits)
-        .iter()
-        .map(|&h| features::event(atlas, h))
-        .collect::<Vec<_>>();
+    let feats = event_features(atlas, page.slice(&uncovered_hits));
     let totals = Totals::of(atlas, report.uncovered.iter().copied());
     let uncovered = collection(
         "/api/coverage",
-        raw,
+        r.raw_query,
         uncovered_hits.len(),
         page,
         feats,
@@ -344,27 +331,10 @@ pub fn coverage(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
 }
 
 /// `GET /api/stats?group_by=region|year|type|month` (+ filters, near)
-pub fn stats(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
-    let p = Params::parse(raw, &[FILTER_PARAMS, NEAR, &["group_by"]])?;
-    let names = || {
-        GroupBy::ALL
-            .iter()
-            .map(|(n, _)| *n)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let by_name = p
-        .str("group_by")?
-        .ok_or_else(|| Problem::param("group_by", format!("is required: one of {}", names())))?;
-    let by = GroupBy::ALL
-        .iter()
-        .find(|(n, _)| *n == by_name)
-        .map(|(_, g)| *g)
-        .ok_or_else(|| {
-            Problem::param("group_by", format!("{by_name:?} is not one of {}", names()))
-        })?;
-    let filter = params::event_filter(&p, atlas)?;
-    let near = params::near(&p, atlas)?;
+pub fn stats(r: &Request, _: NoQuery, q: StatsQuery) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
+    let near = q.near.resolve(atlas)?;
     let hits = find_events(
         atlas,
         &filter.compile(atlas),
@@ -372,6 +342,12 @@ pub fn stats(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
         Sort::Date,
         0,
     );
+    let (by, name) = match q.group.group_by {
+        GroupByKey::Region => (GroupBy::Region, "region"),
+        GroupByKey::Year => (GroupBy::Year, "year"),
+        GroupByKey::Type => (GroupBy::Type, "type"),
+        GroupByKey::Month => (GroupBy::Month, "month"),
+    };
     let groups: Vec<Value> = group(atlas, &hits, by)
         .into_iter()
         .map(|g| json!({"key": g.key, "label": g.label, "count": g.tally.count, "fatalities": g.tally.fatalities}))
@@ -379,6 +355,6 @@ pub fn stats(atlas: &Atlas, raw: &str) -> Result<Response, Problem> {
     let total = Totals::of(atlas, hits.iter().map(|h| h.event)).all;
     Ok(json_response(
         JSON,
-        &json!({"group_by": by_name, "groups": groups, "total": total}),
+        &json!({"group_by": name, "groups": groups, "total": total}),
     ))
 }

@@ -9,10 +9,11 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use pbf_font_tools::prost::Message;
-use warp::http::{HeaderValue, StatusCode, header};
+use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
-use super::problem::Problem;
+use super::params::values::GlyphRange;
+use super::problem::{Problem, ProblemKind};
 
 /// The web map's files, by URL path.
 pub struct WebFiles {
@@ -89,26 +90,8 @@ impl Glyphs {
 
     /// `GET /fonts/{fontstack}/{start}-{end}.pbf`. Every font stack is answered with our
     /// one font, so a style may name whatever it likes.
-    pub fn range(&self, file: &str) -> Result<Response, Problem> {
-        let bad = || {
-            Problem::param(
-                "range",
-                format!(
-                    "{file:?} is not a glyph range like 0-255.pbf (start a multiple of 256, end = start + 255, up to 65535)"
-                ),
-            )
-        };
-        let (start, end) = file
-            .strip_suffix(".pbf")
-            .and_then(|r| r.split_once('-'))
-            .ok_or_else(bad)?;
-        let (start, end): (u32, u32) = (
-            start.parse().map_err(|_| bad())?,
-            end.parse().map_err(|_| bad())?,
-        );
-        if start % 256 != 0 || end != start + 255 || end > 65535 {
-            return Err(bad());
-        }
+    pub fn range(&self, range: GlyphRange) -> Result<Response, Problem> {
+        let (start, end) = (range.start, range.start + 255);
         let cached = self
             .rendered
             .lock()
@@ -122,9 +105,7 @@ impl Glyphs {
                     pbf_font_tools::glyph_range_for_font(&self.font, start, end, 24, 8, 0.25)
                         .map_err(|e| {
                             Problem::new(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "font-unavailable",
-                                "Glyphs unavailable",
+                                ProblemKind::Unavailable,
                                 format!("cannot render glyphs from {}: {e}", self.font.display()),
                             )
                         })?;

@@ -71,7 +71,7 @@ fn km(d: f64) -> f64 {
 }
 
 pub fn event(atlas: &Atlas, hit: Hit) -> Feature<'_, EventProperties<'_>> {
-    let e = &atlas.events[hit.event as usize];
+    let e = &atlas.events()[hit.event as usize];
     Feature::point(
         &e.id,
         e.pos,
@@ -100,7 +100,7 @@ pub fn event_value(atlas: &Atlas, hit: Hit) -> Value {
 }
 
 pub fn base_properties(atlas: &Atlas, i: usize) -> Value {
-    let b: &Base = &atlas.bases[i];
+    let b: &Base = &atlas.bases()[i];
     json!({
         "id": b.id,
         "name": b.name,
@@ -111,18 +111,18 @@ pub fn base_properties(atlas: &Atlas, i: usize) -> Value {
         "opened": b.opened,
         "closed": b.closed,
         "coverage_km": b.coverage_km,
-        "region": atlas.base_region[i].map(|r| &atlas.regions[r as usize].id),
+        "region": atlas.base_region()[i].map(|r| &atlas.regions()[r as usize].id),
         "source": b.source,
     })
 }
 
 pub fn base(atlas: &Atlas, i: usize) -> Value {
-    let b = &atlas.bases[i];
+    let b = &atlas.bases()[i];
     json!(Feature::point(&b.id, b.pos, base_properties(atlas, i)))
 }
 
 pub fn place(atlas: &Atlas, i: usize) -> Value {
-    let p = &atlas.places[i];
+    let p = &atlas.places()[i];
     json!(Feature::point(
         &p.id,
         p.pos,
@@ -132,7 +132,7 @@ pub fn place(atlas: &Atlas, i: usize) -> Value {
             "alt_names": p.alt_names,
             "population": p.population,
             "feature_code": p.feature_code,
-            "region": atlas.place_region[i].map(|r| &atlas.regions[r as usize].id),
+            "region": atlas.place_region()[i].map(|r| &atlas.regions()[r as usize].id),
             "source": p.source,
         })
     ))
@@ -141,7 +141,7 @@ pub fn place(atlas: &Atlas, i: usize) -> Value {
 /// A region with its geometry, the ACLED fatalities by year, and how many of the loaded
 /// events fall in it.
 pub fn region(atlas: &Atlas, i: usize) -> Value {
-    let r = &atlas.regions[i];
+    let r = &atlas.regions()[i];
     let total: u64 = r.fatalities_by_year.values().map(|&v| v as u64).sum();
     json!({
         "type": "Feature",
@@ -154,7 +154,7 @@ pub fn region(atlas: &Atlas, i: usize) -> Value {
             "fatalities_by_year": r.fatalities_by_year,
             "fatalities_total": total,
             "fatalities_source": "ACLED, as printed in EPON (2019) Figure 5",
-            "events": atlas.region_event_count[i],
+            "events": atlas.region_event_count()[i],
             "label": [r.label.lon, r.label.lat],
         }
     })

@@ -1,6 +1,7 @@
-//! The HTTP interface. One warp filter hands every request to `dispatch`, which routes by
-//! path segments; handlers return `Result<Response, Problem>`, so every failure a client
-//! can cause becomes problem+json, and nothing below this module knows about HTTP.
+//! The HTTP interface. One warp filter hands every request to `dispatch`, which finds its
+//! route in the one table (`routes`); handlers take typed path and query parameters
+//! (`params`) and return `Result<Response, Problem>`, so every failure a client can cause
+//! becomes problem+json. Nothing below this module knows about HTTP.
 
 pub mod api;
 pub mod assets;
@@ -10,13 +11,13 @@ pub mod ogc;
 pub mod openapi;
 pub mod params;
 pub mod problem;
+pub mod routes;
 pub mod tiles;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::json;
 use warp::Filter;
@@ -27,7 +28,8 @@ use crate::atlas::Atlas;
 use crate::tiles::TileSource;
 use crate::tiles::cache::TileCache;
 use metrics::Metrics;
-use problem::Problem;
+use params::queries::{FontPath, NoQuery};
+use problem::{Problem, ProblemKind};
 
 pub const JSON: &str = "application/json";
 pub const GEOJSON: &str = "application/geo+json";
@@ -104,13 +106,9 @@ pub fn json_response<T: Serialize>(content_type: &'static str, body: &T) -> Resp
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             resp
         }
-        Err(e) => Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            format!("could not serialise the response: {e}"),
-        )
-        .into_response(),
+        Err(e) => {
+            Problem::internal(format!("could not serialise the response: {e}")).into_response()
+        }
     }
 }
 
@@ -158,6 +156,55 @@ fn text_response(content_type: &'static str, body: String) -> Response {
     resp
 }
 
+/// One request as a handler sees it: the snapshot it works on, the path parameters the
+/// route captured, the raw query string and the headers.
+pub struct Request<'a> {
+    pub state: &'a AppState,
+    pub snap: Arc<Snapshot>,
+    pub captured: Vec<(String, String)>,
+    pub raw_query: &'a str,
+    pub headers: &'a HeaderMap,
+}
+
+impl Request<'_> {
+    pub fn atlas(&self) -> &Atlas {
+        &self.snap.atlas
+    }
+
+    /// The query string as `T` (see [`params::parse`]).
+    pub fn query<T: serde::de::DeserializeOwned + utoipa::IntoParams>(&self) -> Result<T, Problem> {
+        params::parse_query(self.raw_query)
+    }
+
+    /// The captured path parameters as `T`.
+    pub fn path<T: serde::de::DeserializeOwned>(&self) -> Result<T, Problem> {
+        params::parse_path(&self.captured)
+    }
+
+    pub fn base_url(&self) -> String {
+        base_url(self.state, self.headers)
+    }
+}
+
+fn options_response() -> Response {
+    let mut resp = Response::new(Default::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    resp
+}
+
 /// Routes one request. Returns the route's label (for metrics) and the response.
 fn dispatch(
     state: &AppState,
@@ -167,28 +214,11 @@ fn dispatch(
     headers: &HeaderMap,
 ) -> (&'static str, Response) {
     if method == Method::OPTIONS {
-        let mut resp = Response::new(Default::default());
-        *resp.status_mut() = StatusCode::NO_CONTENT;
-        let h = resp.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, HEAD, OPTIONS"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("*"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
-        return ("options", resp);
+        return ("options", options_response());
     }
     if method != Method::GET && method != Method::HEAD {
         let mut resp = Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
+            ProblemKind::MethodNotAllowed,
             format!("{method} is not supported; use GET"),
         )
         .into_response();
@@ -198,94 +228,64 @@ fn dispatch(
         );
         return ("other", resp);
     }
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
-    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let snap = state.snapshot();
-    let a = &snap.atlas;
     if let Some(resp) = state.web.get(path) {
         return ("web", resp);
     }
-    let (route, result): (&'static str, Result<Response, Problem>) = match seg.as_slice() {
-        [] => ("index", Ok(json_response(JSON, &index()))),
-        ["api"] => ("index", Ok(json_response(JSON, &index()))),
-        ["fonts", _stack, range] => ("fonts", state.glyphs.range(range)),
-        ["healthz"] => (
-            "healthz",
-            Ok(json_response(
-                JSON,
-                &json!({"status": "ok", "events": a.events.len(), "bases": a.bases.len(), "regions": a.regions.len(), "places": a.places.len()}),
-            )),
-        ),
-        ["metrics"] => (
-            "metrics",
-            Ok(text_response(
-                "text/plain; version=0.0.4",
-                state.metrics.render(a),
-            )),
-        ),
-        ["tiles", z, x, y] => ("tiles", tiles::tile(state, z, x, y, query, headers)),
-        ["tiles.json"] => ("tilejson", tiles::tilejson(state, query, headers)),
-        ["style.json"] => ("style", tiles::style(state, query, headers)),
-        ["ogc"] => ("ogc", Ok(ogc::landing(state, headers))),
-        ["ogc", "conformance"] => ("ogc", Ok(ogc::conformance())),
-        ["ogc", "api"] => ("ogc", Ok(openapi::document(state, headers))),
-        ["ogc", "collections"] => ("ogc", ogc::collections(state, query, headers)),
-        ["ogc", "collections", id] => ("ogc", ogc::collection(state, id, query, headers)),
-        ["ogc", "collections", id, "queryables"] => {
-            ("ogc", ogc::queryables(state, id, query, headers))
-        }
-        ["ogc", "collections", id, "items"] => ("ogc_items", ogc::items(state, id, query, headers)),
-        ["ogc", "collections", id, "items", fid] => {
-            ("ogc_item", ogc::item(state, id, fid, query, headers))
-        }
-        ["api", "places"] => ("api_places", api::places(a, query)),
-        ["api", "events"] => ("api_events", api::events(a, query)),
-        ["api", "events", "nearest"] => ("api_events_nearest", api::events_nearest(a, query)),
-        ["api", "events", id] => ("api_event", api::event(a, id, query)),
-        ["api", "regions"] => ("api_regions", api::regions(a, query)),
-        ["api", "regions", id] => ("api_region", api::region(a, id, query)),
-        ["api", "bases"] => ("api_bases", api::bases(a, query)),
-        ["api", "bases", id] => ("api_base", api::base(a, id, query)),
-        ["api", "bases", id, "coverage"] => (
-            "api_base_coverage",
-            api::base_coverage_handler(a, id, query),
-        ),
-        ["api", "coverage"] => ("api_coverage", api::coverage(a, query)),
-        ["api", "stats"] => ("api_stats", api::stats(a, query)),
-        _ => (
-            "not_found",
-            Err(Problem::not_found(format!(
-                "no resource at {path}; see / for the endpoints"
-            ))),
-        ),
+    let found = if path.trim_matches('/').is_empty() {
+        routes::find("/api")
+    } else {
+        routes::find(path)
     };
-    (route, result.unwrap_or_else(Problem::into_response))
+    let Some((route, captured)) = found else {
+        let p = Problem::not_found(format!("no resource at {path}; see / for the endpoints"));
+        return ("not_found", p.into_response());
+    };
+    let request = Request {
+        state,
+        snap: state.snapshot(),
+        captured,
+        raw_query: query,
+        headers,
+    };
+    let resp = (route.handler)(&request).unwrap_or_else(Problem::into_response);
+    (route.label, resp)
 }
 
-/// `GET /`: where things are (the web map replaces this later).
-fn index() -> serde_json::Value {
-    json!({
-        "name": "Sahel Atlas",
-        "description": "Regions, bases and conflict events in Mali and the Sahel",
-        "endpoints": [
-            "/tiles/{z}/{x}/{y}.mvt", "/tiles.json", "/style.json",
-            "/api/places?q=mop",
-            "/api/events?near=Mopti&radius_km=50",
-            "/api/events/nearest?lon=-4.18&lat=14.48&k=10",
-            "/api/events/{id}",
-            "/api/regions", "/api/regions/{id}",
-            "/api/bases", "/api/bases/{id}", "/api/bases/{id}/coverage",
-            "/api/coverage",
-            "/api/stats?group_by=region",
-            "/healthz", "/metrics"
-        ],
-        "attribution": tiles::ATTRIBUTION,
-    })
+/// `GET /` and `GET /api`: where things are, read from the route table.
+pub fn index(_: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
+    let endpoints: Vec<serde_json::Value> = routes::ROUTES
+        .iter()
+        .map(|r| json!({"path": r.path, "summary": r.summary}))
+        .collect();
+    Ok(json_response(
+        JSON,
+        &json!({
+            "name": "Sahel Atlas",
+            "description": "Regions, bases and conflict events in Mali and the Sahel",
+            "endpoints": endpoints,
+            "openapi": "/ogc/api",
+            "attribution": tiles::ATTRIBUTION,
+        }),
+    ))
+}
+
+pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
+    let a = r.atlas();
+    Ok(json_response(
+        JSON,
+        &json!({"status": "ok", "events": a.events().len(), "bases": a.bases().len(), "regions": a.regions().len(), "places": a.places().len()}),
+    ))
+}
+
+pub fn metrics_text(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
+    Ok(text_response(
+        "text/plain; version=0.0.4",
+        r.state.metrics.render(r.atlas()),
+    ))
+}
+
+pub fn glyphs(r: &Request, path: FontPath, _: NoQuery) -> Result<Response, Problem> {
+    r.state.glyphs.range(path.range)
 }
 
 fn handle(
@@ -301,12 +301,7 @@ fn handle(
         dispatch(state, &method, path, query, headers)
     }))
     .unwrap_or_else(|_| {
-        let p = Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            "the server hit a bug handling this request; it has been logged".to_string(),
-        );
+        let p = Problem::internal("the server hit a bug handling this request; it has been logged");
         ("panic", p.into_response())
     });
     let h = resp.headers_mut();
@@ -349,13 +344,7 @@ pub async fn serve(
                     })
                     .await
                     .unwrap_or_else(|_| {
-                        Problem::new(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "internal",
-                            "Internal error",
-                            "the request's task failed".to_string(),
-                        )
-                        .into_response()
+                        Problem::internal("the request's task failed").into_response()
                     })
                 }
             },

@@ -2,22 +2,26 @@
 //! atlas, GeoJSON features and event filters as `/api`.
 
 use chrono::{Datelike, NaiveDate};
-use geo::{Intersects, Rect};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use warp::http::HeaderMap;
+use utoipa::IntoParams;
 use warp::reply::Response;
 
-use super::params::{Page, Params};
+use super::params::groups::{Page, checked_bbox};
+use super::params::limits::OGC_DEFAULT_LIMIT;
+use super::params::queries::{ItemsQuery, NoQuery, OgcQuery};
+use super::params::values::{Interval, Text};
+use super::params::{self};
 use super::problem::Problem;
-use super::{AppState, GEOJSON, JSON, base_url, features, json_response, page_href};
+use super::{GEOJSON, JSON, Request, features, json_response, page_href};
 use crate::atlas::Atlas;
 use crate::query::filter::{Bbox, EventFilter, EventProp};
+use crate::query::items::{self, BaseProp, ItemFilter, PlaceProp, RegionProp};
+use crate::query::props::{PropKind, Queryable};
 use crate::query::{Hit, Sort, find_events};
 
 pub const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
-pub const DEFAULT_LIMIT: usize = 10;
-pub const MAX_LIMIT: usize = 10_000;
 
 pub const CONFORMANCE: [&str; 3] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -90,24 +94,64 @@ impl Collection {
 
     /// Queryable properties: (name, JSON Schema type). Each is an equality filter on items.
     pub fn queryables(self) -> Vec<(&'static str, &'static str)> {
-        match self {
-            Collection::Events => EventProp::ALL.iter().map(|(n, _, t)| (*n, *t)).collect(),
-            Collection::Bases => vec![
-                ("operator", "string"),
-                ("kind", "string"),
-                ("sector", "string"),
-                ("town", "string"),
-                ("region", "string"),
-            ],
-            Collection::Regions => {
-                vec![("id", "string"), ("name", "string"), ("name_fr", "string")]
-            }
-            Collection::Places => vec![
-                ("name", "string"),
-                ("feature_code", "string"),
-                ("region", "string"),
-            ],
+        fn of<P: Queryable>() -> Vec<(&'static str, &'static str)> {
+            P::ALL
+                .iter()
+                .map(|p| {
+                    let ty = match p.kind() {
+                        PropKind::Text => "string",
+                        PropKind::Integer => "integer",
+                    };
+                    (p.name(), ty)
+                })
+                .collect()
         }
+        match self {
+            Collection::Events => of::<EventProp>(),
+            Collection::Bases => of::<BaseProp>(),
+            Collection::Regions => of::<RegionProp>(),
+            Collection::Places => of::<PlaceProp>(),
+        }
+    }
+}
+
+/// `{collectionId}`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CollectionPath {
+    /// events, bases, regions or places.
+    #[serde(rename = "collectionId")]
+    #[param(rename = "collectionId", inline)]
+    pub collection_id: CollectionId,
+}
+
+/// `{collectionId}/items/{featureId}`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct FeaturePath {
+    /// events, bases, regions or places.
+    #[serde(rename = "collectionId")]
+    #[param(rename = "collectionId", inline)]
+    pub collection_id: CollectionId,
+    /// The feature's id.
+    #[serde(rename = "featureId")]
+    #[param(rename = "featureId", inline)]
+    pub feature_id: Text,
+}
+
+/// A collection id as given: resolved by [`Collection::parse`] so that an unknown one is
+/// a 404, not a malformed parameter.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct CollectionId(pub Text);
+
+impl<'s> utoipa::ToSchema<'s> for CollectionId {
+    fn schema() -> (&'s str, utoipa::openapi::RefOr<utoipa::openapi::Schema>) {
+        let ids: Vec<&str> = Collection::ALL.iter().map(|c| c.id()).collect();
+        let s = utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::SchemaType::String)
+            .enum_values(Some(ids));
+        ("CollectionId", s.into())
     }
 }
 
@@ -116,9 +160,9 @@ fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
 }
 
 /// `GET /ogc`
-pub fn landing(state: &AppState, headers: &HeaderMap) -> Response {
-    let b = base_url(state, headers);
-    json_response(
+pub fn landing(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
+    let b = r.base_url();
+    Ok(json_response(
         JSON,
         &json!({
             "title": "Sahel Atlas",
@@ -131,60 +175,30 @@ pub fn landing(state: &AppState, headers: &HeaderMap) -> Response {
                 link(format!("{b}/ogc/collections"), "data", JSON, "The feature collections"),
             ],
         }),
-    )
+    ))
 }
 
 /// `GET /ogc/conformance`
-pub fn conformance() -> Response {
-    json_response(JSON, &json!({"conformsTo": CONFORMANCE}))
-}
-
-/// Bounding box of lon/lat points.
-fn points_bbox(points: impl Iterator<Item = crate::model::LonLat>) -> Option<[f64; 4]> {
-    points.fold(None, |acc, p| {
-        Some(match acc {
-            None => [p.lon, p.lat, p.lon, p.lat],
-            Some([a, b, c, d]) => [a.min(p.lon), b.min(p.lat), c.max(p.lon), d.max(p.lat)],
-        })
-    })
+pub fn conformance(_: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
+    Ok(json_response(JSON, &json!({"conformsTo": CONFORMANCE})))
 }
 
 fn collection_json(atlas: &Atlas, c: Collection, b: &str) -> Value {
-    use geo::BoundingRect;
+    let x = atlas.extents();
     let bbox = match c {
-        Collection::Events => points_bbox(atlas.events.iter().map(|e| e.pos)),
-        Collection::Bases => points_bbox(atlas.bases.iter().map(|x| x.pos)),
-        Collection::Places => points_bbox(atlas.places.iter().map(|x| x.pos)),
-        Collection::Regions => atlas
-            .regions
-            .iter()
-            .filter_map(|r| r.geometry.bounding_rect())
-            .fold(None, |acc: Option<[f64; 4]>, r| {
-                Some(match acc {
-                    None => [r.min().x, r.min().y, r.max().x, r.max().y],
-                    Some([a, b, c, d]) => [
-                        a.min(r.min().x),
-                        b.min(r.min().y),
-                        c.max(r.max().x),
-                        d.max(r.max().y),
-                    ],
-                })
-            }),
+        Collection::Events => x.events,
+        Collection::Bases => x.bases,
+        Collection::Places => x.places,
+        Collection::Regions => x.regions,
     }
     .unwrap_or([-180.0, -90.0, 180.0, 90.0]);
     let mut extent = json!({"spatial": {"bbox": [bbox], "crs": CRS84}});
     let temporal = match c {
-        Collection::Events => atlas.events.first().zip(atlas.events.last()).map(|(a, z)| {
-            json!([
-                format!("{}T00:00:00Z", a.date),
-                format!("{}T23:59:59Z", z.date)
-            ])
-        }),
-        Collection::Bases => atlas
-            .bases
-            .iter()
-            .filter_map(|x| x.opened)
-            .min()
+        Collection::Events => x
+            .event_days
+            .map(|(a, z)| json!([format!("{a}T00:00:00Z"), format!("{z}T23:59:59Z")])),
+        Collection::Bases => x
+            .first_base_year
             .map(|y| json!([format!("{y}-01-01T00:00:00Z"), Value::Null])),
         _ => None,
     };
@@ -207,29 +221,12 @@ fn collection_json(atlas: &Atlas, c: Collection, b: &str) -> Value {
     })
 }
 
-/// Rejects `f` values other than JSON ones (the only encodings served).
-fn check_format(p: &Params) -> Result<(), Problem> {
-    match p.str("f")? {
-        None
-        | Some("json")
-        | Some("geojson")
-        | Some("application/json")
-        | Some("application/geo+json") => Ok(()),
-        Some(f) => Err(Problem::param(
-            "f",
-            format!("{f:?} is not offered; use f=json"),
-        )),
-    }
-}
-
 /// `GET /ogc/collections`
-pub fn collections(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, Problem> {
-    check_format(&Params::parse(raw, &[&["f"]])?)?;
-    let b = base_url(state, headers);
-    let snap = state.snapshot();
+pub fn collections(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
+    let b = r.base_url();
     let list: Vec<Value> = Collection::ALL
         .iter()
-        .map(|&c| collection_json(&snap.atlas, c, &b))
+        .map(|&c| collection_json(r.atlas(), c, &b))
         .collect();
     Ok(json_response(
         JSON,
@@ -241,152 +238,116 @@ pub fn collections(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<R
 }
 
 /// `GET /ogc/collections/{id}`
-pub fn collection(
-    state: &AppState,
-    id: &str,
-    raw: &str,
-    headers: &HeaderMap,
-) -> Result<Response, Problem> {
-    check_format(&Params::parse(raw, &[&["f"]])?)?;
-    let c = Collection::parse(id)?;
+pub fn collection(r: &Request, path: CollectionPath, _: OgcQuery) -> Result<Response, Problem> {
+    let c = Collection::parse(&path.collection_id.0.0)?;
     Ok(json_response(
         JSON,
-        &collection_json(&state.snapshot().atlas, c, &base_url(state, headers)),
+        &collection_json(r.atlas(), c, &r.base_url()),
     ))
 }
 
 /// `GET /ogc/collections/{id}/queryables`
-pub fn queryables(
-    state: &AppState,
-    id: &str,
-    raw: &str,
-    headers: &HeaderMap,
-) -> Result<Response, Problem> {
-    check_format(&Params::parse(raw, &[&["f"]])?)?;
-    let c = Collection::parse(id)?;
+pub fn queryables(r: &Request, path: CollectionPath, _: OgcQuery) -> Result<Response, Problem> {
+    let c = Collection::parse(&path.collection_id.0.0)?;
     let mut props = serde_json::Map::new();
     for (name, ty) in c.queryables() {
         props.insert(name.to_string(), json!({"title": name, "type": ty}));
     }
-    props.insert(
-        "geometry".into(),
-        json!({"$ref": if c == Collection::Regions { "https://geojson.org/schema/MultiPolygon.json" } else { "https://geojson.org/schema/Point.json" }}),
-    );
-    let mut resp = json_response(
-        JSON,
+    let geometry = if c == Collection::Regions {
+        "https://geojson.org/schema/MultiPolygon.json"
+    } else {
+        "https://geojson.org/schema/Point.json"
+    };
+    props.insert("geometry".into(), json!({ "$ref": geometry }));
+    let id = c.id();
+    Ok(json_response(
+        "application/schema+json",
         &json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": format!("{}/ogc/collections/{id}/queryables", base_url(state, headers)),
+            "$id": format!("{}/ogc/collections/{id}/queryables", r.base_url()),
             "type": "object",
             "title": c.title(),
             "properties": props,
             "additionalProperties": false,
         }),
-    );
-    resp.headers_mut().insert(
-        warp::http::header::CONTENT_TYPE,
-        warp::http::HeaderValue::from_static("application/schema+json"),
-    );
-    Ok(resp)
+    ))
 }
 
-/// The request's filters: bbox, datetime, and equality on each queryable present.
-struct ItemQuery {
+/// An items request resolved: box, days, equality filters and page.
+struct ItemRequest<P> {
     bbox: Option<Bbox>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-    equals: Vec<(&'static str, String)>,
+    equals: Vec<(P, String)>,
     page: Page,
 }
 
-fn item_query(c: Collection, raw: &str) -> Result<ItemQuery, Problem> {
-    let names: Vec<&'static str> = c.queryables().iter().map(|(n, _)| *n).collect();
-    let p = Params::parse(
-        raw,
-        &[&["bbox", "datetime", "limit", "offset", "f"], &names],
-    )?;
-    check_format(&p)?;
-    let (from, to) = p.datetime("datetime")?;
-    let mut equals = Vec::new();
-    for n in names {
-        if let Some(v) = p.str(n)? {
-            equals.push((n, v.to_string()));
+impl<P: Queryable> ItemRequest<P> {
+    fn read(raw: &str) -> Result<ItemRequest<P>, Problem> {
+        let q: ItemsQuery<P> = params::parse_query(raw)?;
+        let Interval { from, to } = q.items.datetime.unwrap_or(Interval {
+            from: None,
+            to: None,
+        });
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(Problem::unprocessable(
+                "datetime",
+                format!("the interval starts ({f}) after it ends ({t})"),
+            ));
         }
+        Ok(ItemRequest {
+            // OGC clients ask for whole-world boxes; results are paged, so no area cap here.
+            bbox: q.items.bbox.map(|b| checked_bbox(b, None)).transpose()?,
+            from,
+            to,
+            equals: q.props.0,
+            page: q.page.page(OGC_DEFAULT_LIMIT),
+        })
     }
-    Ok(ItemQuery {
-        // OGC clients ask for whole-world boxes; results are paged, so no area cap here.
-        bbox: p.bbox_within("bbox", None)?,
-        from,
-        to,
-        equals,
-        page: p.page(DEFAULT_LIMIT, MAX_LIMIT)?,
+
+    /// The filter for bases, places and regions: bases match the years they were open.
+    fn item_filter(self) -> (ItemFilter<P>, Page) {
+        let years = (self.from.map(|d| d.year()), self.to.map(|d| d.year()));
+        let f = ItemFilter {
+            bbox: self.bbox,
+            years,
+            equals: self.equals,
+        };
+        (f, self.page)
+    }
+}
+
+/// The matching items of collection `c`, in file (for events: date) order, and the page.
+fn matching(atlas: &Atlas, c: Collection, raw: &str) -> Result<(Vec<usize>, Page), Problem> {
+    Ok(match c {
+        Collection::Events => {
+            let q = ItemRequest::<EventProp>::read(raw)?;
+            // The same filter code as /api/events and the tiles.
+            let filter = EventFilter {
+                from: q.from,
+                to: q.to,
+                bbox: q.bbox,
+                equals: q.equals,
+                ..EventFilter::default()
+            };
+            let hits = find_events(atlas, &filter.compile(atlas), None, Sort::Date, 0);
+            (hits.into_iter().map(|h| h.event as usize).collect(), q.page)
+        }
+        Collection::Bases => {
+            let (f, page) = ItemRequest::<BaseProp>::read(raw)?.item_filter();
+            (items::bases(atlas, &f), page)
+        }
+        Collection::Places => {
+            let (f, page) = ItemRequest::<PlaceProp>::read(raw)?.item_filter();
+            (items::places(atlas, &f), page)
+        }
+        Collection::Regions => {
+            let (f, page) = ItemRequest::<RegionProp>::read(raw)?.item_filter();
+            (items::regions(atlas, &f), page)
+        }
     })
-}
-
-fn text_eq(v: Option<&str>, want: &str) -> bool {
-    v.is_some_and(|v| v.eq_ignore_ascii_case(want))
-}
-
-fn region_id(atlas: &Atlas, r: Option<crate::model::RegionIdx>) -> Option<&str> {
-    r.map(|r| atlas.regions[r as usize].id.as_str())
-}
-
-/// Indices of the matching items of a non-event collection, in file order.
-fn matching_items(atlas: &Atlas, c: Collection, q: &ItemQuery) -> Vec<usize> {
-    let in_bbox = |p: crate::model::LonLat| q.bbox.is_none_or(|b| b.contains(p));
-    match c {
-        Collection::Bases => (0..atlas.bases.len())
-            .filter(|&i| {
-                let b = &atlas.bases[i];
-                // A base matches a datetime interval it was open during.
-                let opened = b.opened.unwrap_or(i32::MIN);
-                let closed = b.closed.unwrap_or(i32::MAX);
-                in_bbox(b.pos)
-                    && q.from.is_none_or(|f| closed >= f.year())
-                    && q.to.is_none_or(|t| opened <= t.year())
-                    && q.equals.iter().all(|(n, v)| match *n {
-                        "operator" => text_eq(Some(&b.operator), v),
-                        "kind" => text_eq(Some(&b.kind), v),
-                        "sector" => text_eq(b.sector.as_deref(), v),
-                        "town" => text_eq(Some(&b.town), v),
-                        "region" => text_eq(region_id(atlas, atlas.base_region[i]), v),
-                        _ => false,
-                    })
-            })
-            .collect(),
-        Collection::Places => (0..atlas.places.len())
-            .filter(|&i| {
-                let p = &atlas.places[i];
-                in_bbox(p.pos)
-                    && q.equals.iter().all(|(n, v)| match *n {
-                        "name" => text_eq(Some(&p.name), v),
-                        "feature_code" => text_eq(p.feature_code.as_deref(), v),
-                        "region" => text_eq(region_id(atlas, atlas.place_region[i]), v),
-                        _ => false,
-                    })
-            })
-            .collect(),
-        Collection::Regions => (0..atlas.regions.len())
-            .filter(|&i| {
-                let r = &atlas.regions[i];
-                q.bbox.is_none_or(|b| {
-                    b.envelopes().iter().any(|e| {
-                        let rect = Rect::new(
-                            geo::coord! {x: e.min[0], y: e.min[1]},
-                            geo::coord! {x: e.max[0], y: e.max[1]},
-                        );
-                        r.geometry.intersects(&rect)
-                    })
-                }) && q.equals.iter().all(|(n, v)| match *n {
-                    "id" => text_eq(Some(&r.id), v),
-                    "name" => text_eq(Some(&r.name), v),
-                    "name_fr" => text_eq(Some(&r.name_fr), v),
-                    _ => false,
-                })
-            })
-            .collect(),
-        Collection::Events => Vec::new(),
-    }
 }
 
 fn item_json(atlas: &Atlas, c: Collection, i: usize) -> Value {
@@ -404,43 +365,16 @@ fn item_json(atlas: &Atlas, c: Collection, i: usize) -> Value {
     }
 }
 
-/// `GET /ogc/collections/{id}/items`
-pub fn items(
-    state: &AppState,
+/// Links to this page, its collection, and the pages before and after it.
+fn page_links(
+    b: &str,
     id: &str,
+    c: Collection,
     raw: &str,
-    headers: &HeaderMap,
-) -> Result<Response, Problem> {
-    let c = Collection::parse(id)?;
-    let q = item_query(c, raw)?;
-    let snap = state.snapshot();
-    let atlas = &snap.atlas;
-    let matched: Vec<usize> = match c {
-        Collection::Events => {
-            // The same filter code as /api/events and the tiles.
-            let equals = q
-                .equals
-                .iter()
-                .filter_map(|(n, v)| EventProp::by_name(n).map(|p| (p, v.clone())))
-                .collect();
-            let filter = EventFilter {
-                from: q.from,
-                to: q.to,
-                bbox: q.bbox,
-                equals,
-                ..EventFilter::default()
-            };
-            find_events(atlas, &filter.compile(atlas), None, Sort::Date, 0)
-                .into_iter()
-                .map(|h| h.event as usize)
-                .collect()
-        }
-        _ => matching_items(atlas, c, &q),
-    };
-    let page = q.page.slice(&matched);
-    let feats: Vec<Value> = page.iter().map(|&i| item_json(atlas, c, i)).collect();
-
-    let b = base_url(state, headers);
+    page: Page,
+    shown: usize,
+    matched: usize,
+) -> Vec<Value> {
     let path = format!("{b}/ogc/collections/{id}/items");
     let with_offset = |offset: usize| page_href(&path, raw, Some(offset));
     let mut links = vec![
@@ -452,8 +386,8 @@ pub fn items(
             c.title(),
         ),
     ];
-    let (offset, limit) = (q.page.offset, q.page.limit);
-    if limit > 0 && offset + feats.len() < matched.len() {
+    let (offset, limit) = (page.offset, page.limit);
+    if limit > 0 && offset + shown < matched {
         links.push(link(
             with_offset(offset + limit),
             "next",
@@ -469,6 +403,30 @@ pub fn items(
             "Previous page",
         ));
     }
+    links
+}
+
+/// `GET /ogc/collections/{id}/items`
+pub fn items(r: &Request) -> Result<Response, Problem> {
+    let path: CollectionPath = r.path()?;
+    let id = path.collection_id.0.0;
+    let c = Collection::parse(&id)?;
+    let atlas = r.atlas();
+    let (matched, page) = matching(atlas, c, r.raw_query)?;
+    let feats: Vec<Value> = page
+        .slice(&matched)
+        .iter()
+        .map(|&i| item_json(atlas, c, i))
+        .collect();
+    let links = page_links(
+        &r.base_url(),
+        c.id(),
+        c,
+        r.raw_query,
+        page,
+        feats.len(),
+        matched.len(),
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -489,26 +447,19 @@ pub fn items(
 }
 
 /// `GET /ogc/collections/{id}/items/{featureId}`
-pub fn item(
-    state: &AppState,
-    id: &str,
-    fid: &str,
-    raw: &str,
-    headers: &HeaderMap,
-) -> Result<Response, Problem> {
-    check_format(&Params::parse(raw, &[&["f"]])?)?;
-    let c = Collection::parse(id)?;
-    let snap = state.snapshot();
-    let atlas = &snap.atlas;
+pub fn item(r: &Request, path: FeaturePath, _: OgcQuery) -> Result<Response, Problem> {
+    let c = Collection::parse(&path.collection_id.0.0)?;
+    let fid = path.feature_id.0;
+    let atlas = r.atlas();
     let index = match c {
-        Collection::Events => atlas.event_index(fid).map(|i| i as usize),
-        Collection::Bases => atlas.base_index(fid),
-        Collection::Regions => atlas.regions.iter().position(|r| r.id == fid),
-        Collection::Places => atlas.places.iter().position(|p| p.id == fid),
+        Collection::Events => atlas.event_index(&fid).map(|i| i as usize),
+        Collection::Bases => atlas.base_index(&fid),
+        Collection::Regions => atlas.regions().iter().position(|r| r.id == fid),
+        Collection::Places => atlas.places().iter().position(|p| p.id == fid),
     }
-    .ok_or_else(|| Problem::not_found(format!("no feature {fid:?} in collection {id}")))?;
+    .ok_or_else(|| Problem::not_found(format!("no feature {fid:?} in collection {}", c.id())))?;
     let mut f = item_json(atlas, c, index);
-    let b = base_url(state, headers);
+    let (b, id) = (r.base_url(), c.id());
     f["links"] = json!([
         link(
             format!("{b}/ogc/collections/{id}/items/{fid}"),

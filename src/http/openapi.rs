@@ -1,422 +1,172 @@
-//! The OpenAPI 3.0 description of every endpoint and parameter (`/ogc/api`, the OGC
-//! landing page's `service-desc`). Parameter lists and limits come from the same
-//! constants the handlers use.
+//! The OpenAPI 3.0 document (`/ogc/api`, the OGC landing page's `service-desc`), generated
+//! from the route table: each route's path and query parameter types (`utoipa::IntoParams`),
+//! its answer's content type, and the problem schema every error shares.
 
-use serde_json::{Map, Value, json};
-use warp::http::{HeaderMap, HeaderValue, header};
+use utoipa::ToSchema;
+use utoipa::openapi::path::{OperationBuilder, Parameter, PathItemBuilder, PathItemType};
+use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::{
+    ComponentsBuilder, Content, InfoBuilder, LicenseBuilder, ObjectBuilder, OpenApi,
+    OpenApiBuilder, PathsBuilder, Ref, ResponseBuilder, ResponsesBuilder, Schema, SchemaType,
+    Server,
+};
 use warp::reply::Response;
 
 use super::ogc::{self, Collection};
-use super::params::limits::*;
-use super::{AppState, GEOJSON, JSON, base_url, json_response};
+use super::params::queries::{ItemsQuery, NoQuery, OgcQuery};
+use super::problem::{Problem, ProblemBody};
+use super::routes::{ROUTES, Route, path_params, query_params};
+use super::{Request, json_response};
+use crate::query::filter::EventProp;
+use crate::query::items::{BaseProp, PlaceProp, RegionProp};
 
-fn q(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+/// A 200 answer of `content_type`: JSON documents as objects, anything else as bytes.
+fn ok_schema(content_type: &str) -> Schema {
+    let json = content_type.contains("json");
+    let builder = if json {
+        ObjectBuilder::new().schema_type(SchemaType::Object)
+    } else if content_type.starts_with("text/") {
+        ObjectBuilder::new().schema_type(SchemaType::String)
+    } else {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
+    };
+    builder.into()
 }
 
-fn required(mut p: Value) -> Value {
-    p["required"] = json!(true);
-    p
+fn operation(
+    summary: &str,
+    parameters: Vec<Parameter>,
+    content_type: &str,
+    tile: bool,
+) -> utoipa::openapi::path::Operation {
+    let problem = || {
+        ResponseBuilder::new()
+            .description("Problem (RFC 9457)")
+            .content(
+                "application/problem+json",
+                Content::new(Ref::from_schema_name("Problem")),
+            )
+            .build()
+    };
+    let mut responses = ResponsesBuilder::new().response(
+        "200",
+        ResponseBuilder::new()
+            .description("OK")
+            .content(content_type, Content::new(ok_schema(content_type))),
+    );
+    if tile {
+        responses = responses
+            .response(
+                "204",
+                ResponseBuilder::new().description("No data in this tile"),
+            )
+            .response(
+                "304",
+                ResponseBuilder::new().description("Not modified (If-None-Match)"),
+            );
+    }
+    for status in ["400", "404", "422"] {
+        responses = responses.response(status, problem());
+    }
+    let _: Option<RequestBody> = None;
+    OperationBuilder::new()
+        .summary(Some(summary))
+        .parameters(Some(parameters))
+        .responses(responses.build())
+        .build()
 }
 
-fn path(name: &str, description: &str) -> Value {
-    json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}})
+fn route_params(r: &Route) -> Vec<Parameter> {
+    let mut all = (r.path_params)();
+    all.extend((r.query_params)());
+    all
 }
 
-fn string() -> Value {
-    json!({"type": "string"})
+/// The parameters of one collection's items, with its queryables.
+fn collection_items_params(c: Collection) -> Vec<Parameter> {
+    match c {
+        Collection::Events => query_params::<ItemsQuery<EventProp>>(),
+        Collection::Bases => query_params::<ItemsQuery<BaseProp>>(),
+        Collection::Regions => query_params::<ItemsQuery<RegionProp>>(),
+        Collection::Places => query_params::<ItemsQuery<PlaceProp>>(),
+    }
 }
 
-fn filters() -> Vec<Value> {
-    vec![
-        q(
-            "from",
-            "First day included: YYYY-MM-DD, YYYY-MM or YYYY",
-            string(),
-        ),
-        q(
-            "to",
-            "Last day included: YYYY-MM-DD, YYYY-MM or YYYY (a month or year means its last day)",
-            string(),
-        ),
-        q(
-            "type",
-            "Comma list of ACLED event types or sub-types (case-insensitive)",
-            string(),
-        ),
-        q(
-            "actor",
-            "Part of actor1 or actor2 (accents and case ignored)",
-            string(),
-        ),
-        q(
-            "min_fatalities",
-            "At least this many fatalities",
-            json!({"type": "integer", "minimum": 0}),
-        ),
-        q(
-            "region",
-            "Region ISO 3166-2 code (ML-5) or name (Mopti)",
-            string(),
-        ),
-        q(
-            "bbox",
-            &format!(
-                "west,south,east,north in degrees (WGS84); at most {MAX_BBOX_AREA_DEG2} square degrees"
-            ),
-            json!({"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}),
-        ),
-    ]
-}
-
-fn tile_filters() -> Vec<Value> {
-    filters()
-        .into_iter()
-        .filter(|p| p["name"] != "bbox")
-        .collect()
-}
-
-fn near() -> Vec<Value> {
-    vec![
-        q(
-            "near",
-            "A place name from the gazetteer (accent- and case-insensitive)",
-            string(),
-        ),
-        q(
-            "lon",
-            "Centre longitude instead of near",
-            json!({"type": "number", "minimum": -180, "maximum": 180}),
-        ),
-        q(
-            "lat",
-            "Centre latitude instead of near",
-            json!({"type": "number", "minimum": -90, "maximum": 90}),
-        ),
-        q(
-            "radius_km",
-            &format!("Geodesic radius in km (default {DEFAULT_RADIUS_KM})"),
-            json!({"type": "number", "minimum": 0, "maximum": MAX_RADIUS_KM}),
-        ),
-    ]
-}
-
-fn paging(default: usize, max: usize) -> Vec<Value> {
-    vec![
-        q(
-            "limit",
-            "Page size",
-            json!({"type": "integer", "minimum": 0, "maximum": max, "default": default}),
-        ),
-        q(
-            "offset",
-            "Items to skip",
-            json!({"type": "integer", "minimum": 0, "default": 0}),
-        ),
-    ]
-}
-
-fn op(summary: &str, parameters: Vec<Value>, content_type: &str) -> Value {
-    let problem = json!({"description": "Problem (RFC 9457)", "content": {"application/problem+json": {"schema": {"type": "object"}}}});
-    json!({"get": {
-        "summary": summary,
-        "parameters": parameters,
-        "responses": {
-            "200": {"description": "OK", "content": {content_type: {"schema": {"type": "object"}}}},
-            "400": problem,
-            "404": problem,
-        }
-    }})
-}
-
-fn concat(parts: Vec<Vec<Value>>) -> Vec<Value> {
-    parts.into_iter().flatten().collect()
+/// The whole document, for clients reaching us at `base_url`.
+pub fn build(base_url: &str) -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    for r in ROUTES {
+        let op = operation(
+            r.summary,
+            route_params(r),
+            r.content_type,
+            r.label == "tiles",
+        );
+        paths = paths.path(
+            r.path,
+            PathItemBuilder::new()
+                .operation(PathItemType::Get, op)
+                .build(),
+        );
+    }
+    // Per collection, with its queryables as equality filters (GDAL reads these).
+    for c in Collection::ALL {
+        let op = operation(
+            &format!("{} features", c.id()),
+            collection_items_params(c),
+            super::GEOJSON,
+            false,
+        );
+        let path = format!("/ogc/collections/{}/items", c.id());
+        paths = paths.path(
+            path,
+            PathItemBuilder::new()
+                .operation(PathItemType::Get, op)
+                .build(),
+        );
+    }
+    let (name, problem) = ProblemBody::schema();
+    let info = InfoBuilder::new()
+        .title("Sahel Atlas")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Conflict events, bases, regions and towns of Mali: query API, vector tiles and OGC API – Features.",
+        ))
+        .license(Some(
+            LicenseBuilder::new()
+                .name("Data: Natural Earth (public domain), GeoNames (CC BY 4.0), cited sources")
+                .build(),
+        ));
+    OpenApiBuilder::new()
+        .info(info)
+        .servers(Some([Server::new(base_url)]))
+        .paths(paths)
+        .components(Some(
+            ComponentsBuilder::new()
+                .schema(
+                    if name == "ProblemBody" {
+                        "Problem"
+                    } else {
+                        name
+                    },
+                    problem,
+                )
+                .build(),
+        ))
+        .build()
 }
 
 /// `GET /ogc/api`
-pub fn document(state: &AppState, headers: &HeaderMap) -> Response {
-    let mut paths = Map::new();
-    let mut add = |p: &str, v: Value| {
-        paths.insert(p.to_string(), v);
-    };
-    let id = || vec![path("id", "Identifier")];
-    let sort = q(
-        "sort",
-        "date | -date | distance (with a centre) | -fatalities",
-        string(),
-    );
-    add(
-        "/api/places",
-        op(
-            "Gazetteer search",
-            concat(vec![
-                vec![required(q("q", "Name or part of it", string()))],
-                paging(10, 100),
-            ]),
-            GEOJSON,
-        ),
-    );
-    add(
-        "/api/events",
-        op(
-            "Events, optionally within a geodesic radius",
-            concat(vec![
-                filters(),
-                near(),
-                paging(DEFAULT_LIMIT, MAX_LIMIT),
-                vec![sort],
-            ]),
-            GEOJSON,
-        ),
-    );
-    add(
-        "/api/events/nearest",
-        op(
-            "The k nearest events (geodesic)",
-            concat(vec![
-                filters(),
-                vec![
-                    required(q("lon", "Longitude", json!({"type": "number"}))),
-                    required(q("lat", "Latitude", json!({"type": "number"}))),
-                    q(
-                        "k",
-                        "How many",
-                        json!({"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}),
-                    ),
-                ],
-            ]),
-            GEOJSON,
-        ),
-    );
-    add("/api/events/{id}", op("One event", id(), GEOJSON));
-    add(
-        "/api/regions",
-        op("Regions with ACLED fatalities by year", vec![], GEOJSON),
-    );
-    add(
-        "/api/regions/{id}",
-        op("One region (ISO code or name)", id(), GEOJSON),
-    );
-    add(
-        "/api/bases",
-        op(
-            "Bases",
-            vec![
-                q(
-                    "operator",
-                    "MINUSMA, Barkhane, EUTM, G5 Sahel, FAMa, United States",
-                    string(),
-                ),
-                q(
-                    "open_in",
-                    "Open during this year",
-                    json!({"type": "integer"}),
-                ),
-                q("bbox", "west,south,east,north", string()),
-            ],
-            GEOJSON,
-        ),
-    );
-    add("/api/bases/{id}", op("One base", id(), GEOJSON));
-    let coverage_params = || {
-        vec![
-            q(
-                "radius_km",
-                "Radius instead of the base's coverage_km",
-                json!({"type": "number", "minimum": 0, "maximum": MAX_RADIUS_KM}),
-            ),
-            q(
-                "active_only",
-                "Only events from years the base was open",
-                json!({"type": "boolean"}),
-            ),
-        ]
-    };
-    add(
-        "/api/bases/{id}/coverage",
-        op(
-            "Events inside a base's coverage circle, with totals by type and year",
-            concat(vec![
-                id(),
-                filters(),
-                coverage_params(),
-                paging(DEFAULT_LIMIT, MAX_LIMIT),
-            ]),
-            GEOJSON,
-        ),
-    );
-    add(
-        "/api/coverage",
-        op(
-            "Every base's totals and the events no base covers",
-            concat(vec![
-                filters(),
-                coverage_params(),
-                paging(DEFAULT_LIMIT, MAX_LIMIT),
-            ]),
-            JSON,
-        ),
-    );
-    add(
-        "/api/stats",
-        op(
-            "Event counts and fatalities grouped",
-            concat(vec![
-                vec![required(q(
-                    "group_by",
-                    "region | year | type | month",
-                    string(),
-                ))],
-                filters(),
-                near(),
-            ]),
-            JSON,
-        ),
-    );
-    add(
-        "/tiles/{z}/{x}/{y}.mvt",
-        op(
-            "Mapbox Vector Tile (XYZ, Web Mercator); 204 when empty",
-            concat(vec![
-                vec![
-                    path("z", "Zoom 0-16"),
-                    path("x", "Column"),
-                    path("y", "Row"),
-                ],
-                tile_filters(),
-            ]),
-            "application/vnd.mapbox-vector-tile",
-        ),
-    );
-    add(
-        "/tiles.json",
-        op(
-            "TileJSON 3.0.0 (tile filters are carried into the URL)",
-            tile_filters(),
-            JSON,
-        ),
-    );
-    add(
-        "/style.json",
-        op("MapLibre style over these tiles", tile_filters(), JSON),
-    );
-    add(
-        "/fonts/{fontstack}/{range}.pbf",
-        op(
-            "SDF glyphs for labels",
-            vec![
-                path("fontstack", "Any font name"),
-                path("range", "e.g. 0-255"),
-            ],
-            "application/x-protobuf",
-        ),
-    );
-    add("/healthz", op("Health", vec![], JSON));
-    add("/metrics", op("Prometheus metrics", vec![], "text/plain"));
-    let f = || {
-        vec![q(
-            "f",
-            "Encoding: json",
-            json!({"type": "string", "enum": ["json", "geojson"]}),
-        )]
-    };
-    add("/ogc", op("OGC API landing page", vec![], JSON));
-    add("/ogc/conformance", op("Conformance classes", vec![], JSON));
-    add("/ogc/api", op("This document", vec![], ogc::OPENAPI));
-    add("/ogc/collections", op("Feature collections", f(), JSON));
-    let cid = || {
-        vec![
-            json!({"name": "collectionId", "in": "path", "required": true, "schema": {"type": "string", "enum": Collection::ALL.iter().map(|c| c.id()).collect::<Vec<_>>()}}),
-        ]
-    };
-    add(
-        "/ogc/collections/{collectionId}",
-        op("A collection", concat(vec![cid(), f()]), JSON),
-    );
-    add(
-        "/ogc/collections/{collectionId}/queryables",
-        op(
-            "Queryable properties (JSON Schema)",
-            concat(vec![cid(), f()]),
-            "application/schema+json",
-        ),
-    );
-    add(
-        "/ogc/collections/{collectionId}/items/{featureId}",
-        op(
-            "One feature",
-            concat(vec![cid(), vec![path("featureId", "Feature id")], f()]),
-            GEOJSON,
-        ),
-    );
-    let items_params = || {
-        vec![
-            q(
-                "bbox",
-                "minLon,minLat,maxLon,maxLat (CRS84)",
-                json!({"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6}),
-            ),
-            q(
-                "datetime",
-                "RFC 3339 instant or interval (../2018-12-31)",
-                string(),
-            ),
-            q(
-                "limit",
-                "Page size",
-                json!({"type": "integer", "minimum": 0, "maximum": ogc::MAX_LIMIT, "default": ogc::DEFAULT_LIMIT}),
-            ),
-            q(
-                "offset",
-                "Items to skip",
-                json!({"type": "integer", "minimum": 0, "default": 0}),
-            ),
-        ]
-    };
-    add(
-        "/ogc/collections/{collectionId}/items",
-        op(
-            "Features of a collection",
-            concat(vec![cid(), items_params(), f()]),
-            GEOJSON,
-        ),
-    );
-    // Per collection, with its queryables as equality filters (GDAL reads these).
-    for c in Collection::ALL {
-        let props: Vec<Value> = c
-            .queryables()
-            .into_iter()
-            .map(|(name, ty)| {
-                q(
-                    name,
-                    &format!("Equality filter on {name}"),
-                    json!({"type": ty}),
-                )
-            })
-            .collect();
-        add(
-            &format!("/ogc/collections/{}/items", c.id()),
-            op(
-                &format!("{} features", c.id()),
-                concat(vec![items_params(), props, f()]),
-                GEOJSON,
-            ),
-        );
-    }
+pub fn document(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
+    Ok(json_response(ogc::OPENAPI, &build(&r.base_url())))
+}
 
-    let doc = json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "Sahel Atlas",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Conflict events, bases, regions and towns of Mali: query API, vector tiles and OGC API – Features.",
-            "license": {"name": "Data: Natural Earth (public domain), GeoNames (CC BY 4.0), cited sources"},
-        },
-        "servers": [{"url": base_url(state, headers)}],
-        "paths": paths,
-    });
-    let mut resp = json_response(JSON, &doc);
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ogc::OPENAPI));
-    resp
+/// Silences the unused import of `path_params` in builds without tests.
+#[allow(dead_code)]
+fn _uses() -> Vec<Parameter> {
+    path_params::<NoQuery>()
 }

@@ -1,56 +1,120 @@
 //! Errors as RFC 9457 `application/problem+json`: every failure a client can cause is
-//! one of these, with the offending parameter named.
+//! one of these, with the offending parameter named. Errors of the layers below convert
+//! here once (`impl From<…> for Problem`).
 
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
+use super::params::ParamError;
+
+/// What went wrong, as a client sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A value is malformed or outside its documented range (400).
+    InvalidParameter,
+    /// Each value is well formed, but together (or against the data) they cannot be
+    /// answered: rules the OpenAPI schema cannot state (422).
+    UnprocessableParameters,
+    NotFound,
+    MethodNotAllowed,
+    /// Something needed to answer is missing on the server (503).
+    Unavailable,
+    Internal,
+}
+
+impl ProblemKind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemKind::InvalidParameter => StatusCode::BAD_REQUEST,
+            ProblemKind::UnprocessableParameters => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::NotFound => StatusCode::NOT_FOUND,
+            ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The last part of the problem's `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemKind::InvalidParameter => "invalid-parameter",
+            ProblemKind::UnprocessableParameters => "unprocessable-parameters",
+            ProblemKind::NotFound => "not-found",
+            ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::Unavailable => "unavailable",
+            ProblemKind::Internal => "internal",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemKind::InvalidParameter => "Invalid query parameter",
+            ProblemKind::UnprocessableParameters => "Parameters cannot be answered as given",
+            ProblemKind::NotFound => "Not found",
+            ProblemKind::MethodNotAllowed => "Method not allowed",
+            ProblemKind::Unavailable => "Service unavailable",
+            ProblemKind::Internal => "Internal error",
+        }
+    }
+}
+
+/// The body of every error response (documented in the OpenAPI document).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProblemBody {
+    /// `urn:sahel-atlas:problem:<kind>`
+    #[schema(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    /// The query or path parameter at fault, when there is one.
+    parameter: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Problem {
-    pub status: StatusCode,
-    /// Short machine-readable kind, e.g. `invalid-parameter`.
-    pub kind: &'static str,
-    pub title: &'static str,
+    pub kind: ProblemKind,
     pub detail: String,
     /// Extension members (`parameter`, `suggestions`, ...).
     pub extra: Vec<(&'static str, Value)>,
 }
 
 impl Problem {
-    pub fn new(
-        status: StatusCode,
-        kind: &'static str,
-        title: &'static str,
-        detail: String,
-    ) -> Self {
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
         Problem {
-            status,
             kind,
-            title,
-            detail,
+            detail: detail.into(),
             extra: Vec::new(),
         }
     }
 
     /// 400 for a parameter that is malformed, out of range or not allowed here.
     pub fn param(name: &str, detail: impl Into<String>) -> Self {
-        let mut p = Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "Invalid query parameter",
-            format!("{name}: {}", detail.into()),
-        );
-        p.extra.push(("parameter", json!(name)));
-        p
+        Problem::about(ProblemKind::InvalidParameter, name, detail)
+    }
+
+    /// 422 for a parameter that breaks a rule its schema cannot state.
+    pub fn unprocessable(name: &str, detail: impl Into<String>) -> Self {
+        Problem::about(ProblemKind::UnprocessableParameters, name, detail)
+    }
+
+    fn about(kind: ProblemKind, name: &str, detail: impl Into<String>) -> Self {
+        Problem::new(kind, format!("{name}: {}", detail.into())).with("parameter", json!(name))
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            detail.into(),
-        )
+        Problem::new(ProblemKind::NotFound, detail)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Problem::new(ProblemKind::Internal, detail)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
     }
 
     pub fn with(mut self, key: &'static str, value: Value) -> Self {
@@ -60,22 +124,58 @@ impl Problem {
     }
 
     pub fn into_response(self) -> Response {
+        let status = self.status();
         let mut body = Map::new();
         body.insert(
             "type".into(),
-            json!(format!("urn:sahel-atlas:problem:{}", self.kind)),
+            json!(format!("urn:sahel-atlas:problem:{}", self.kind.slug())),
         );
-        body.insert("title".into(), json!(self.title));
-        body.insert("status".into(), json!(self.status.as_u16()));
+        body.insert("title".into(), json!(self.kind.title()));
+        body.insert("status".into(), json!(status.as_u16()));
         body.insert("detail".into(), json!(self.detail));
         body.extend(self.extra.into_iter().map(|(k, v)| (k.to_string(), v)));
         let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
         let mut resp = Response::new(bytes.into());
-        *resp.status_mut() = self.status;
+        *resp.status_mut() = status;
         resp.headers_mut().insert(
             warp::http::header::CONTENT_TYPE,
             warp::http::HeaderValue::from_static("application/problem+json"),
         );
         resp
+    }
+}
+
+impl From<ParamError> for Problem {
+    fn from(e: ParamError) -> Self {
+        match e.parameter {
+            Some(name) => Problem::param(&name, e.detail),
+            None => Problem::param("query", e.detail),
+        }
+    }
+}
+
+impl From<crate::query::QueryError> for Problem {
+    fn from(e: crate::query::QueryError) -> Self {
+        use crate::query::QueryError;
+        let detail = e.to_string();
+        match e {
+            QueryError::UnknownPlace { suggestions, .. } => Problem::not_found(detail)
+                .with("parameter", json!("near"))
+                .with("suggestions", json!(suggestions)),
+            QueryError::UnknownRegion { key, known } => Problem::param(
+                "region",
+                format!("unknown region {key:?}; known: {}", known.join(", ")),
+            ),
+        }
+    }
+}
+
+impl From<crate::tiles::TileError> for Problem {
+    fn from(e: crate::tiles::TileError) -> Self {
+        use crate::tiles::TileError;
+        match e {
+            TileError::OutsideGrid { axis, .. } => Problem::unprocessable(axis, e.to_string()),
+            TileError::Encode(_) => Problem::internal(e.to_string()),
+        }
     }
 }

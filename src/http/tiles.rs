@@ -1,18 +1,17 @@
 //! `/tiles/{z}/{x}/{y}.mvt`, `/tiles.json` (TileJSON 3.0.0) and `/style.json` (MapLibre).
 
+use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde_json::{Value, json};
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::params::{self, Params};
+use super::params::queries::{NoQuery, TilePath, TileQuery};
 use super::problem::Problem;
-use super::{AppState, JSON, base_url, json_response};
-use crate::query::filter::EventFilter;
-use crate::tiles::coord::{MAX_ZOOM, TileCoord, TileError};
+use super::{JSON, Request, json_response};
+use crate::tiles::cache::{FilterKey, TileKey};
+use crate::tiles::coord::{MAX_ZOOM, TileCoord};
 use crate::tiles::{LAYERS, events::INDIVIDUAL_FROM_ZOOM};
 
-/// Filters a tile URL may carry (they apply to `events`, and the dates to `regions`).
-const TILE_FILTERS: &[&str] = &["from", "to", "type", "actor", "min_fatalities", "region"];
 const MVT: &str = "application/vnd.mapbox-vector-tile";
 pub const ATTRIBUTION: &str = "Natural Earth (public domain) · GeoNames (CC BY 4.0) · events and bases: cited sources per feature";
 
@@ -20,54 +19,31 @@ pub const ATTRIBUTION: &str = "Natural Earth (public domain) · GeoNames (CC BY 
 const BOUNDS: [f64; 4] = [-12.3, 10.1, 4.3, 25.0];
 const CENTER: [f64; 3] = [-4.0, 17.0, 5.0];
 
-/// A filter in one canonical form, so equal filters share cache entries.
-fn cache_key(f: &EventFilter) -> String {
-    let mut f = f.clone();
-    for t in &mut f.types {
-        *t = t.to_lowercase();
-    }
-    f.types.sort();
-    f.types.dedup();
-    f.actor = f.actor.map(|a| crate::text::fold(&a));
-    format!("{f:?}")
+/// Whether the client already has the tile with this ETag.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let (Some(inm), Ok(tag)) = (headers.typed_get::<IfNoneMatch>(), etag.parse::<ETag>()) else {
+        return false;
+    };
+    !inm.precondition_passes(&tag)
 }
 
 /// `GET /tiles/{z}/{x}/{y}.mvt`
-pub fn tile(
-    state: &AppState,
-    z: &str,
-    x: &str,
-    file: &str,
-    raw: &str,
-    headers: &HeaderMap,
-) -> Result<Response, Problem> {
-    let y = file
-        .strip_suffix(".mvt")
-        .or_else(|| file.strip_suffix(".pbf"))
-        .ok_or_else(|| Problem::param("y", format!("{file:?} must be <row>.mvt")))?;
-    let t = TileCoord::parse(z, x, y).map_err(|e| match e {
-        TileError::Zoom(d) => Problem::param("z", d),
-        TileError::X(d) => Problem::param("x", d),
-        TileError::Y(d) => Problem::param("y", d),
-    })?;
-    let p = Params::parse(raw, &[TILE_FILTERS])?;
-    let snap = state.snapshot();
-    let filter = params::event_filter(&p, &snap.atlas)?;
-    let key = (t, cache_key(&filter));
-    let encoded = state
+pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Problem> {
+    let t = TileCoord::new(path.z.get() as u8, path.x.get(), path.y.get())?;
+    let snap = &r.snap;
+    let filter = q.filter.resolve(&snap.atlas, None)?;
+    let key = TileKey {
+        tile: t,
+        filter: FilterKey::of(&filter),
+    };
+    let encoded = r
+        .state
         .tile_cache
         .get_or_render(key, || {
             snap.tiles
                 .render(&snap.atlas, t, &filter.compile(&snap.atlas))
         })
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Tile encoding failed",
-                format!("tile {}/{}/{}: {e}", t.z, t.x, t.y),
-            )
-        })?;
+        .map_err(|e| Problem::internal(format!("tile {}/{}/{}: {e}", t.z, t.x, t.y)))?;
 
     let mut resp = Response::new(Default::default());
     let h = resp.headers_mut();
@@ -79,16 +55,7 @@ pub fn tile(
     if let Ok(v) = HeaderValue::from_str(&encoded.etag) {
         h.insert(header::ETAG, v);
     }
-    let not_modified = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.trim_start_matches("W/") == encoded.etag
-        });
-    if not_modified {
+    if not_modified(r.headers, &encoded.etag) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(resp);
     }
@@ -98,7 +65,7 @@ pub fn tile(
     }
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
-    if accepts_gzip(headers) {
+    if accepts_gzip(r.headers) {
         resp.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         *resp.body_mut() = encoded.gzip.clone().into();
@@ -124,57 +91,60 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// The tile URL template, carrying the request's filters (validated).
-fn tiles_url(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<String, Problem> {
-    let p = Params::parse(raw, &[TILE_FILTERS])?;
-    params::event_filter(&p, &state.snapshot().atlas)?;
-    let q = if raw.is_empty() {
+fn tiles_url(r: &Request, q: &TileQuery) -> Result<String, Problem> {
+    q.filter.resolve(r.atlas(), None)?;
+    let query = if r.raw_query.is_empty() {
         String::new()
     } else {
-        format!("?{raw}")
+        format!("?{}", r.raw_query)
     };
     Ok(format!(
-        "{}/tiles/{{z}}/{{x}}/{{y}}.mvt{q}",
-        base_url(state, headers)
+        "{}/tiles/{{z}}/{{x}}/{{y}}.mvt{query}",
+        r.base_url()
     ))
 }
 
 /// `GET /tiles.json` (TileJSON 3.0.0); the tile filters may be given and are passed on.
-pub fn tilejson(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, Problem> {
-    let url = tiles_url(state, raw, headers)?;
-    let layers: Vec<Value> = LAYERS
+pub fn tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Problem> {
+    let url = tiles_url(r, &q)?;
+    let layers = LAYERS
         .iter()
         .map(|l| {
-            let fields: serde_json::Map<String, Value> =
-                l.fields.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-            json!({"id": l.id, "description": l.description, "fields": fields, "minzoom": 0, "maxzoom": MAX_ZOOM})
+            let mut layer = tilejson::VectorLayer::new(
+                l.id.to_string(),
+                l.fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+            layer.description = Some(l.description.to_string());
+            layer.minzoom = Some(0);
+            layer.maxzoom = Some(MAX_ZOOM);
+            layer
         })
         .collect();
-    Ok(json_response(
-        JSON,
-        &json!({
-            "tilejson": "3.0.0",
-            "name": "Sahel Atlas",
-            "description": format!("Regions, bases, coverage, towns and conflict events in Mali. Events are clustered below zoom {INDIVIDUAL_FROM_ZOOM}."),
-            "version": env!("CARGO_PKG_VERSION"),
-            "attribution": ATTRIBUTION,
-            "scheme": "xyz",
-            "tiles": [url],
-            "minzoom": 0,
-            "maxzoom": MAX_ZOOM,
-            "bounds": BOUNDS,
-            "center": CENTER,
-            "vector_layers": layers,
-        }),
-    ))
+    let mut tj = tilejson::tilejson! { tiles: vec![url] };
+    tj.name = Some("Sahel Atlas".into());
+    tj.description = Some(format!(
+        "Regions, bases, coverage, towns and conflict events in Mali. Events are clustered below zoom {INDIVIDUAL_FROM_ZOOM}."
+    ));
+    tj.version = Some(env!("CARGO_PKG_VERSION").into());
+    tj.attribution = Some(ATTRIBUTION.into());
+    tj.scheme = Some("xyz".into());
+    tj.minzoom = Some(0);
+    tj.maxzoom = Some(MAX_ZOOM);
+    tj.bounds = Some(tilejson::Bounds::new(
+        BOUNDS[0], BOUNDS[1], BOUNDS[2], BOUNDS[3],
+    ));
+    tj.center = Some(tilejson::Center::new(CENTER[0], CENTER[1], CENTER[2] as u8));
+    tj.vector_layers = Some(layers);
+    Ok(json_response(JSON, &tj))
 }
 
 /// `GET /style.json`: a MapLibre style drawing every layer from our tiles alone.
-pub fn style(state: &AppState, raw: &str, headers: &HeaderMap) -> Result<Response, Problem> {
-    let tiles = tiles_url(state, raw, headers)?;
-    Ok(json_response(
-        JSON,
-        &style_json(&base_url(state, headers), &tiles),
-    ))
+pub fn style(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Problem> {
+    let tiles = tiles_url(r, &q)?;
+    Ok(json_response(JSON, &style_json(&r.base_url(), &tiles)))
 }
 
 /// Operator colours, shared by bases and their coverage circles.

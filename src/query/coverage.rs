@@ -34,7 +34,7 @@ pub fn base_coverage(
     rule: CoverageRule,
     prefix: usize,
 ) -> BaseCoverage {
-    let b = &atlas.bases[base];
+    let b = &atlas.bases()[base];
     let radius_km = rule.radius_km.unwrap_or(b.coverage_km);
     // Dropping events after ranking would pull unranked ones into the prefix: with
     // active_only, rank them all.
@@ -50,7 +50,7 @@ pub fn base_coverage(
         prefix,
     );
     if rule.active_only {
-        hits.retain(|h| b.open_in(atlas.events[h.event as usize].date.year()));
+        hits.retain(|h| b.open_in(atlas.events()[h.event as usize].date.year()));
     }
     let totals = Totals::of(atlas, hits.iter().map(|h| h.event));
     BaseCoverage {
@@ -68,8 +68,8 @@ pub struct CoverageReport {
 }
 
 pub fn coverage_all(atlas: &Atlas, m: &Matcher, rule: CoverageRule) -> CoverageReport {
-    let mut covered = vec![false; atlas.events.len()];
-    let bases: Vec<BaseCoverage> = (0..atlas.bases.len())
+    let mut covered = vec![false; atlas.events().len()];
+    let bases: Vec<BaseCoverage> = (0..atlas.bases().len())
         .map(|b| {
             let c = base_coverage(atlas, b, m, rule, 0);
             for h in &c.hits {
@@ -78,7 +78,7 @@ pub fn coverage_all(atlas: &Atlas, m: &Matcher, rule: CoverageRule) -> CoverageR
             c
         })
         .collect();
-    let uncovered = (0..atlas.events.len() as u32)
+    let uncovered = (0..atlas.events().len() as u32)
         .filter(|&i| !covered[i as usize] && m.matches(i))
         .collect();
     CoverageReport { bases, uncovered }

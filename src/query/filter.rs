@@ -3,6 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use super::props::{PropKind, Queryable};
 use crate::atlas::Atlas;
 use crate::model::{Event, LonLat, RegionIdx};
 use crate::text::fold;
@@ -95,30 +96,43 @@ pub enum EventProp {
     GeoPrecision,
 }
 
-impl EventProp {
-    /// Name, property, JSON Schema type.
-    pub const ALL: [(&'static str, EventProp, &'static str); 10] = [
-        ("event_type", EventProp::EventType, "string"),
-        ("sub_event_type", EventProp::SubEventType, "string"),
-        ("actor1", EventProp::Actor1, "string"),
-        ("actor2", EventProp::Actor2, "string"),
-        ("admin1", EventProp::Admin1, "string"),
-        ("admin2", EventProp::Admin2, "string"),
-        ("location", EventProp::Location, "string"),
-        ("region", EventProp::Region, "string"),
-        ("fatalities", EventProp::Fatalities, "integer"),
-        ("geo_precision", EventProp::GeoPrecision, "integer"),
+impl Queryable for EventProp {
+    const ALL: &'static [EventProp] = &[
+        EventProp::EventType,
+        EventProp::SubEventType,
+        EventProp::Actor1,
+        EventProp::Actor2,
+        EventProp::Admin1,
+        EventProp::Admin2,
+        EventProp::Location,
+        EventProp::Region,
+        EventProp::Fatalities,
+        EventProp::GeoPrecision,
+    ];
+    const NAMES: &'static [&'static str] = &[
+        "event_type",
+        "sub_event_type",
+        "actor1",
+        "actor2",
+        "admin1",
+        "admin2",
+        "location",
+        "region",
+        "fatalities",
+        "geo_precision",
     ];
 
-    pub fn by_name(name: &str) -> Option<EventProp> {
-        Self::ALL
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, p, _)| *p)
+    fn kind(self) -> PropKind {
+        match self {
+            EventProp::Fatalities | EventProp::GeoPrecision => PropKind::Integer,
+            _ => PropKind::Text,
+        }
     }
+}
 
+impl EventProp {
     fn matches(self, atlas: &Atlas, i: u32, want: &str) -> bool {
-        let e = &atlas.events[i as usize];
+        let e = &atlas.events()[i as usize];
         let text = |v: &str| v.eq_ignore_ascii_case(want);
         let number = |v: u32| want.parse::<u32>() == Ok(v);
         match self {
@@ -151,7 +165,7 @@ impl EventFilter {
         let actor_ok = self.actor.as_ref().map(|needle| {
             let needle = fold(needle);
             atlas
-                .actors
+                .actors()
                 .folded
                 .iter()
                 .map(|a| a.contains(&needle))
@@ -165,8 +179,8 @@ impl EventFilter {
                 ..f.clone()
             };
             let (first, last) = (
-                atlas.events.first().map(|e| e.date),
-                atlas.events.last().map(|e| e.date),
+                atlas.events().first().map(|e| e.date),
+                atlas.events().last().map(|e| e.date),
             );
             rest.is_empty()
                 && f.from.is_none_or(|d| first.is_some_and(|a| d <= a))
@@ -215,7 +229,7 @@ impl Matcher<'_> {
             return true;
         }
         let f = self.filter;
-        let e: &Event = &self.atlas.events[i as usize];
+        let e: &Event = &self.atlas.events()[i as usize];
         f.from.is_none_or(|d| e.date >= d)
             && f.to.is_none_or(|d| e.date <= d)
             && f.min_fatalities.is_none_or(|m| e.fatalities >= m)
@@ -224,10 +238,10 @@ impl Matcher<'_> {
                     e.event_type.eq_ignore_ascii_case(t) || e.sub_event_type.eq_ignore_ascii_case(t)
                 }))
             && f.region
-                .is_none_or(|r| self.atlas.event_region[i as usize] == Some(r))
+                .is_none_or(|r| self.atlas.event_region()[i as usize] == Some(r))
             && f.bbox.is_none_or(|b| b.contains(e.pos))
             && self.actor_ok.as_ref().is_none_or(|ok| {
-                let [a1, a2] = self.atlas.actors.of_event[i as usize];
+                let [a1, a2] = self.atlas.actors().of_event[i as usize];
                 ok[a1 as usize] || ok[a2 as usize]
             })
             && f.equals.iter().all(|(p, v)| p.matches(self.atlas, i, v))

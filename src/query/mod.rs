@@ -3,7 +3,9 @@
 
 pub mod coverage;
 pub mod filter;
+pub mod items;
 pub mod places;
+pub mod props;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -16,6 +18,20 @@ use crate::atlas::Atlas;
 use crate::geodesy::{APPROX_MARGIN, approx_distance_km, distance_km, search_envelopes};
 use crate::model::{Event, LonLat};
 use filter::Matcher;
+
+/// A question the atlas cannot answer as asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// No gazetteer entry has this name; `suggestions` are close names.
+    #[error("no place called {name:?} in the gazetteer")]
+    UnknownPlace {
+        name: String,
+        suggestions: Vec<String>,
+    },
+    #[error("unknown region {key:?}; known: {}", known.join(", "))]
+    UnknownRegion { key: String, known: Vec<String> },
+}
 
 /// A geodesic radius search.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,7 +132,7 @@ fn rank_by_distance(
     let exact = |x: &mut Inside| {
         let d = x
             .exact_km
-            .unwrap_or_else(|| distance_km(center, atlas.events[x.event as usize].pos));
+            .unwrap_or_else(|| distance_km(center, atlas.events()[x.event as usize].pos));
         x.exact_km = Some(d);
         d
     };
@@ -160,7 +176,7 @@ fn rank_by_distance(
 /// the page about to be shown).
 pub fn fill_distances(atlas: &Atlas, center: LonLat, hits: &mut [Hit]) {
     for h in hits.iter_mut().filter(|h| h.distance_km.is_none()) {
-        h.distance_km = Some(distance_km(center, atlas.events[h.event as usize].pos));
+        h.distance_km = Some(distance_km(center, atlas.events()[h.event as usize].pos));
     }
 }
 
@@ -200,7 +216,7 @@ pub fn find_events(
             .filter(|&i| m.matches(i))
             .map(hit)
             .collect(),
-        (None, None) => (0..atlas.events.len() as u32)
+        (None, None) => (0..atlas.events().len() as u32)
             .filter(|&i| m.matches(i))
             .map(hit)
             .collect(),
@@ -216,7 +232,7 @@ fn sort_hits(atlas: &Atlas, hits: &mut [Hit], sort: Sort) {
         Sort::DateDesc => hits.sort_unstable_by_key(|h| std::cmp::Reverse(h.event)),
         Sort::FatalitiesDesc => hits.sort_unstable_by_key(|h| {
             (
-                std::cmp::Reverse(atlas.events[h.event as usize].fatalities),
+                std::cmp::Reverse(atlas.events()[h.event as usize].fatalities),
                 h.event,
             )
         }),
@@ -258,7 +274,7 @@ pub fn near_page(
         let inside: Vec<Inside> = c
             .events
             .iter()
-            .filter_map(|&i| test.inside(i, atlas.events[i as usize].pos))
+            .filter_map(|&i| test.inside(i, atlas.events()[i as usize].pos))
             .collect();
         total += inside.len();
         edge.push(inside);
@@ -282,7 +298,7 @@ pub fn near_page(
                 .iter()
                 .map(|&i| Inside {
                     event: i,
-                    approx_km: approx_distance_km(center, atlas.events[i as usize].pos),
+                    approx_km: approx_distance_km(center, atlas.events()[i as usize].pos),
                     exact_km: None,
                 })
                 .collect()
@@ -316,7 +332,7 @@ pub fn nearest(atlas: &Atlas, m: &Matcher, p: LonLat, k: usize) -> Vec<Hit> {
         .events_by_planar_distance(p)
         .filter(|&i| m.matches(i))
         .take(k)
-        .map(|i| distance_km(p, atlas.events[i as usize].pos))
+        .map(|i| distance_km(p, atlas.events()[i as usize].pos))
         .fold(None, |acc: Option<f64>, d| {
             Some(acc.map_or(d, |a| a.max(d)))
         });
@@ -370,7 +386,7 @@ impl Totals {
     pub fn of(atlas: &Atlas, events: impl IntoIterator<Item = u32>) -> Totals {
         let mut t = Totals::default();
         for i in events {
-            t.add(&atlas.events[i as usize]);
+            t.add(&atlas.events()[i as usize]);
         }
         t
     }

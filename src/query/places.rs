@@ -1,5 +1,6 @@
 //! Gazetteer search over place names and alternate names, accents and case ignored.
 
+use super::QueryError;
 use crate::atlas::Atlas;
 use crate::text::fold;
 
@@ -29,7 +30,7 @@ pub fn search(atlas: &Atlas, q: &str) -> Vec<usize> {
     // (match rank, matched an alternate name, larger population first) per place.
     type Score = (u8, bool, std::cmp::Reverse<u64>);
     let mut ranked: Vec<(Score, usize)> = atlas
-        .place_keys
+        .place_keys()
         .iter()
         .enumerate()
         .filter_map(|(i, keys)| {
@@ -38,7 +39,7 @@ pub fn search(atlas: &Atlas, q: &str) -> Vec<usize> {
                 .enumerate()
                 .filter_map(|(k, name)| match_rank(name, &q).map(|r| (r, k > 0)))
                 .min()?;
-            let pop = atlas.places[i].population.unwrap_or(0);
+            let pop = atlas.places()[i].population.unwrap_or(0);
             Some(((rank, alt, std::cmp::Reverse(pop)), i))
         })
         .collect();
@@ -47,20 +48,26 @@ pub fn search(atlas: &Atlas, q: &str) -> Vec<usize> {
 }
 
 /// The place a user means by `name`: an exact (folded) match of its name, else of an
-/// alternate name. When none matches exactly, `Err` carries up to five close names.
-pub fn resolve(atlas: &Atlas, name: &str) -> Result<usize, Vec<String>> {
+/// alternate name.
+///
+/// # Errors
+/// [`QueryError::UnknownPlace`] with up to five close names when none matches exactly.
+pub fn resolve(atlas: &Atlas, name: &str) -> Result<usize, QueryError> {
     let q = fold(name);
     if let Some(&i) = search(atlas, &q).first()
-        && atlas.place_keys[i].contains(&q)
+        && atlas.place_keys()[i].contains(&q)
     {
         return Ok(i);
     }
-    Err(suggest(atlas, &q))
+    Err(QueryError::UnknownPlace {
+        name: name.to_string(),
+        suggestions: suggest(atlas, &q),
+    })
 }
 
 fn suggest(atlas: &Atlas, q: &str) -> Vec<String> {
     let mut scored: Vec<(f64, usize)> = atlas
-        .place_keys
+        .place_keys()
         .iter()
         .enumerate()
         .map(|(i, keys)| {
@@ -82,7 +89,7 @@ fn suggest(atlas: &Atlas, q: &str) -> Vec<String> {
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut names: Vec<String> = Vec::new();
     for (_, i) in scored {
-        let n = &atlas.places[i].name;
+        let n = &atlas.places()[i].name;
         if !names.contains(n) {
             names.push(n.clone());
         }

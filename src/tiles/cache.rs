@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::coord::TileCoord;
+use crate::query::filter::EventFilter;
 
 /// One encoded tile: the MVT bytes, their gzip, and an ETag. Empty `raw` = empty tile.
 #[derive(Debug)]
@@ -46,8 +47,47 @@ impl EncodedTile {
     }
 }
 
-/// Tile + canonical filter string.
-pub type TileKey = (TileCoord, String);
+/// An event filter in one canonical form (types lower-cased and sorted, the actor folded),
+/// so equal filters share cache entries. Tiles carry no box or property filters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FilterKey {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    types: Vec<String>,
+    actor: Option<String>,
+    min_fatalities: Option<u32>,
+    region: Option<crate::model::RegionIdx>,
+}
+
+impl FilterKey {
+    pub fn of(f: &EventFilter) -> FilterKey {
+        debug_assert!(f.bbox.is_none() && f.equals.is_empty(), "not a tile filter");
+        let mut types: Vec<String> = f.types.iter().map(|t| t.to_lowercase()).collect();
+        types.sort();
+        types.dedup();
+        FilterKey {
+            from: f.from,
+            to: f.to,
+            types,
+            actor: f.actor.as_deref().map(crate::text::fold),
+            min_fatalities: f.min_fatalities,
+            region: f.region,
+        }
+    }
+
+    /// Bytes this key holds, for the cache's weigher.
+    fn weight(&self) -> usize {
+        64 + self.types.iter().map(String::len).sum::<usize>()
+            + self.actor.as_ref().map_or(0, String::len)
+    }
+}
+
+/// One tile of one filter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TileKey {
+    pub tile: TileCoord,
+    pub filter: FilterKey,
+}
 
 pub struct TileCache {
     cache: Option<moka::sync::Cache<TileKey, Arc<EncodedTile>>>,
@@ -60,7 +100,7 @@ impl TileCache {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|k: &TileKey, v: &Arc<EncodedTile>| {
-                    (k.1.len() + v.raw.len() + v.gzip.len() + 64).min(u32::MAX as usize) as u32
+                    (k.filter.weight() + v.raw.len() + v.gzip.len()).min(u32::MAX as usize) as u32
                 })
                 .build()
         });

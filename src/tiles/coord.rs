@@ -2,6 +2,7 @@
 //! projection between lon/lat, "world" coordinates (0..1 across the whole map) and tile
 //! coordinates (0..EXTENT inside one tile).
 
+use super::TileError;
 use crate::geodesy::Envelope;
 use crate::model::LonLat;
 
@@ -22,37 +23,35 @@ pub struct TileCoord {
     pub y: u32,
 }
 
-/// Why a tile address is not valid.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TileError {
-    Zoom(String),
-    X(String),
-    Y(String),
-}
-
 impl TileCoord {
-    /// Parses path segments `z`, `x`, `y` (digits only) and checks their ranges.
-    pub fn parse(z: &str, x: &str, y: &str) -> Result<TileCoord, TileError> {
-        let digits =
-            |s: &str| !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit());
-        let z: u8 = (digits(z) && z.len() <= 2)
-            .then(|| z.parse().ok())
-            .flatten()
-            .filter(|&z| z <= MAX_ZOOM)
-            .ok_or_else(|| TileError::Zoom(format!("{z:?} is not a zoom level 0..{MAX_ZOOM}")))?;
-        let n = 1u64 << z;
-        let check = |v: &str| -> Option<u32> {
-            digits(v)
-                .then(|| v.parse::<u64>().ok())
-                .flatten()
-                .filter(|&v| v < n)
-                .map(|v| v as u32)
+    /// The tile at zoom `z`, column `x`, row `y`.
+    ///
+    /// ```
+    /// use sahel_atlas::tiles::coord::TileCoord;
+    /// assert!(TileCoord::new(3, 7, 0).is_ok());
+    /// assert!(TileCoord::new(3, 8, 0).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`TileError::OutsideGrid`] for a zoom over [`MAX_ZOOM`] or a column or row that
+    /// does not exist at that zoom.
+    pub fn new(z: u8, x: u32, y: u32) -> Result<TileCoord, TileError> {
+        let outside = |axis, value| TileError::OutsideGrid {
+            axis,
+            value,
+            z,
+            max: if z > MAX_ZOOM { 0 } else { (1u32 << z) - 1 },
         };
-        let x = check(x).ok_or_else(|| {
-            TileError::X(format!("{x:?} is not a column 0..{} at zoom {z}", n - 1))
-        })?;
-        let y = check(y)
-            .ok_or_else(|| TileError::Y(format!("{y:?} is not a row 0..{} at zoom {z}", n - 1)))?;
+        if z > MAX_ZOOM {
+            return Err(outside("z", z as u32));
+        }
+        let n = 1u64 << z;
+        if x as u64 >= n {
+            return Err(outside("x", x));
+        }
+        if y as u64 >= n {
+            return Err(outside("y", y));
+        }
         Ok(TileCoord { z, x, y })
     }
 
@@ -136,43 +135,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_and_bounds_tile_addresses() {
+    fn bounds_tile_addresses() {
         assert_eq!(
-            TileCoord::parse("0", "0", "0"),
-            Ok(TileCoord { z: 0, x: 0, y: 0 })
+            TileCoord::new(0, 0, 0).ok(),
+            Some(TileCoord { z: 0, x: 0, y: 0 })
         );
         assert_eq!(
-            TileCoord::parse("6", "31", "29"),
-            Ok(TileCoord { z: 6, x: 31, y: 29 })
+            TileCoord::new(6, 31, 29).ok(),
+            Some(TileCoord { z: 6, x: 31, y: 29 })
         );
-        assert!(matches!(
-            TileCoord::parse("17", "0", "0"),
-            Err(TileError::Zoom(_))
-        ));
-        assert!(matches!(
-            TileCoord::parse("-1", "0", "0"),
-            Err(TileError::Zoom(_))
-        ));
-        assert!(matches!(
-            TileCoord::parse("2", "4", "0"),
-            Err(TileError::X(_))
-        ));
-        assert!(matches!(
-            TileCoord::parse("2", "0", "4"),
-            Err(TileError::Y(_))
-        ));
-        assert!(matches!(
-            TileCoord::parse("2", "+1", "0"),
-            Err(TileError::X(_))
-        ));
-        assert!(matches!(
-            TileCoord::parse("2", "1.0", "0"),
-            Err(TileError::X(_))
-        ));
-        assert!(matches!(
-            TileCoord::parse("16", "99999999999999", "0"),
-            Err(TileError::X(_))
-        ));
+        let axis = |r: Result<TileCoord, TileError>| match r {
+            Err(TileError::OutsideGrid { axis, .. }) => axis,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(axis(TileCoord::new(17, 0, 0)), "z");
+        assert_eq!(axis(TileCoord::new(2, 4, 0)), "x");
+        assert_eq!(axis(TileCoord::new(2, 0, 4)), "y");
+        assert_eq!(axis(TileCoord::new(16, u32::MAX, 0)), "x");
     }
 
     /// Mopti (14.4843 N, 4.18296 W) is in OSM tile 10/500/470: check against the standard

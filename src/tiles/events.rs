@@ -114,7 +114,7 @@ type TileCells = Vec<(u8, i16, Sums)>;
 fn type_vocabulary(atlas: &Atlas) -> Option<Vocabulary> {
     let mut names: Vec<Arc<str>> = Vec::new();
     let mut ids: FxHashMap<Arc<str>, usize> = FxHashMap::default();
-    for e in &atlas.events {
+    for e in atlas.events() {
         if !ids.contains_key(&e.event_type) {
             if names.len() == MAX_TYPES {
                 return None;
@@ -142,7 +142,7 @@ impl ClusterPyramid {
         // The finest level from the events, coarser ones from it (a cell of zoom z is
         // 2 x 2 cells of zoom z + 1).
         let mut cells: FxHashMap<(u64, u64, i16), Sums> = FxHashMap::default();
-        for e in &atlas.events {
+        for e in atlas.events() {
             let w = project(e.pos);
             let (cx, cy) = global_cell(w, top, side);
             let c = cells.entry((cx, cy, e.date.year() as i16)).or_default();
@@ -253,7 +253,7 @@ pub fn events_in_tile<'a>(
     let (x0, y0) = (t.x as u64 * side as u64, t.y as u64 * side as u64);
     let mut grid = vec![Acc::default(); (side * side) as usize];
     for &(i, w) in &members {
-        let e = &atlas.events[i as usize];
+        let e = &atlas.events()[i as usize];
         let (gx, gy) = global_cell(w, t.z, side);
         let cx = gx.saturating_sub(x0).min(side as u64 - 1) as usize;
         let cy = gy.saturating_sub(y0).min(side as u64 - 1) as usize;

@@ -16,7 +16,22 @@ use coord::{BUFFER, EXTENT, TileCoord, project};
 use events::{ClusterPyramid, EventFeature, events_in_tile};
 use shapes::{Shape, TileGeom};
 
-/// The layers of every tile, with their attributes (for TileJSON `vector_layers`).
+/// Why a tile cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileError {
+    /// A zoom, column or row outside the tile grid.
+    #[error("{value} is outside 0..{max} at zoom {z}")]
+    OutsideGrid {
+        axis: &'static str,
+        value: u32,
+        z: u8,
+        max: u32,
+    },
+    #[error("encoding failed: {0}")]
+    Encode(#[from] mvt::Error),
+}
+
 /// A layer of the tiles and the attributes its features carry.
 pub struct LayerInfo {
     pub id: &'static str,
@@ -147,12 +162,12 @@ const CIRCLE_SEGMENTS: usize = 128;
 impl TileSource {
     pub fn build(atlas: &Atlas) -> TileSource {
         let regions: Vec<geo::Geometry<f64>> = atlas
-            .regions
+            .regions()
             .iter()
             .map(|r| geo::Geometry::MultiPolygon(r.geometry.clone()))
             .collect();
         let circles: Vec<geo::Geometry<f64>> = atlas
-            .bases
+            .bases()
             .iter()
             .map(|b| {
                 geo::Geometry::Polygon(crate::geodesy::circle(
@@ -163,10 +178,10 @@ impl TileSource {
             })
             .collect();
         TileSource {
-            country: basemap_shapes(&atlas.basemap.country),
-            neighbours: basemap_shapes(&atlas.basemap.neighbours),
-            rivers: basemap_shapes(&atlas.basemap.rivers),
-            lakes: basemap_shapes(&atlas.basemap.lakes),
+            country: basemap_shapes(&atlas.basemap().country),
+            neighbours: basemap_shapes(&atlas.basemap().neighbours),
+            rivers: basemap_shapes(&atlas.basemap().rivers),
+            lakes: basemap_shapes(&atlas.basemap().lakes),
             regions: shapes(regions.iter()),
             coverage: shapes(circles.iter()),
             pyramid: std::sync::OnceLock::new(),
@@ -185,14 +200,14 @@ impl TileSource {
         atlas: &Atlas,
         t: TileCoord,
         m: &Matcher,
-    ) -> Result<Option<Vec<u8>>, mvt::Error> {
+    ) -> Result<Option<Vec<u8>>, TileError> {
         let mut tile = Tile::new(EXTENT);
         let buffer = BUFFER as f64;
         for (name, list, features) in [
-            ("country", &self.country, &atlas.basemap.country),
-            ("neighbours", &self.neighbours, &atlas.basemap.neighbours),
-            ("lakes", &self.lakes, &atlas.basemap.lakes),
-            ("rivers", &self.rivers, &atlas.basemap.rivers),
+            ("country", &self.country, &atlas.basemap().country),
+            ("neighbours", &self.neighbours, &atlas.basemap().neighbours),
+            ("lakes", &self.lakes, &atlas.basemap().lakes),
+            ("rivers", &self.rivers, &atlas.basemap().rivers),
         ] {
             let mut layer = tile.create_layer(name);
             for (i, shape) in list {
@@ -210,7 +225,7 @@ impl TileSource {
         let mut layer = tile.create_layer("regions");
         for (i, shape) in &self.regions {
             if let Some(g) = shape.in_tile(t, buffer) {
-                let r = &atlas.regions[*i];
+                let r = &atlas.regions()[*i];
                 let fatalities: u64 = r
                     .fatalities_by_year
                     .iter()
@@ -229,7 +244,7 @@ impl TileSource {
         let mut layer = tile.create_layer("coverage");
         for (i, shape) in &self.coverage {
             if let Some(g) = shape.in_tile(t, buffer) {
-                let b = &atlas.bases[*i];
+                let b = &atlas.bases()[*i];
                 let mut f = layer.into_feature(encode_shape(&g)?);
                 f.add_tag_string("id", &b.id);
                 f.add_tag_string("name", &b.name);
@@ -241,7 +256,7 @@ impl TileSource {
         add(&mut tile, layer)?;
 
         let mut layer = tile.create_layer("bases");
-        for b in &atlas.bases {
+        for b in atlas.bases() {
             let Some(at) = t.point_position(project(b.pos)) else {
                 continue;
             };
@@ -263,7 +278,7 @@ impl TileSource {
 
         let mut layer = tile.create_layer("places");
         let min_pop = min_population(t.z);
-        for p in &atlas.places {
+        for p in atlas.places() {
             let shown = match p.population {
                 Some(n) => n >= min_pop,
                 None => min_pop == 0,
@@ -286,7 +301,7 @@ impl TileSource {
         for ef in events_in_tile(atlas, pyramid, m, t) {
             layer = match ef {
                 EventFeature::Single { event, at } => {
-                    let e = &atlas.events[event as usize];
+                    let e = &atlas.events()[event as usize];
                     let mut f = layer.into_feature(encode_point(at)?);
                     f.add_tag_uint("count", 1);
                     f.add_tag_string("id", &e.id);
@@ -317,7 +332,7 @@ impl TileSource {
         if tile.num_layers() == 0 {
             return Ok(None);
         }
-        tile.to_bytes().map(Some)
+        Ok(Some(tile.to_bytes()?))
     }
 }
 

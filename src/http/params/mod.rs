@@ -1,0 +1,125 @@
+//! Query and path parameters as types. Each endpoint's parameters are one struct of
+//! groups (`queries`), each group a struct of typed values (`groups`, `values`); one
+//! function, [`parse`], reads a query string into such a struct, and every failure names
+//! the parameter. The same types generate the OpenAPI parameters (`utoipa::IntoParams`),
+//! so what is documented is what is enforced.
+
+mod de;
+pub mod groups;
+pub mod limits;
+pub mod queries;
+pub mod values;
+
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+
+use super::problem::Problem;
+use limits::{MAX_QUERY_LEN, MAX_TEXT_LEN};
+
+/// A parameter that cannot be read; `parameter` is filled in by the deserializer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {detail}", parameter.as_deref().unwrap_or("query"))]
+pub struct ParamError {
+    pub parameter: Option<String>,
+    pub detail: String,
+}
+
+impl ParamError {
+    pub fn invalid(parameter: &str, detail: impl Into<String>) -> ParamError {
+        ParamError {
+            parameter: Some(parameter.to_string()),
+            detail: detail.into(),
+        }
+    }
+
+    /// Names the parameter, unless a nested value already did.
+    fn named(mut self, parameter: &str) -> ParamError {
+        self.parameter.get_or_insert_with(|| parameter.to_string());
+        self
+    }
+}
+
+impl serde::de::Error for ParamError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        ParamError {
+            parameter: None,
+            detail: msg.to_string(),
+        }
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        Self::custom(format!("{variant:?} is not one of {}", expected.join(", ")))
+    }
+}
+
+/// The parameter names a query struct accepts, from the same derive as its OpenAPI.
+pub fn names<T: IntoParams>() -> Vec<String> {
+    T::into_params(|| None)
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+/// Reads `raw` (a query string without `?`) into `T`.
+///
+/// Refused before `T` sees them: a query string over [`MAX_QUERY_LEN`] bytes, a name `T`
+/// does not accept (the error lists those it does), a name given twice, an empty value, a
+/// value over [`MAX_TEXT_LEN`] characters. Values are trimmed.
+///
+/// # Errors
+/// A [`ParamError`] naming the parameter, for the first problem found.
+pub fn parse<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, ParamError> {
+    let accepted = names::<T>();
+    let pairs = pairs(raw, &accepted)?;
+    T::deserialize(de::QueryDeserializer { pairs: &pairs })
+}
+
+/// Like [`parse`], as a problem response.
+pub fn parse_query<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, Problem> {
+    parse(raw).map_err(Problem::from)
+}
+
+/// Reads path segments captured by the router (name, value) into `T`.
+pub fn parse_path<T: DeserializeOwned>(captured: &[(String, String)]) -> Result<T, Problem> {
+    T::deserialize(de::QueryDeserializer { pairs: captured }).map_err(Problem::from)
+}
+
+fn pairs(raw: &str, accepted: &[String]) -> Result<Vec<(String, String)>, ParamError> {
+    if raw.len() > MAX_QUERY_LEN {
+        return Err(ParamError::invalid(
+            "query",
+            format!("query string is longer than {MAX_QUERY_LEN} bytes"),
+        ));
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        if !accepted.iter().any(|a| *a == k) {
+            let mut names: Vec<&str> = accepted.iter().map(String::as_str).collect();
+            names.sort_unstable();
+            let list = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
+            return Err(ParamError::invalid(
+                &k,
+                format!("unknown parameter; this endpoint accepts: {list}"),
+            ));
+        }
+        if pairs.iter().any(|(pk, _)| *pk == k) {
+            return Err(ParamError::invalid(&k, "given more than once"));
+        }
+        if v.chars().count() > MAX_TEXT_LEN {
+            return Err(ParamError::invalid(
+                &k,
+                format!("longer than {MAX_TEXT_LEN} characters"),
+            ));
+        }
+        let v = v.trim();
+        if v.is_empty() {
+            return Err(ParamError::invalid(&k, "is empty"));
+        }
+        pairs.push((k.into_owned(), v.to_string()));
+    }
+    Ok(pairs)
+}

@@ -1,0 +1,260 @@
+//! What each endpoint accepts: one struct per endpoint, made of the groups in `groups`.
+//! [`query!`] declares the struct and its OpenAPI parameters from the same field list,
+//! so the two cannot drift apart.
+
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{Required, Schema};
+
+use super::groups::*;
+use super::values::*;
+use crate::query::props::{PropKind, Queryable};
+
+/// Declares an endpoint's query struct and its `IntoParams` (the concatenation of its
+/// groups' parameters).
+macro_rules! query {
+    ($(#[$doc:meta])* $name:ident $(<$g:ident: $bound:path>)? { $($field:ident: $group:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        $(#[serde(bound = "" )] #[doc = stringify!($g)])?
+        pub struct $name $(<$g: $bound>)? { $(pub $field: $group),* }
+
+        impl $(<$g: $bound>)? IntoParams for $name $(<$g>)? {
+            #[allow(unused_variables, unused_mut)]
+            fn into_params(
+                parameter_in: impl Fn() -> Option<ParameterIn>,
+            ) -> Vec<Parameter> {
+                let mut all = Vec::new();
+                $(all.extend(<$group as IntoParams>::into_params(&parameter_in));)*
+                all
+            }
+        }
+    };
+}
+
+query!(
+    /// Endpoints without parameters.
+    NoQuery {}
+);
+
+/// `q`, the text a gazetteer search looks for.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Name or part of it (accents and case ignored).
+    #[param(inline)]
+    pub q: Text,
+}
+
+query!(
+    /// `GET /api/places`
+    PlacesQuery { search: SearchParams, page: PlacesPageParams }
+);
+query!(
+    /// `GET /api/events`
+    EventsQuery {
+        filter: EventFilterParams,
+        bbox: BboxParams,
+        near: NearParams,
+        page: PageParams,
+        sort: SortParams,
+    }
+);
+query!(
+    /// `GET /api/events/nearest`
+    NearestQuery { filter: EventFilterParams, bbox: BboxParams, point: PointParams }
+);
+
+/// Which bases `/api/bases` lists.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BaseListParams {
+    /// MINUSMA, Barkhane, EUTM, G5 Sahel, FAMa, United States (case-insensitive).
+    #[param(inline, nullable = false)]
+    pub operator: Option<Text>,
+    /// Open at some time during this year.
+    #[param(inline, nullable = false)]
+    pub open_in: Option<Year>,
+}
+
+query!(
+    /// `GET /api/bases`
+    BasesQuery { bases: BaseListParams, bbox: BboxParams }
+);
+query!(
+    /// `GET /api/bases/{id}/coverage` and `GET /api/coverage`
+    CoverageQuery {
+        filter: EventFilterParams,
+        bbox: BboxParams,
+        coverage: CoverageParams,
+        page: PageParams,
+    }
+);
+
+/// How `/api/stats` groups events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+pub enum GroupByKey {
+    #[serde(rename = "region")]
+    Region,
+    #[serde(rename = "year")]
+    Year,
+    #[serde(rename = "type")]
+    Type,
+    #[serde(rename = "month")]
+    Month,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GroupByParams {
+    /// What to group by.
+    #[param(inline)]
+    pub group_by: GroupByKey,
+}
+
+query!(
+    /// `GET /api/stats`
+    StatsQuery {
+        group: GroupByParams,
+        filter: EventFilterParams,
+        bbox: BboxParams,
+        near: NearParams,
+    }
+);
+query!(
+    /// `GET /tiles/{z}/{x}/{y}.mvt`, `/tiles.json`, `/style.json`: the event filters (no box:
+    /// a tile is its own box).
+    TileQuery { filter: EventFilterParams }
+);
+query!(
+    /// OGC API documents other than items.
+    OgcQuery { f: FormatParams }
+);
+
+/// The box and time of OGC API items.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ItemParams {
+    /// minLon,minLat,maxLon,maxLat (CRS84), or the 3D form with heights (ignored);
+    /// latitudes within -90..90 and south <= north (422 otherwise).
+    #[param(inline, nullable = false, style = Form, explode = false)]
+    pub bbox: Option<OgcBbox>,
+    /// RFC 3339 instant or interval (2018-01-01/2018-12-31, ../2018-12-31); bases match
+    /// the years they were open.
+    #[param(inline, nullable = false)]
+    pub datetime: Option<Interval>,
+}
+
+query!(
+    /// `GET /ogc/collections/{collectionId}/items`, with the collection's queryables `P`.
+    ItemsQuery<P: Queryable> {
+        items: ItemParams,
+        page: PageParams,
+        props: Equals<P>,
+        f: FormatParams,
+    }
+);
+
+/// Equality filters on a collection's queryable properties `P`, as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Equals<P>(pub Vec<(P, String)>);
+
+impl<'de, P: Queryable> Deserialize<'de> for Equals<P> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_struct("Equals", P::NAMES, EqualsVisitor(PhantomData))
+    }
+}
+
+struct EqualsVisitor<P>(PhantomData<P>);
+
+impl<'de, P: Queryable> serde::de::Visitor<'de> for EqualsVisitor<P> {
+    type Value = Equals<P>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("property filters")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Equals<P>, A::Error> {
+        let mut equals = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let Some(prop) = P::by_name(&name) else {
+                return Err(serde::de::Error::unknown_field(&name, P::NAMES));
+            };
+            let value = match prop.kind() {
+                PropKind::Text => map.next_value::<Option<Text>>()?.map(|t| t.0),
+                PropKind::Integer => map
+                    .next_value::<Option<Fatalities>>()?
+                    .map(|n| n.get().to_string()),
+            };
+            if let Some(v) = value {
+                equals.push((prop, v));
+            }
+        }
+        Ok(Equals(equals))
+    }
+}
+
+impl<P: Queryable> IntoParams for Equals<P> {
+    fn into_params(parameter_in: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        P::ALL
+            .iter()
+            .map(|&p| {
+                let schema: Schema = match p.kind() {
+                    PropKind::Text => <Text as ParamValue>::schema(),
+                    PropKind::Integer => <Fatalities as ParamValue>::schema(),
+                };
+                ParameterBuilder::new()
+                    .name(p.name())
+                    .parameter_in(parameter_in().unwrap_or_default())
+                    .required(Required::False)
+                    .description(Some(format!("Equality filter on {}", p.name())))
+                    .schema(Some(schema))
+                    .build()
+            })
+            .collect()
+    }
+}
+
+/// `{id}` of a single item.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IdPath {
+    /// Identifier.
+    #[param(inline)]
+    pub id: Text,
+}
+
+/// `/tiles/{z}/{x}/{y}.mvt`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TilePath {
+    /// Zoom.
+    #[param(inline)]
+    pub z: Zoom,
+    /// Column from the west (below 2^z; 422 otherwise).
+    #[param(inline)]
+    pub x: TileIndex,
+    /// Row from the north (below 2^z; 422 otherwise).
+    #[param(inline)]
+    pub y: TileIndex,
+}
+
+/// `/fonts/{fontstack}/{range}.pbf`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct FontPath {
+    /// Any font name: every stack is answered with the one font served.
+    #[param(inline)]
+    pub fontstack: Text,
+    /// 256 code points: 0-255, 256-511, ...
+    #[param(inline)]
+    pub range: GlyphRange,
+}

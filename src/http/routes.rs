@@ -1,0 +1,362 @@
+//! The one route table: routing, the index page and the OpenAPI document all read it.
+//! Each entry names its path template, the types of its path and query parameters and its
+//! handler; [`route!`] builds the entry so that what is documented is what is parsed.
+
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use warp::reply::Response;
+
+use super::params::queries::*;
+use super::problem::Problem;
+use super::{GEOJSON, JSON, Request, api, ogc, tiles};
+
+pub type Handler = fn(&Request) -> Result<Response, Problem>;
+
+pub struct Route {
+    /// OpenAPI path template; `{name}` captures one segment, `{name}.ext` one segment
+    /// with the extension removed.
+    pub path: &'static str,
+    /// Label in metrics and logs.
+    pub label: &'static str,
+    pub summary: &'static str,
+    pub path_params: fn() -> Vec<Parameter>,
+    pub query_params: fn() -> Vec<Parameter>,
+    /// Content type of a 200 answer.
+    pub content_type: &'static str,
+    pub handler: Handler,
+}
+
+/// Path parameters of `T` (none for `NoQuery`).
+pub fn path_params<T: IntoParams>() -> Vec<Parameter> {
+    T::into_params(|| Some(ParameterIn::Path))
+}
+
+pub fn query_params<T: IntoParams>() -> Vec<Parameter> {
+    T::into_params(|| Some(ParameterIn::Query))
+}
+
+/// Parses path `P` and query `Q`, then calls `handler(request, path, query)`.
+pub fn typed<P: DeserializeOwned, Q: DeserializeOwned + IntoParams>(
+    r: &Request,
+    handler: fn(&Request, P, Q) -> Result<Response, Problem>,
+) -> Result<Response, Problem> {
+    let path: P = r.path()?;
+    let query: Q = r.query()?;
+    handler(r, path, query)
+}
+
+/// `route!(path, label, summary, content type, PathType, QueryType, handler)`
+macro_rules! route {
+    ($path:literal, $label:literal, $summary:literal, $ct:expr, $p:ty, $q:ty, $h:path) => {
+        Route {
+            path: $path,
+            label: $label,
+            summary: $summary,
+            path_params: path_params::<$p>,
+            query_params: query_params::<$q>,
+            content_type: $ct,
+            handler: |r| typed::<$p, $q>(r, $h),
+        }
+    };
+}
+
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+const PBF: &str = "application/x-protobuf";
+
+/// Every route, literal paths before templates that would also match them.
+pub static ROUTES: &[Route] = &[
+    route!(
+        "/api",
+        "index",
+        "The endpoints",
+        JSON,
+        NoQuery,
+        NoQuery,
+        super::index
+    ),
+    route!(
+        "/healthz",
+        "healthz",
+        "Health and item counts",
+        JSON,
+        NoQuery,
+        NoQuery,
+        super::healthz
+    ),
+    route!(
+        "/metrics",
+        "metrics",
+        "Prometheus metrics",
+        "text/plain; version=0.0.4",
+        NoQuery,
+        NoQuery,
+        super::metrics_text
+    ),
+    route!(
+        "/tiles/{z}/{x}/{y}.mvt",
+        "tiles",
+        "Mapbox Vector Tile (XYZ, Web Mercator); 204 when empty",
+        MVT,
+        TilePath,
+        TileQuery,
+        tiles::tile
+    ),
+    route!(
+        "/tiles.json",
+        "tilejson",
+        "TileJSON 3.0.0 (tile filters are carried into the URL)",
+        JSON,
+        NoQuery,
+        TileQuery,
+        tiles::tilejson
+    ),
+    route!(
+        "/style.json",
+        "style",
+        "MapLibre style over these tiles",
+        JSON,
+        NoQuery,
+        TileQuery,
+        tiles::style
+    ),
+    route!(
+        "/fonts/{fontstack}/{range}.pbf",
+        "fonts",
+        "SDF glyphs for labels",
+        PBF,
+        FontPath,
+        NoQuery,
+        super::glyphs
+    ),
+    route!(
+        "/api/places",
+        "api_places",
+        "Gazetteer search",
+        GEOJSON,
+        NoQuery,
+        PlacesQuery,
+        api::places
+    ),
+    route!(
+        "/api/events",
+        "api_events",
+        "Events, optionally within a geodesic radius",
+        GEOJSON,
+        NoQuery,
+        EventsQuery,
+        api::events
+    ),
+    route!(
+        "/api/events/nearest",
+        "api_events_nearest",
+        "The k nearest events (geodesic)",
+        GEOJSON,
+        NoQuery,
+        NearestQuery,
+        api::events_nearest
+    ),
+    route!(
+        "/api/events/{id}",
+        "api_event",
+        "One event",
+        GEOJSON,
+        IdPath,
+        NoQuery,
+        api::event
+    ),
+    route!(
+        "/api/regions",
+        "api_regions",
+        "Regions with ACLED fatalities by year",
+        GEOJSON,
+        NoQuery,
+        NoQuery,
+        api::regions
+    ),
+    route!(
+        "/api/regions/{id}",
+        "api_region",
+        "One region (ISO code or name)",
+        GEOJSON,
+        IdPath,
+        NoQuery,
+        api::region
+    ),
+    route!(
+        "/api/bases",
+        "api_bases",
+        "Bases",
+        GEOJSON,
+        NoQuery,
+        BasesQuery,
+        api::bases
+    ),
+    route!(
+        "/api/bases/{id}",
+        "api_base",
+        "One base",
+        GEOJSON,
+        IdPath,
+        NoQuery,
+        api::base
+    ),
+    route!(
+        "/api/bases/{id}/coverage",
+        "api_base_coverage",
+        "Events inside a base's coverage circle, with totals by type and year",
+        GEOJSON,
+        IdPath,
+        CoverageQuery,
+        api::base_coverage
+    ),
+    route!(
+        "/api/coverage",
+        "api_coverage",
+        "Every base's totals and the events no base covers",
+        JSON,
+        NoQuery,
+        CoverageQuery,
+        api::coverage
+    ),
+    route!(
+        "/api/stats",
+        "api_stats",
+        "Event counts and fatalities grouped",
+        JSON,
+        NoQuery,
+        StatsQuery,
+        api::stats
+    ),
+    route!(
+        "/ogc",
+        "ogc",
+        "OGC API landing page",
+        JSON,
+        NoQuery,
+        OgcQuery,
+        ogc::landing
+    ),
+    route!(
+        "/ogc/conformance",
+        "ogc",
+        "Conformance classes",
+        JSON,
+        NoQuery,
+        OgcQuery,
+        ogc::conformance
+    ),
+    route!(
+        "/ogc/api",
+        "ogc",
+        "This document",
+        ogc::OPENAPI,
+        NoQuery,
+        OgcQuery,
+        super::openapi::document
+    ),
+    route!(
+        "/ogc/collections",
+        "ogc",
+        "Feature collections",
+        JSON,
+        NoQuery,
+        OgcQuery,
+        ogc::collections
+    ),
+    route!(
+        "/ogc/collections/{collectionId}",
+        "ogc",
+        "A collection",
+        JSON,
+        ogc::CollectionPath,
+        OgcQuery,
+        ogc::collection
+    ),
+    route!(
+        "/ogc/collections/{collectionId}/queryables",
+        "ogc",
+        "Queryable properties (JSON Schema)",
+        "application/schema+json",
+        ogc::CollectionPath,
+        OgcQuery,
+        ogc::queryables
+    ),
+    Route {
+        path: "/ogc/collections/{collectionId}/items",
+        label: "ogc_items",
+        summary: "Features of a collection (its queryables are listed under its own path)",
+        path_params: path_params::<ogc::CollectionPath>,
+        query_params: query_params::<ItemsQuery<crate::query::items::RegionProp>>,
+        content_type: GEOJSON,
+        // The queryables depend on the collection: the handler parses the query.
+        handler: ogc::items,
+    },
+    route!(
+        "/ogc/collections/{collectionId}/items/{featureId}",
+        "ogc_item",
+        "One feature",
+        GEOJSON,
+        ogc::FeaturePath,
+        OgcQuery,
+        ogc::item
+    ),
+];
+
+/// The route for `path` and the path parameters it captured (percent-decoded).
+pub fn find(path: &str) -> Option<(&'static Route, Vec<(String, String)>)> {
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    ROUTES
+        .iter()
+        .find_map(|r| captures(r.path, &segments).map(|c| (r, c)))
+}
+
+fn captures(template: &str, segments: &[String]) -> Option<Vec<(String, String)>> {
+    let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut captured = Vec::new();
+    for (part, seg) in parts.iter().zip(segments) {
+        match part.strip_prefix('{').and_then(|p| p.split_once('}')) {
+            None if part == seg => {}
+            None => return None,
+            Some((name, ext)) => {
+                // `{y}.mvt` takes `7.mvt` as 7; any other ending is left for the value's
+                // own check to report.
+                let value = seg.strip_suffix(ext).filter(|_| !ext.is_empty());
+                captured.push((name.to_string(), value.unwrap_or(seg).to_string()));
+            }
+        }
+    }
+    Some(captured)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_routes_win_and_captures_are_decoded() {
+        let (r, c) = find("/api/events/nearest").unwrap();
+        assert_eq!(r.path, "/api/events/nearest");
+        assert!(c.is_empty());
+        let (r, c) = find("/api/events/MLI%2D1").unwrap();
+        assert_eq!(r.path, "/api/events/{id}");
+        assert_eq!(c, [("id".to_string(), "MLI-1".to_string())]);
+        let (r, c) = find("/tiles/5/15/14.mvt").unwrap();
+        assert_eq!(r.label, "tiles");
+        assert_eq!(c[2], ("y".to_string(), "14".to_string()));
+        assert_eq!(find("/tiles/5/15/14.png").unwrap().1[2].1, "14.png");
+        assert!(find("/nowhere").is_none());
+    }
+}

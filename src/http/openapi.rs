@@ -14,11 +14,15 @@ use warp::reply::Response;
 
 use super::ogc::{self, Collection};
 use super::params::queries::{ItemsQuery, NoQuery, OgcQuery};
+use super::params::values::REGION_FORMAT;
 use super::problem::{Problem, ProblemBody};
 use super::routes::{ROUTES, Route, path_params, query_params};
 use super::{Request, json_response};
+use crate::atlas::Atlas;
 use crate::query::filter::EventProp;
 use crate::query::items::{BaseProp, PlaceProp, RegionProp};
+use serde_json::json;
+use utoipa::openapi::{RefOr, SchemaFormat};
 
 /// A 200 answer of `content_type`: JSON documents as objects, anything else as bytes.
 fn ok_schema(content_type: &str) -> Schema {
@@ -86,6 +90,43 @@ fn route_params(r: &Route) -> Vec<Parameter> {
     all
 }
 
+/// What the generated parameter schemas need before clients read them: a one-schema
+/// `allOf` (how utoipa wraps an optional value) unwrapped, so clients see the array type
+/// that `explode: false` applies to; and region names as an enum of the loaded regions.
+fn finish(params: Vec<Parameter>, regions: &[String]) -> Vec<Parameter> {
+    params
+        .into_iter()
+        .map(|mut p| {
+            if let Some(RefOr::T(Schema::AllOf(all))) = &p.schema
+                && all.items.len() == 1
+            {
+                p.schema = Some(all.items[0].clone());
+            }
+            if let Some(RefOr::T(Schema::Object(o))) = &mut p.schema
+                && o.format == Some(SchemaFormat::Custom(REGION_FORMAT.to_string()))
+            {
+                o.format = None;
+                o.pattern = None;
+                o.enum_values = Some(regions.iter().map(|r| json!(r)).collect());
+            }
+            p
+        })
+        .collect()
+}
+
+/// Every key a region may be named by: codes, English and French names.
+fn region_keys(atlas: &Atlas) -> Vec<String> {
+    let mut keys: Vec<String> = atlas
+        .regions()
+        .iter()
+        .flat_map(|r| [r.id.clone(), r.name.clone(), r.name_fr.clone()])
+        .filter(|k| !k.is_empty())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 /// The parameters of one collection's items, with its queryables.
 fn collection_items_params(c: Collection) -> Vec<Parameter> {
     match c {
@@ -97,12 +138,13 @@ fn collection_items_params(c: Collection) -> Vec<Parameter> {
 }
 
 /// The whole document, for clients reaching us at `base_url`.
-pub fn build(base_url: &str) -> OpenApi {
+pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
+    let regions = region_keys(atlas);
     let mut paths = PathsBuilder::new();
     for r in ROUTES {
         let op = operation(
             r.summary,
-            route_params(r),
+            finish(route_params(r), &regions),
             r.content_type,
             r.label == "tiles",
         );
@@ -117,7 +159,7 @@ pub fn build(base_url: &str) -> OpenApi {
     for c in Collection::ALL {
         let op = operation(
             &format!("{} features", c.id()),
-            collection_items_params(c),
+            finish(collection_items_params(c), &regions),
             super::GEOJSON,
             false,
         );
@@ -162,7 +204,10 @@ pub fn build(base_url: &str) -> OpenApi {
 
 /// `GET /ogc/api`
 pub fn document(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
-    Ok(json_response(ogc::OPENAPI, &build(&r.base_url())))
+    Ok(json_response(
+        ogc::OPENAPI,
+        &build(&r.base_url(), r.atlas()),
+    ))
 }
 
 /// Silences the unused import of `path_params` in builds without tests.

@@ -287,7 +287,7 @@ pub static ROUTES: &[Route] = &[
         label: "ogc_items",
         summary: "Features of a collection (its queryables are listed under its own path)",
         path_params: path_params::<ogc::CollectionPath>,
-        query_params: query_params::<ItemsQuery<crate::query::items::RegionProp>>,
+        query_params: query_params::<ItemsQuery<crate::query::props::NoProp>>,
         content_type: GEOJSON,
         // The queryables depend on the collection: the handler parses the query.
         handler: ogc::items,

@@ -40,3 +40,16 @@ pub trait Queryable: Copy + PartialEq + 'static {
 pub fn text_eq(value: Option<&str>, want: &str) -> bool {
     value.is_some_and(|v| v.eq_ignore_ascii_case(want))
 }
+
+/// No properties: for documents common to every collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoProp {}
+
+impl Queryable for NoProp {
+    const ALL: &'static [NoProp] = &[];
+    const NAMES: &'static [&'static str] = &[];
+
+    fn kind(self) -> PropKind {
+        match self {}
+    }
+}

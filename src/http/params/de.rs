@@ -9,7 +9,7 @@
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 
 use super::ParamError;
-use super::limits::MAX_LIST_ITEMS;
+use super::limits::{MAX_LIST_ITEMS, MAX_TEXT_LEN};
 
 /// The pairs of one query string: unique keys, trimmed non-empty values.
 pub struct QueryDeserializer<'a> {
@@ -90,9 +90,18 @@ struct Value<'a> {
 }
 
 impl Value<'_> {
+    /// The text of a leaf: required, and at most [`MAX_TEXT_LEN`] characters.
     fn raw(&self) -> Result<&str, ParamError> {
-        self.raw
-            .ok_or_else(|| ParamError::invalid(self.name, "is required"))
+        let raw = self
+            .raw
+            .ok_or_else(|| ParamError::invalid(self.name, "is required"))?;
+        if raw.chars().count() > MAX_TEXT_LEN {
+            return Err(ParamError::invalid(
+                self.name,
+                format!("longer than {MAX_TEXT_LEN} characters"),
+            ));
+        }
+        Ok(raw)
     }
 }
 
@@ -132,15 +141,19 @@ impl<'de> de::Deserializer<'de> for Value<'_> {
         visitor.visit_newtype_struct(self)
     }
 
-    /// `a,b,c`: trimmed, non-empty items.
+    /// `a,b,c`: trimmed items, none empty.
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
         let name = self.name;
-        let items: Vec<&str> = self
-            .raw()?
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
+        let whole = self
+            .raw
+            .ok_or_else(|| ParamError::invalid(name, "is required"))?;
+        let items: Vec<&str> = whole.split(',').map(str::trim).collect();
+        if let Some(n) = items.iter().position(|s| s.is_empty()) {
+            return Err(ParamError::invalid(
+                name,
+                format!("item {} of the comma list is empty", n + 1),
+            ));
+        }
         if items.len() > MAX_LIST_ITEMS {
             return Err(ParamError::invalid(
                 name,

@@ -26,8 +26,8 @@ pub struct EventFilterParams {
     pub to: Option<DateEnd>,
     /// Comma list of ACLED event types or sub-types (case-insensitive); any of them.
     #[serde(rename = "type")]
-    #[param(rename = "type", inline, nullable = false, style = Form, explode = false, max_items = 20)]
-    pub types: Option<Vec<Text>>,
+    #[param(rename = "type", inline, nullable = false, style = Form, explode = false, min_items = 1, max_items = 20)]
+    pub types: Option<Vec<ListItem>>,
     /// Part of actor1 or actor2 (accents and case ignored).
     #[param(inline, nullable = false)]
     pub actor: Option<Text>,
@@ -36,7 +36,7 @@ pub struct EventFilterParams {
     pub min_fatalities: Option<Fatalities>,
     /// Region: ISO 3166-2 code (ML-5) or name (Mopti), case and accents ignored.
     #[param(inline, nullable = false)]
-    pub region: Option<Text>,
+    pub region: Option<RegionKey>,
 }
 
 impl EventFilterParams {
@@ -105,6 +105,11 @@ pub fn checked_bbox<const N6: bool>(
     max_area: Option<f64>,
 ) -> Result<Bbox, Problem> {
     let bad = |why: String| Problem::unprocessable("bbox", why);
+    if b.west.is_nan() {
+        return Err(bad(
+            "has 5 numbers; expected four (or six with heights)".into()
+        ));
+    }
     if !(-180.0..=180.0).contains(&b.west) || !(-180.0..=180.0).contains(&b.east) {
         return Err(bad("longitudes must be within -180..180".into()));
     }

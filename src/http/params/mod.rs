@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 
 use super::problem::Problem;
-use limits::{MAX_QUERY_LEN, MAX_TEXT_LEN};
+use limits::MAX_QUERY_LEN;
+#[cfg(doc)]
+use limits::MAX_TEXT_LEN;
 
 /// A parameter that cannot be read; `parameter` is filled in by the deserializer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -63,8 +65,9 @@ pub fn names<T: IntoParams>() -> Vec<String> {
 /// Reads `raw` (a query string without `?`) into `T`.
 ///
 /// Refused before `T` sees them: a query string over [`MAX_QUERY_LEN`] bytes, a name `T`
-/// does not accept (the error lists those it does), a name given twice, an empty value, a
-/// value over [`MAX_TEXT_LEN`] characters. Values are trimmed.
+/// does not accept (the error lists those it does), a name given twice, an empty value.
+/// Values are trimmed; a value (or list item) over [`MAX_TEXT_LEN`] characters is refused
+/// as it is read.
 ///
 /// # Errors
 /// A [`ParamError`] naming the parameter, for the first problem found.
@@ -108,12 +111,6 @@ fn pairs(raw: &str, accepted: &[String]) -> Result<Vec<(String, String)>, ParamE
         }
         if pairs.iter().any(|(pk, _)| *pk == k) {
             return Err(ParamError::invalid(&k, "given more than once"));
-        }
-        if v.chars().count() > MAX_TEXT_LEN {
-            return Err(ParamError::invalid(
-                &k,
-                format!("longer than {MAX_TEXT_LEN} characters"),
-            ));
         }
         let v = v.trim();
         if v.is_empty() {

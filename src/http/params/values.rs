@@ -75,6 +75,47 @@ fn text_schema() -> ObjectBuilder {
         .pattern(Some(r"[^\s]"))
 }
 
+/// One item of a comma list (`type=Battles,Riots`): non-blank, without commas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListItem(pub String);
+
+impl ParamValue for ListItem {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(ListItem(raw.to_string()))
+    }
+
+    fn schema() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_TEXT_LEN))
+            .pattern(Some(r"^[^,]*[^,\s][^,]*$"))
+            .into()
+    }
+}
+
+/// A region as a client names it: ISO code or name, case and accents ignored. Its schema
+/// carries the format [`REGION_FORMAT`]; the OpenAPI document replaces it with the loaded
+/// regions' codes and names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionKey(pub String);
+
+pub const REGION_FORMAT: &str = "sahel-region";
+
+impl ParamValue for RegionKey {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(RegionKey(raw.to_string()))
+    }
+
+    fn schema() -> Schema {
+        text_schema()
+            .format(Some(utoipa::openapi::SchemaFormat::Custom(
+                REGION_FORMAT.to_string(),
+            )))
+            .into()
+    }
+}
+
 /// Calendar days: `YYYY-MM-DD` with the right number of days in each month.
 const DAY: &str = "([0-9]{4}-(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])\
 |[0-9]{4}-(0[469]|11)-(0[1-9]|[12][0-9]|30)\
@@ -214,6 +255,14 @@ impl<const N6: bool> ParamValue for BboxNumbers<N6> {
         let (west, south, east, north) = match v[..] {
             [w, s, e, n] => (w, s, e, n),
             [w, s, _, e, n, _] if N6 => (w, s, e, n),
+            [_, _, _, _, _] if N6 => {
+                return Ok(BboxNumbers {
+                    west: f64::NAN,
+                    south: f64::NAN,
+                    east: f64::NAN,
+                    north: f64::NAN,
+                });
+            }
             _ => {
                 return Err(format!(
                     "{raw:?} has {} numbers; expected four: west,south,east,north",
@@ -229,6 +278,8 @@ impl<const N6: bool> ParamValue for BboxNumbers<N6> {
         })
     }
 
+    /// Four or six numbers; five is refused where the box is resolved (422), since a
+    /// schema of OpenAPI 3.0 that clients serialise as a list cannot say "4 or 6".
     fn schema() -> Schema {
         ArrayBuilder::new()
             .items(ObjectBuilder::new().schema_type(SchemaType::Number))
@@ -283,7 +334,7 @@ impl ParamValue for GlyphRange {
 }
 
 param_value!(
-    Text, DateStart, DateEnd, Interval, ApiBbox, OgcBbox, GlyphRange
+    Text, ListItem, RegionKey, DateStart, DateEnd, Interval, ApiBbox, OgcBbox, GlyphRange
 );
 
 /// The bounds of a numeric parameter.

@@ -4,7 +4,6 @@
 
 use utoipa::ToSchema;
 use utoipa::openapi::path::{OperationBuilder, Parameter, PathItemBuilder, PathItemType};
-use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::{
     ComponentsBuilder, Content, InfoBuilder, LicenseBuilder, ObjectBuilder, OpenApi,
     OpenApiBuilder, PathsBuilder, Ref, ResponseBuilder, ResponsesBuilder, Schema, SchemaType,
@@ -16,7 +15,7 @@ use super::ogc::{self, Collection};
 use super::params::queries::{ItemsQuery, NoQuery, OgcQuery};
 use super::params::values::REGION_FORMAT;
 use super::problem::{Problem, ProblemBody};
-use super::routes::{ROUTES, Route, path_params, query_params};
+use super::routes::{ROUTES, Route, query_params};
 use super::{Request, json_response};
 use crate::atlas::Atlas;
 use crate::query::filter::EventProp;
@@ -76,7 +75,6 @@ fn operation(
     for status in ["400", "404", "422"] {
         responses = responses.response(status, problem());
     }
-    let _: Option<RequestBody> = None;
     OperationBuilder::new()
         .summary(Some(summary))
         .parameters(Some(parameters))
@@ -208,10 +206,4 @@ pub fn document(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Proble
         ogc::OPENAPI,
         &build(&r.base_url(), r.atlas()),
     ))
-}
-
-/// Silences the unused import of `path_params` in builds without tests.
-#[allow(dead_code)]
-fn _uses() -> Vec<Parameter> {
-    path_params::<NoQuery>()
 }

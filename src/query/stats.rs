@@ -15,15 +15,6 @@ pub enum GroupBy {
     Month,
 }
 
-impl GroupBy {
-    pub const ALL: [(&'static str, GroupBy); 4] = [
-        ("region", GroupBy::Region),
-        ("year", GroupBy::Year),
-        ("type", GroupBy::Type),
-        ("month", GroupBy::Month),
-    ];
-}
-
 /// One group: its key (region id, `2019`, event type, `2019-03`), a label for people
 /// (the region's name; for other groupings the key), and its totals. Events outside
 /// every region are grouped under the key `none`.

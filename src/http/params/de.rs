@@ -11,35 +11,13 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use super::ParamError;
 use super::limits::{MAX_LIST_ITEMS, MAX_TEXT_LEN};
 
-/// The pairs of one query string: unique keys, trimmed non-empty values.
-pub struct QueryDeserializer<'a> {
-    pub pairs: &'a [(String, String)],
-}
-
-impl<'de> de::Deserializer<'de> for QueryDeserializer<'_> {
-    type Error = ParamError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, ParamError> {
-        Err(de::Error::custom("query parameters are read into a struct"))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, ParamError> {
-        visitor.visit_map(Fields {
-            pairs: self.pairs,
-            fields,
-            next: 0,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-        ignored_any
+/// A deserializer for a struct of parameters read from `pairs` (unique keys, trimmed
+/// non-empty values): the whole query is a group with no text of its own.
+pub fn of_pairs(pairs: &[(String, String)]) -> impl de::Deserializer<'_, Error = ParamError> {
+    Value {
+        name: "query",
+        raw: None,
+        pairs,
     }
 }
 

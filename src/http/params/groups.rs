@@ -105,7 +105,7 @@ pub fn checked_bbox<const N6: bool>(
     max_area: Option<f64>,
 ) -> Result<Bbox, Problem> {
     let bad = |why: String| Problem::unprocessable("bbox", why);
-    if b.west.is_nan() {
+    if b.given == 5 {
         return Err(bad(
             "has 5 numbers; expected four (or six with heights)".into()
         ));

@@ -74,7 +74,7 @@ pub fn names<T: IntoParams>() -> Vec<String> {
 pub fn parse<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, ParamError> {
     let accepted = names::<T>();
     let pairs = pairs(raw, &accepted)?;
-    T::deserialize(de::QueryDeserializer { pairs: &pairs })
+    T::deserialize(de::of_pairs(&pairs))
 }
 
 /// Like [`parse`], as a problem response.
@@ -84,7 +84,7 @@ pub fn parse_query<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, Pro
 
 /// Reads path segments captured by the router (name, value) into `T`.
 pub fn parse_path<T: DeserializeOwned>(captured: &[(String, String)]) -> Result<T, Problem> {
-    T::deserialize(de::QueryDeserializer { pairs: captured }).map_err(Problem::from)
+    T::deserialize(de::of_pairs(captured)).map_err(Problem::from)
 }
 
 fn pairs(raw: &str, accepted: &[String]) -> Result<Vec<(String, String)>, ParamError> {

@@ -239,6 +239,8 @@ impl ParamValue for Interval {
 /// the count and the numbers are checked here: latitudes, order and area in `groups`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BboxNumbers<const N6: bool> {
+    /// How many numbers were given: 4 or 6, or 5, which is refused when resolved.
+    pub given: usize,
     pub west: f64,
     pub south: f64,
     pub east: f64,
@@ -255,14 +257,7 @@ impl<const N6: bool> ParamValue for BboxNumbers<N6> {
         let (west, south, east, north) = match v[..] {
             [w, s, e, n] => (w, s, e, n),
             [w, s, _, e, n, _] if N6 => (w, s, e, n),
-            [_, _, _, _, _] if N6 => {
-                return Ok(BboxNumbers {
-                    west: f64::NAN,
-                    south: f64::NAN,
-                    east: f64::NAN,
-                    north: f64::NAN,
-                });
-            }
+            [w, s, e, n, _] if N6 => (w, s, e, n),
             _ => {
                 return Err(format!(
                     "{raw:?} has {} numbers; expected four: west,south,east,north",
@@ -271,6 +266,7 @@ impl<const N6: bool> ParamValue for BboxNumbers<N6> {
             }
         };
         Ok(BboxNumbers {
+            given: v.len(),
             west,
             south,
             east,
@@ -449,31 +445,85 @@ range!(/// A tile column or row (below 2^zoom, checked with the zoom).
 mod tests {
     use super::*;
 
-    /// The documented date pattern accepts exactly the dates the parser does.
-    #[test]
-    fn date_pattern_agrees_with_the_parser() {
-        let pattern = partial_date_pattern();
-        // A tiny matcher would be a second implementation; check samples by construction.
-        for y in [1900, 1999, 2000, 2019, 2020, 2100] {
-            for m in 1..=12u32 {
-                for d in 1..=31u32 {
-                    let s = format!("{y:04}-{m:02}-{d:02}");
-                    let ok = NaiveDate::from_ymd_opt(y, m, d).is_some();
-                    assert_eq!(DateStart::parse(&s).is_ok(), ok, "{s}");
+    fn schema_pattern(schema: Schema) -> regex::Regex {
+        let Schema::Object(o) = schema else {
+            panic!("not an object schema")
+        };
+        regex::Regex::new(&o.pattern.expect("a pattern")).expect("valid regex")
+    }
+
+    /// Dates and date-times around every month end, leap and century years, and malformed
+    /// forms.
+    fn date_samples() -> Vec<String> {
+        let mut out = Vec::new();
+        for y in [0, 1, 1900, 1999, 2000, 2019, 2020, 2024, 2100, 2400, 9999] {
+            out.push(format!("{y:04}"));
+            for m in 0..=13u32 {
+                out.push(format!("{y:04}-{m:02}"));
+                for d in [0, 1, 9, 10, 28, 29, 30, 31, 32] {
+                    out.push(format!("{y:04}-{m:02}-{d:02}"));
                 }
             }
         }
-        assert!(pattern.contains("02-29"));
-        assert!(DateStart::parse("2019-3-05").is_err());
-        assert!(Interval::parse("2019-3-05").is_err());
-        assert_eq!(
-            Interval::parse("2019-01-01/..").unwrap(),
-            Interval {
-                from: NaiveDate::from_ymd_opt(2019, 1, 1),
-                to: None
-            }
+        out.extend(
+            [
+                "",
+                "201",
+                "20190",
+                "2019-3",
+                "2019-3-05",
+                "2019-03-5",
+                "2019/03/05",
+                "-2019",
+                "x",
+            ]
+            .map(String::from),
         );
-        assert!(Interval::parse("2019-01-01T10:00:00Z").is_ok());
+        out
+    }
+
+    /// The documented patterns (read by clients as regular expressions) accept exactly
+    /// what the parsers accept.
+    #[test]
+    fn documented_patterns_agree_with_the_parsers() {
+        let date = schema_pattern(<DateStart as ParamValue>::schema());
+        let interval = schema_pattern(<Interval as ParamValue>::schema());
+        let mut checked = 0;
+        for s in date_samples() {
+            assert_eq!(date.is_match(&s), DateStart::parse(&s).is_ok(), "{s:?}");
+            assert_eq!(
+                DateStart::parse(&s).is_ok(),
+                DateEnd::parse(&s).is_ok(),
+                "{s:?}"
+            );
+            let day = s.len() == 10;
+            for t in [
+                s.clone(),
+                format!("{s}T10:00:00Z"),
+                format!("{s}T23:59:60.5+01:00"),
+                format!("{s}T24:00:00Z"),
+                format!("../{s}"),
+                format!("{s}/"),
+                format!("{s}/{s}"),
+            ] {
+                let ok = Interval::parse(&t).is_ok();
+                assert_eq!(interval.is_match(&t), ok, "{t:?}");
+                if day && t == s {
+                    assert_eq!(ok, DateStart::parse(&s).is_ok(), "{t:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 8_000, "{checked}");
+        let item = schema_pattern(<ListItem as ParamValue>::schema());
+        for (s, ok) in [
+            ("Battles", true),
+            (" Riots", true),
+            ("a,b", false),
+            ("  ", false),
+        ] {
+            assert_eq!(item.is_match(s), ok, "{s:?}");
+        }
         assert!(K::parse("0").is_err() && K::parse("1000").is_ok());
         assert!(Lon::parse("NaN").is_err() && Lon::parse("inf").is_err());
         assert!(GlyphRange::parse("256-511").is_ok() && GlyphRange::parse("0-256").is_err());

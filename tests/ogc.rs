@@ -120,22 +120,8 @@ fn landing_conformance_collections_and_openapi() {
     ] {
         assert!(api["paths"][p]["get"].is_object(), "OpenAPI lacks {p}");
     }
-    // Every parameter /api/events accepts is described.
-    let described: BTreeSet<&str> = api["paths"]["/api/events"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    let err = server.get("/api/events?nonsense=1").json();
-    let accepted = err["detail"]
-        .as_str()
-        .unwrap()
-        .split("accepts: ")
-        .nth(1)
-        .unwrap();
-    let accepted: BTreeSet<&str> = accepted.split(", ").collect();
-    assert_eq!(described, accepted);
+    // That every field each route reads is documented is proven in
+    // `http::openapi::tests`, from the parameter types themselves.
 }
 
 #[test]

@@ -17,19 +17,19 @@ use super::problem::{Problem, ProblemKind};
 
 /// The web map's files, by URL path.
 pub struct WebFiles {
-    files: HashMap<String, (&'static str, Bytes)>,
+    files: HashMap<String, (HeaderValue, Bytes)>,
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") | Some("mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json") => "application/json",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        _ => "application/octet-stream",
-    }
+/// The file's media type by its extension (`mime_guess`); text is UTF-8 here, said
+/// explicitly so browsers need not guess.
+fn content_type(path: &Path) -> HeaderValue {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let value = if mime.type_() == mime_guess::mime::TEXT && mime.get_param("charset").is_none() {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    };
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
 impl WebFiles {
@@ -68,7 +68,7 @@ impl WebFiles {
         let (ct, bytes) = self.files.get(path)?;
         let mut resp = Response::new(bytes.clone().into());
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        h.insert(header::CONTENT_TYPE, ct.clone());
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         Some(resp)
     }
@@ -128,5 +128,21 @@ impl Glyphs {
             HeaderValue::from_static("public, max-age=86400"),
         );
         Ok(resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_by_extension() {
+        let ct = |name: &str| content_type(Path::new(name)).to_str().unwrap().to_string();
+        assert_eq!(ct("index.html"), "text/html; charset=utf-8");
+        assert_eq!(ct("app.js"), "text/javascript; charset=utf-8");
+        assert_eq!(ct("maplibre-gl.css"), "text/css; charset=utf-8");
+        assert_eq!(ct("style.json"), "application/json");
+        assert_eq!(ct("logo.svg"), "image/svg+xml");
+        assert_eq!(ct("README"), "application/octet-stream");
     }
 }

@@ -112,6 +112,20 @@ fn finish(params: Vec<Parameter>, regions: &[String]) -> Vec<Parameter> {
         .collect()
 }
 
+/// A real value for a path parameter, so clients (and Schemathesis' example phase) can
+/// try an item that exists: an event for `/api/events/{id}` and `featureId`, and so on.
+fn path_example(atlas: &Atlas, path: &str, param: &str) -> Option<serde_json::Value> {
+    let event = || atlas.events().first().map(|e| json!(&*e.id));
+    match param {
+        "id" if path.starts_with("/api/events/") => event(),
+        "id" if path.starts_with("/api/bases/") => atlas.bases().first().map(|b| json!(b.id)),
+        "id" if path.starts_with("/api/regions/") => atlas.regions().first().map(|r| json!(r.id)),
+        "collectionId" => Some(json!(Collection::Events.id())),
+        "featureId" => event(),
+        _ => None,
+    }
+}
+
 /// Every key a region may be named by: codes, English and French names.
 fn region_keys(atlas: &Atlas) -> Vec<String> {
     let mut keys: Vec<String> = atlas
@@ -140,12 +154,15 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
     let regions = region_keys(atlas);
     let mut paths = PathsBuilder::new();
     for r in ROUTES {
-        let op = operation(
-            r.summary,
-            finish(route_params(r), &regions),
-            r.content_type,
-            r.label == "tiles",
-        );
+        let mut params = finish(route_params(r), &regions);
+        for p in params.iter_mut() {
+            if let Some(RefOr::T(Schema::Object(o))) = &mut p.schema
+                && let Some(example) = path_example(atlas, r.path, &p.name)
+            {
+                o.example = Some(example);
+            }
+        }
+        let op = operation(r.summary, params, r.content_type, r.label == "tiles");
         paths = paths.path(
             r.path,
             PathItemBuilder::new()
@@ -206,4 +223,55 @@ pub fn document(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Proble
         ogc::OPENAPI,
         &build(&r.base_url(), r.atlas()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::http::params::fields::ParamFields;
+
+    /// The parameter names the document lists for `GET path`.
+    fn documented(doc: &serde_json::Value, path: &str) -> Vec<String> {
+        let op = &doc["paths"][path]["get"];
+        assert!(op.is_object(), "the document lacks GET {path}");
+        op["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| p["name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn same_names(path: &str, documented: Vec<String>, read: Vec<&str>) {
+        let doc_set: BTreeSet<&str> = documented.iter().map(String::as_str).collect();
+        let read_set: BTreeSet<&str> = read.iter().copied().collect();
+        assert_eq!(doc_set.len(), documented.len(), "{path}: a name twice");
+        assert_eq!(read_set.len(), read.len(), "{path}: a field read twice");
+        assert_eq!(doc_set, read_set, "{path}: documented vs read by serde");
+    }
+
+    #[test]
+    fn every_route_and_every_field_read_is_documented() {
+        let atlas = crate::synth::test_atlas(0, 1);
+        let doc = serde_json::to_value(build("http://127.0.0.1:1", &atlas)).unwrap();
+        for r in ROUTES {
+            same_names(r.path, documented(&doc, r.path), (r.fields)());
+        }
+        for c in Collection::ALL {
+            let path = format!("/ogc/collections/{}/items", c.id());
+            let read = match c {
+                Collection::Events => ItemsQuery::<EventProp>::fields(),
+                Collection::Bases => ItemsQuery::<BaseProp>::fields(),
+                Collection::Regions => ItemsQuery::<RegionProp>::fields(),
+                Collection::Places => ItemsQuery::<PlaceProp>::fields(),
+            };
+            same_names(&path, documented(&doc, &path), read);
+        }
+        let paths = doc["paths"].as_object().unwrap().len();
+        assert_eq!(paths, ROUTES.len() + Collection::ALL.len());
+    }
 }

@@ -7,6 +7,8 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use warp::reply::Response;
 
+#[cfg(test)]
+use super::params::fields::{ParamFields, struct_fields};
 use super::params::queries::*;
 use super::problem::Problem;
 use super::{GEOJSON, JSON, Request, api, ogc, tiles};
@@ -25,6 +27,18 @@ pub struct Route {
     /// Content type of a 200 answer.
     pub content_type: &'static str,
     pub handler: Handler,
+    /// The names the path and query types read (serde's view, compared with the
+    /// documented ones in tests).
+    #[cfg(test)]
+    pub fields: fn() -> Vec<&'static str>,
+}
+
+/// What path type `P` and query type `Q` read, in that order.
+#[cfg(test)]
+pub fn fields<P: DeserializeOwned, Q: ParamFields>() -> Vec<&'static str> {
+    let mut all = struct_fields::<P>().to_vec();
+    all.extend(Q::fields());
+    all
 }
 
 /// Path parameters of `T` (none for `NoQuery`).
@@ -57,6 +71,8 @@ macro_rules! route {
             query_params: query_params::<$q>,
             content_type: $ct,
             handler: |r| typed::<$p, $q>(r, $h),
+            #[cfg(test)]
+            fields: fields::<$p, $q>,
         }
     };
 }
@@ -291,6 +307,8 @@ pub static ROUTES: &[Route] = &[
         content_type: GEOJSON,
         // The queryables depend on the collection: the handler parses the query.
         handler: ogc::items,
+        #[cfg(test)]
+        fields: fields::<ogc::CollectionPath, ItemsQuery<crate::query::props::NoProp>>,
     },
     route!(
         "/ogc/collections/{collectionId}/items/{featureId}",

@@ -5,6 +5,7 @@
 //! so what is documented is what is enforced.
 
 mod de;
+pub mod fields;
 pub mod groups;
 pub mod limits;
 pub mod queries;

@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{Required, Schema};
 
+use super::fields::{ParamFields, struct_fields};
 use super::groups::*;
 use super::values::*;
 use crate::query::props::{PropKind, Queryable};
@@ -30,6 +31,15 @@ macro_rules! query {
             ) -> Vec<Parameter> {
                 let mut all = Vec::new();
                 $(all.extend(<$group as IntoParams>::into_params(&parameter_in));)*
+                all
+            }
+        }
+
+        impl $(<$g: $bound>)? ParamFields for $name $(<$g>)? {
+            #[allow(unused_mut)]
+            fn fields() -> Vec<&'static str> {
+                let mut all: Vec<&'static str> = Vec::new();
+                $(all.extend(struct_fields::<$group>());)*
                 all
             }
         }

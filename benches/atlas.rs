@@ -135,8 +135,8 @@ fn tiles(c: &mut Criterion) {
             let n = (1u64 << z) as f64;
             let t = TileCoord {
                 z,
-                x: (w[0] * n) as u32,
-                y: (w[1] * n) as u32,
+                x: (w.x * n) as u32,
+                y: (w.y * n) as u32,
             };
             g.bench_function(format!("z{z}_mopti"), |b| {
                 b.iter(|| black_box(source.render(&atlas, t, &m).unwrap().map_or(0, |v| v.len())))

@@ -10,7 +10,8 @@ use super::problem::Problem;
 use super::{JSON, Request, json_response};
 use crate::tiles::cache::{FilterKey, TileKey};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};
-use crate::tiles::{LAYERS, events::INDIVIDUAL_FROM_ZOOM};
+use crate::tiles::events::INDIVIDUAL_FROM_ZOOM;
+use crate::tiles::layers::{self, LAYERS};
 
 const MVT: &str = "application/vnd.mapbox-vector-tile";
 pub const ATTRIBUTION: &str = "Natural Earth (public domain) · GeoNames (CC BY 4.0) · events and bases: cited sources per feature";
@@ -111,13 +112,13 @@ pub fn tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Probl
         .iter()
         .map(|l| {
             let mut layer = tilejson::VectorLayer::new(
-                l.id.to_string(),
-                l.fields
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                l.id().to_string(),
+                l.attributes()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.tilejson().to_string()))
                     .collect(),
             );
-            layer.description = Some(l.description.to_string());
+            layer.description = Some(l.description().to_string());
             layer.minzoom = Some(0);
             layer.maxzoom = Some(MAX_ZOOM);
             layer
@@ -212,59 +213,107 @@ fn style_json(base: &str, tiles: &str) -> Value {
         },
         "layers": [
             {"id": "background", "type": "background", "paint": {"background-color": "#eef3f6"}},
-            {"id": "neighbours", "type": "fill", "source": src, "source-layer": "neighbours",
+            {"id": "neighbours", "type": "fill", "source": src, "source-layer": layers::NEIGHBOURS.id,
              "paint": {"fill-color": "#f4f1ea", "fill-outline-color": "#b8b2a7"}},
-            {"id": "country", "type": "fill", "source": src, "source-layer": "country",
+            {"id": "country", "type": "fill", "source": src, "source-layer": layers::COUNTRY.id,
              "paint": {"fill-color": "#fbf7ef"}},
-            {"id": "regions", "type": "fill", "source": src, "source-layer": "regions",
+            {"id": "regions", "type": "fill", "source": src, "source-layer": layers::REGIONS.id,
              "paint": {
                 "fill-color": ["interpolate", ["linear"], ["get", "fatalities"],
                     0, "#fff5eb", 100, "#fdbe85", 500, "#fd8d3c", 1000, "#e6550d", 2000, "#a63603"],
                 "fill-opacity": 0.75}},
-            {"id": "region-borders", "type": "line", "source": src, "source-layer": "regions",
+            {"id": "region-borders", "type": "line", "source": src, "source-layer": layers::REGIONS.id,
              "paint": {"line-color": "#8c6d4f", "line-width": 0.8}},
-            {"id": "country-border", "type": "line", "source": src, "source-layer": "country",
+            {"id": "country-border", "type": "line", "source": src, "source-layer": layers::COUNTRY.id,
              "paint": {"line-color": "#5b4636", "line-width": 1.6}},
-            {"id": "lakes", "type": "fill", "source": src, "source-layer": "lakes",
+            {"id": "lakes", "type": "fill", "source": src, "source-layer": layers::LAKES.id,
              "paint": {"fill-color": "#9cc7e0"}},
-            {"id": "rivers", "type": "line", "source": src, "source-layer": "rivers",
+            {"id": "rivers", "type": "line", "source": src, "source-layer": layers::RIVERS.id,
              "paint": {"line-color": "#5b9bd5", "line-width": ["interpolate", ["linear"], ["zoom"], 3, 0.8, 10, 3]}},
-            {"id": "coverage", "type": "fill", "source": src, "source-layer": "coverage",
+            {"id": "coverage", "type": "fill", "source": src, "source-layer": layers::COVERAGE.id,
              "paint": {"fill-color": operator_colour(), "fill-opacity": 0.08}},
-            {"id": "coverage-outline", "type": "line", "source": src, "source-layer": "coverage",
+            {"id": "coverage-outline", "type": "line", "source": src, "source-layer": layers::COVERAGE.id,
              "paint": {"line-color": operator_colour(), "line-width": 1, "line-dasharray": [3, 2]}},
-            {"id": "places", "type": "circle", "source": src, "source-layer": "places",
+            {"id": "places", "type": "circle", "source": src, "source-layer": layers::PLACES.id,
              "paint": {"circle-radius": 2.5, "circle-color": "#333333", "circle-stroke-color": "#ffffff", "circle-stroke-width": 0.8}},
-            {"id": "event-clusters", "type": "circle", "source": src, "source-layer": "events",
+            {"id": "event-clusters", "type": "circle", "source": src, "source-layer": layers::EVENTS.id,
              "filter": [">", ["get", "count"], 1],
              "paint": {
                 "circle-color": event_colour(),
                 "circle-opacity": 0.8,
                 "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 5, 10, 14, 100, 40],
                 "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
-            {"id": "events", "type": "circle", "source": src, "source-layer": "events",
+            {"id": "events", "type": "circle", "source": src, "source-layer": layers::EVENTS.id,
              "filter": ["==", ["get", "count"], 1],
              "paint": {
                 "circle-color": event_colour(),
                 "circle-radius": ["interpolate", ["linear"], ["get", "fatalities"], 0, 4, 10, 6, 100, 12],
                 "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
-            {"id": "bases", "type": "circle", "source": src, "source-layer": "bases",
+            {"id": "bases", "type": "circle", "source": src, "source-layer": layers::BASES.id,
              "paint": {"circle-color": operator_colour(), "circle-radius": 5,
                        "circle-stroke-color": "#000000", "circle-stroke-width": 1.5}},
-            {"id": "event-cluster-counts", "type": "symbol", "source": src, "source-layer": "events",
+            {"id": "event-cluster-counts", "type": "symbol", "source": src, "source-layer": layers::EVENTS.id,
              "filter": [">", ["get", "count"], 1],
              "layout": {"text-field": ["to-string", ["get", "count"]], "text-font": [FONT], "text-size": 11,
                         "text-allow-overlap": true},
              "paint": {"text-color": "#ffffff", "text-halo-color": "rgba(0,0,0,0.35)", "text-halo-width": 0.8}},
-            {"id": "place-labels", "type": "symbol", "source": src, "source-layer": "places",
+            {"id": "place-labels", "type": "symbol", "source": src, "source-layer": layers::PLACES.id,
              "layout": {"text-field": ["get", "name"], "text-font": [FONT],
                         "text-size": ["interpolate", ["linear"], ["zoom"], 4, 10, 10, 14],
                         "text-offset": [0, 0.7], "text-anchor": "top", "text-optional": true},
              "paint": {"text-color": "#222222", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
-            {"id": "base-labels", "type": "symbol", "source": src, "source-layer": "bases", "minzoom": 7,
+            {"id": "base-labels", "type": "symbol", "source": src, "source-layer": layers::BASES.id, "minzoom": 7,
              "layout": {"text-field": ["get", "name"], "text-font": [FONT], "text-size": 10,
                         "text-offset": [0, -0.9], "text-anchor": "bottom", "text-optional": true},
              "paint": {"text-color": "#111111", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
         ]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `["get", name]` inside a style expression.
+    fn attributes_read(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Array(items) => {
+                if let [Value::String(op), Value::String(name)] = items.as_slice()
+                    && op == "get"
+                {
+                    out.push(name.clone());
+                }
+                items.iter().for_each(|i| attributes_read(i, out));
+            }
+            Value::Object(map) => map.values().for_each(|i| attributes_read(i, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_style_draws_only_announced_layers_and_attributes() {
+        let style = style_json("http://x", "http://x/tiles/{z}/{x}/{y}.mvt");
+        let mut drawn = std::collections::BTreeSet::new();
+        for l in style["layers"].as_array().unwrap() {
+            let Some(source_layer) = l["source-layer"].as_str() else {
+                continue;
+            };
+            let def = LAYERS
+                .iter()
+                .find(|d| d.id() == source_layer)
+                .unwrap_or_else(|| panic!("style layer {} draws unknown {source_layer}", l["id"]));
+            let mut read = Vec::new();
+            attributes_read(l, &mut read);
+            for name in read {
+                assert!(
+                    def.attributes().iter().any(|(a, _)| *a == name),
+                    "style layer {} reads {name}, which {source_layer} lacks",
+                    l["id"]
+                );
+            }
+            drawn.insert(source_layer);
+        }
+        let all: std::collections::BTreeSet<_> = LAYERS.iter().map(|d| d.id()).collect();
+        assert_eq!(drawn, all, "every tile layer is drawn");
+    }
 }

@@ -2,6 +2,8 @@
 //! tile units, and MVT v2 ring winding. Done here, before encoding, because the `mvt`
 //! crate would clamp outside vertices onto the edge instead of cutting the geometry.
 
+use super::coord::TileUnits;
+
 /// An axis-aligned square in tile units.
 #[derive(Debug, Clone, Copy)]
 pub struct Rect {
@@ -10,34 +12,35 @@ pub struct Rect {
 }
 
 impl Rect {
-    fn inside(&self, p: [f64; 2], edge: usize) -> bool {
+    fn inside(&self, p: TileUnits, edge: usize) -> bool {
         match edge {
-            0 => p[0] >= self.min,
-            1 => p[0] <= self.max,
-            2 => p[1] >= self.min,
-            _ => p[1] <= self.max,
+            0 => p.0[0] >= self.min,
+            1 => p.0[0] <= self.max,
+            2 => p.0[1] >= self.min,
+            _ => p.0[1] <= self.max,
         }
     }
 
-    fn intersect(&self, a: [f64; 2], b: [f64; 2], edge: usize) -> [f64; 2] {
+    fn intersect(&self, a: TileUnits, b: TileUnits, edge: usize) -> TileUnits {
         let (axis, v) = match edge {
             0 => (0, self.min),
             1 => (0, self.max),
             2 => (1, self.min),
             _ => (1, self.max),
         };
+        let (a, b) = (a.0, b.0);
         let t = (v - a[axis]) / (b[axis] - a[axis]);
         let mut p = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
         p[axis] = v;
-        p
+        TileUnits(p)
     }
 }
 
 /// Sutherland–Hodgman: the part of a closed ring (first point not repeated at the end)
 /// inside the rectangle. Parts of the ring running outside come back as edges along the
 /// border, which is what a fill needs; the buffer keeps those edges off the visible tile.
-pub fn clip_ring(ring: &[[f64; 2]], r: Rect) -> Vec<[f64; 2]> {
-    let mut out: Vec<[f64; 2]> = ring.to_vec();
+pub fn clip_ring(ring: &[TileUnits], r: Rect) -> Vec<TileUnits> {
+    let mut out: Vec<TileUnits> = ring.to_vec();
     for edge in 0..4 {
         if out.is_empty() {
             break;
@@ -61,9 +64,9 @@ pub fn clip_ring(ring: &[[f64; 2]], r: Rect) -> Vec<[f64; 2]> {
 }
 
 /// Liang–Barsky: the pieces of a polyline inside the rectangle.
-pub fn clip_line(line: &[[f64; 2]], r: Rect) -> Vec<Vec<[f64; 2]>> {
-    let mut parts: Vec<Vec<[f64; 2]>> = Vec::new();
-    let mut current: Vec<[f64; 2]> = Vec::new();
+pub fn clip_line(line: &[TileUnits], r: Rect) -> Vec<Vec<TileUnits>> {
+    let mut parts: Vec<Vec<TileUnits>> = Vec::new();
+    let mut current: Vec<TileUnits> = Vec::new();
     for seg in line.windows(2) {
         let (a, b) = (seg[0], seg[1]);
         match clip_segment(a, b, r) {
@@ -95,11 +98,12 @@ pub fn clip_line(line: &[[f64; 2]], r: Rect) -> Vec<Vec<[f64; 2]>> {
 }
 
 /// The visible part of segment a-b, and whether it ends at b itself.
-fn clip_segment(a: [f64; 2], b: [f64; 2], r: Rect) -> Option<([f64; 2], [f64; 2], bool)> {
-    let d = [b[0] - a[0], b[1] - a[1]];
+fn clip_segment(a: TileUnits, b: TileUnits, r: Rect) -> Option<(TileUnits, TileUnits, bool)> {
+    let (pa, pb) = (a.0, b.0);
+    let d = [pb[0] - pa[0], pb[1] - pa[1]];
     let (mut t0, mut t1) = (0.0f64, 1.0f64);
     for axis in 0..2 {
-        for (p, q) in [(-d[axis], a[axis] - r.min), (d[axis], r.max - a[axis])] {
+        for (p, q) in [(-d[axis], pa[axis] - r.min), (d[axis], r.max - pa[axis])] {
             if p == 0.0 {
                 if q < 0.0 {
                     return None;
@@ -117,17 +121,17 @@ fn clip_segment(a: [f64; 2], b: [f64; 2], r: Rect) -> Option<([f64; 2], [f64; 2]
     if t0 > t1 {
         return None;
     }
-    let at = |t: f64| [a[0] + t * d[0], a[1] + t * d[1]];
+    let at = |t: f64| TileUnits([pa[0] + t * d[0], pa[1] + t * d[1]]);
     let start = if t0 == 0.0 { a } else { at(t0) };
     let end = if t1 == 1.0 { b } else { at(t1) };
     Some((start, end, t1 == 1.0))
 }
 
 /// Rounds to integer tile units and drops repeated points (and a repeated closing point).
-pub fn quantize(points: &[[f64; 2]], closed: bool) -> Vec<[i32; 2]> {
+pub fn quantize(points: &[TileUnits], closed: bool) -> Vec<[i32; 2]> {
     let mut out: Vec<[i32; 2]> = Vec::with_capacity(points.len());
     for p in points {
-        let q = [p[0].round() as i32, p[1].round() as i32];
+        let q = [p.0[0].round() as i32, p.0[1].round() as i32];
         if out.last() != Some(&q) {
             out.push(q);
         }
@@ -165,6 +169,10 @@ pub fn wind(ring: &mut [[i32; 2]], exterior: bool) {
 mod tests {
     use super::*;
 
+    fn units(points: &[[f64; 2]]) -> Vec<TileUnits> {
+        points.iter().map(|&p| TileUnits(p)).collect()
+    }
+
     const R: Rect = Rect {
         min: 0.0,
         max: 10.0,
@@ -173,7 +181,7 @@ mod tests {
     #[test]
     fn ring_clipped_to_square() {
         // A square twice the size of the rect, centred on its corner.
-        let ring = [[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]];
+        let ring = units(&[[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]]);
         let c = quantize(&clip_ring(&ring, R), true);
         let mut c2 = c.clone();
         wind(&mut c2, true);
@@ -183,23 +191,26 @@ mod tests {
                 .all(|p| (0..=10).contains(&p[0]) && (0..=10).contains(&p[1]))
         );
         // Entirely outside: nothing left.
-        let far = [[20.0, 20.0], [30.0, 20.0], [30.0, 30.0]];
+        let far = units(&[[20.0, 20.0], [30.0, 20.0], [30.0, 30.0]]);
         assert!(clip_ring(&far, R).is_empty());
     }
 
     #[test]
     fn line_split_into_visible_parts() {
         // In, out, back in.
-        let line = [[1.0, 1.0], [1.0, 20.0], [5.0, 20.0], [5.0, 1.0]];
+        let line = units(&[[1.0, 1.0], [1.0, 20.0], [5.0, 20.0], [5.0, 1.0]]);
         let parts = clip_line(&line, R);
         assert_eq!(
             parts,
-            vec![vec![[1.0, 1.0], [1.0, 10.0]], vec![[5.0, 10.0], [5.0, 1.0]]]
+            vec![
+                units(&[[1.0, 1.0], [1.0, 10.0]]),
+                units(&[[5.0, 10.0], [5.0, 1.0]])
+            ]
         );
         // Crossing straight through.
-        let parts = clip_line(&[[-5.0, 5.0], [15.0, 5.0]], R);
-        assert_eq!(parts, vec![vec![[0.0, 5.0], [10.0, 5.0]]]);
-        assert!(clip_line(&[[-5.0, -5.0], [-1.0, 20.0]], R).is_empty());
+        let parts = clip_line(&units(&[[-5.0, 5.0], [15.0, 5.0]]), R);
+        assert_eq!(parts, vec![units(&[[0.0, 5.0], [10.0, 5.0]])]);
+        assert!(clip_line(&units(&[[-5.0, -5.0], [-1.0, 20.0]]), R).is_empty());
     }
 
     #[test]

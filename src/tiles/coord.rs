@@ -1,6 +1,7 @@
-//! XYZ tile coordinates (Web Mercator, EPSG:3857, y from the top like OSM) and the
-//! projection between lon/lat, "world" coordinates (0..1 across the whole map) and tile
-//! coordinates (0..EXTENT inside one tile).
+//! XYZ tile coordinates (Web Mercator, EPSG:3857, y from the top like OSM) and the three
+//! coordinate spaces of tiling, each its own type so one cannot be passed for another:
+//! [`LonLat`] (WGS84 degrees), [`Mercator`] (the whole map as a unit square) and
+//! [`TileUnits`] (0..EXTENT inside one tile).
 
 use super::TileError;
 use crate::geodesy::Envelope;
@@ -15,6 +16,35 @@ pub const MAX_ZOOM: u8 = 16;
 
 /// Web Mercator's latitude limit: the map is a square.
 pub const MAX_LAT: f64 = 85.051_128_779_806_59;
+
+/// Web Mercator (EPSG:3857) scaled to the unit square: x 0..1 west to east, y 0..1
+/// north to south (metres are `(x - 0.5) * 40_075_016.686`, y likewise and flipped).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mercator {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// A box in [`Mercator`] space.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MercatorBox {
+    pub min: Mercator,
+    pub max: Mercator,
+}
+
+impl MercatorBox {
+    pub fn intersects(&self, o: &MercatorBox) -> bool {
+        self.min.x <= o.max.x
+            && o.min.x <= self.max.x
+            && self.min.y <= o.max.y
+            && o.min.y <= self.max.y
+    }
+}
+
+/// A position relative to one tile in MVT units, `[x, y]`: 0..EXTENT across the tile
+/// from its north-west corner (outside that range: in the buffer or beyond).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TileUnits(pub [f64; 2]);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TileCoord {
@@ -60,45 +90,54 @@ impl TileCoord {
         (1u64 << self.z) as f64
     }
 
-    /// World coordinates -> this tile's coordinates (0..EXTENT inside the tile).
-    pub fn to_tile(self, w: [f64; 2]) -> [f64; 2] {
+    /// A map position in this tile's units.
+    pub fn to_tile(self, w: Mercator) -> TileUnits {
         let s = self.span();
-        [
-            (w[0] * s - self.x as f64) * EXTENT as f64,
-            (w[1] * s - self.y as f64) * EXTENT as f64,
-        ]
+        TileUnits([
+            (w.x * s - self.x as f64) * EXTENT as f64,
+            (w.y * s - self.y as f64) * EXTENT as f64,
+        ])
     }
 
-    /// Whether world point `w` lies in this tile. Tiles are half-open squares, so a point
+    /// Whether map point `w` lies in this tile. Tiles are half-open squares, so a point
     /// belongs to exactly one tile per zoom.
-    pub fn contains(self, w: [f64; 2]) -> bool {
+    pub fn contains(self, w: Mercator) -> bool {
         let s = self.span();
-        (w[0] * s).floor() as i64 == self.x as i64 && (w[1] * s).floor() as i64 == self.y as i64
+        (w.x * s).floor() as i64 == self.x as i64 && (w.y * s).floor() as i64 == self.y as i64
     }
 
-    /// Where world point `w` sits in this tile, in whole units, if it lies in the tile.
-    pub fn point_position(self, w: [f64; 2]) -> Option<[i32; 2]> {
+    /// Where map point `w` sits in this tile, in whole units, if it lies in the tile.
+    pub fn point_position(self, w: Mercator) -> Option<[i32; 2]> {
         self.contains(w).then(|| pixel(self.to_tile(w)))
     }
 
-    /// The tile, grown by `margin` tile units on every side, in world coordinates
-    /// `[min_x, min_y, max_x, max_y]`.
-    pub fn world_bounds(self, margin: f64) -> [f64; 4] {
+    /// The tile, grown by `margin` tile units on every side.
+    pub fn bounds(self, margin: f64) -> MercatorBox {
         let s = self.span();
         let m = margin / EXTENT as f64;
-        [
-            (self.x as f64 - m) / s,
-            (self.y as f64 - m) / s,
-            (self.x as f64 + 1.0 + m) / s,
-            (self.y as f64 + 1.0 + m) / s,
-        ]
+        MercatorBox {
+            min: Mercator {
+                x: (self.x as f64 - m) / s,
+                y: (self.y as f64 - m) / s,
+            },
+            max: Mercator {
+                x: (self.x as f64 + 1.0 + m) / s,
+                y: (self.y as f64 + 1.0 + m) / s,
+            },
+        }
     }
 
     /// The tile grown by `margin` tile units, as a lon/lat envelope (for R-tree queries).
     pub fn lonlat_envelope(self, margin: f64) -> Envelope {
-        let [x0, y0, x1, y1] = self.world_bounds(margin);
-        let a = unproject([x0.max(0.0), y1.min(1.0)]);
-        let b = unproject([x1.min(1.0), y0.max(0.0)]);
+        let MercatorBox { min, max } = self.bounds(margin);
+        let a = unproject(Mercator {
+            x: min.x.max(0.0),
+            y: max.y.min(1.0),
+        });
+        let b = unproject(Mercator {
+            x: max.x.min(1.0),
+            y: min.y.max(0.0),
+        });
         Envelope {
             min: [a.lon, a.lat],
             max: [b.lon, b.lat],
@@ -106,27 +145,28 @@ impl TileCoord {
     }
 }
 
-/// A position in tile units (inside the tile) as whole units within 0..EXTENT.
-pub fn pixel(p: [f64; 2]) -> [i32; 2] {
+/// A position inside the tile as whole units within 0..EXTENT.
+pub fn pixel(p: TileUnits) -> [i32; 2] {
     let max = EXTENT as i32 - 1;
+    let [x, y] = p.0;
     [
-        (p[0].floor() as i32).clamp(0, max),
-        (p[1].floor() as i32).clamp(0, max),
+        (x.floor() as i32).clamp(0, max),
+        (y.floor() as i32).clamp(0, max),
     ]
 }
 
-/// lon/lat -> world coordinates: x 0..1 west to east, y 0..1 north to south.
-pub fn project(p: LonLat) -> [f64; 2] {
+/// lon/lat -> the map square (latitudes beyond Web Mercator's limit are clamped to it).
+pub fn project(p: LonLat) -> Mercator {
     let lat = p.lat.clamp(-MAX_LAT, MAX_LAT).to_radians();
     let x = (p.lon + 180.0) / 360.0;
     let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
-    [x, y]
+    Mercator { x, y }
 }
 
-/// World coordinates -> lon/lat.
-pub fn unproject(w: [f64; 2]) -> LonLat {
-    let lon = w[0] * 360.0 - 180.0;
-    let n = std::f64::consts::PI * (1.0 - 2.0 * w[1]);
+/// The map square -> lon/lat.
+pub fn unproject(w: Mercator) -> LonLat {
+    let lon = w.x * 360.0 - 180.0;
+    let n = std::f64::consts::PI * (1.0 - 2.0 * w.y);
     LonLat::new(lon, n.sinh().atan().to_degrees())
 }
 
@@ -166,7 +206,7 @@ mod tests {
             ((1.0 - (lr.tan() + 1.0 / lr.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
         assert_eq!((xt, yt), (500.0, 470.0));
         let w = project(LonLat::new(lon, lat));
-        assert_eq!(((w[0] * n).floor(), (w[1] * n).floor()), (xt, yt));
+        assert_eq!(((w.x * n).floor(), (w.y * n).floor()), (xt, yt));
         let back = unproject(w);
         assert!((back.lon - lon).abs() < 1e-9 && (back.lat - lat).abs() < 1e-9);
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::Datelike;
 use rustc_hash::FxHashMap;
 
-use super::coord::{EXTENT, TileCoord, pixel, project};
+use super::coord::{EXTENT, Mercator, TileCoord, pixel, project};
 use crate::atlas::Atlas;
 use crate::query::filter::Matcher;
 
@@ -69,7 +69,10 @@ impl<'a> Acc<'a> {
             .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(x.0)))
             .map_or("", |(t, _)| t);
         EventFeature::Cluster {
-            at: pixel(t.to_tile([self.sum[0] / n, self.sum[1] / n])),
+            at: pixel(t.to_tile(Mercator {
+                x: self.sum[0] / n,
+                y: self.sum[1] / n,
+            })),
             count: self.count,
             fatalities: self.fatalities,
             event_type,
@@ -100,9 +103,9 @@ impl Sums {
 
 /// The cell of world point `w` in a grid of `side` x `side` cells per tile of zoom `z`, as
 /// global cell coordinates (exact: scaling by powers of two does not round).
-fn global_cell(w: [f64; 2], z: u8, side: u32) -> (u64, u64) {
+fn global_cell(w: Mercator, z: u8, side: u32) -> (u64, u64) {
     let s = (1u64 << z) as f64 * side as f64;
-    ((w[0] * s).floor() as u64, (w[1] * s).floor() as u64)
+    ((w.x * s).floor() as u64, (w.y * s).floor() as u64)
 }
 
 /// Event type names, and each name's index among them.
@@ -148,8 +151,8 @@ impl ClusterPyramid {
             let c = cells.entry((cx, cy, e.date.year() as i16)).or_default();
             c.count += 1;
             c.fatalities += e.fatalities as u64;
-            c.sum[0] += w[0];
-            c.sum[1] += w[1];
+            c.sum[0] += w.x;
+            c.sum[1] += w.y;
             c.types[ids[&e.event_type]] += 1;
         }
         let mut levels = Vec::with_capacity(INDIVIDUAL_FROM_ZOOM as usize);
@@ -226,7 +229,7 @@ pub fn events_in_tile<'a>(
     {
         return p.clusters(t, from, to);
     }
-    let members: Vec<(u32, [f64; 2])> = atlas
+    let members: Vec<(u32, Mercator)> = atlas
         .event_points_in(vec![t.lonlat_envelope(1.0)])
         .filter_map(|(i, pos)| {
             let w = project(pos);
@@ -260,8 +263,8 @@ pub fn events_in_tile<'a>(
         let acc = &mut grid[cy * side as usize + cx];
         acc.count += 1;
         acc.fatalities += e.fatalities as u64;
-        acc.sum[0] += w[0];
-        acc.sum[1] += w[1];
+        acc.sum[0] += w.x;
+        acc.sum[1] += w.y;
         acc.add_type(&e.event_type, 1);
     }
     grid.iter()
@@ -320,8 +323,8 @@ mod tests {
                 let n = (1u64 << z) as f64;
                 let nw = project(crate::model::LonLat::new(-12.3, 25.0));
                 let se = project(crate::model::LonLat::new(4.3, 10.1));
-                let (x0, x1) = ((nw[0] * n) as u32, (se[0] * n) as u32);
-                let (y0, y1) = ((nw[1] * n) as u32, (se[1] * n) as u32);
+                let (x0, x1) = ((nw.x * n) as u32, (se.x * n) as u32);
+                let (y0, y1) = ((nw.y * n) as u32, (se.y * n) as u32);
                 for x in x0..=x1 {
                     for y in y0..=y1 {
                         let t = TileCoord { z, x, y };

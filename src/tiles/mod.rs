@@ -5,15 +5,20 @@ pub mod cache;
 pub mod clip;
 pub mod coord;
 pub mod events;
+pub mod layers;
 pub mod shapes;
 
 use mvt::{GeomData, GeomEncoder, GeomType, Layer, Tile};
 
 use crate::atlas::Atlas;
-use crate::model::BasemapFeature;
+use crate::model::{BasemapFeature, Place};
 use crate::query::filter::Matcher;
 use coord::{BUFFER, EXTENT, TileCoord, project};
 use events::{ClusterPyramid, EventFeature, events_in_tile};
+use layers::{
+    BASES, COUNTRY, COVERAGE, EVENTS, EventPoint, LAKES, LayerDef, NEIGHBOURS, PLACES, REGIONS,
+    RIVERS, RegionFill, View,
+};
 use shapes::{Shape, TileGeom};
 
 /// Why a tile cannot be made.
@@ -31,96 +36,6 @@ pub enum TileError {
     #[error("encoding failed: {0}")]
     Encode(#[from] mvt::Error),
 }
-
-/// A layer of the tiles and the attributes its features carry.
-pub struct LayerInfo {
-    pub id: &'static str,
-    pub description: &'static str,
-    /// (attribute, TileJSON type)
-    pub fields: &'static [(&'static str, &'static str)],
-}
-
-const fn layer(
-    id: &'static str,
-    description: &'static str,
-    fields: &'static [(&'static str, &'static str)],
-) -> LayerInfo {
-    LayerInfo {
-        id,
-        description,
-        fields,
-    }
-}
-
-pub const LAYERS: &[LayerInfo] = &[
-    layer(
-        "country",
-        "Mali's outline (Natural Earth)",
-        &[("name", "String")],
-    ),
-    layer(
-        "neighbours",
-        "Neighbouring countries (Natural Earth)",
-        &[("name", "String")],
-    ),
-    layer("lakes", "Lakes (Natural Earth)", &[("name", "String")]),
-    layer("rivers", "Rivers (Natural Earth)", &[("name", "String")]),
-    layer(
-        "regions",
-        "Mali's regions with ACLED fatalities for the selected years",
-        &[
-            ("id", "String"),
-            ("name", "String"),
-            ("fatalities", "Number"),
-        ],
-    ),
-    layer(
-        "coverage",
-        "Geodesic circle of each base's coverage radius",
-        &[
-            ("id", "String"),
-            ("name", "String"),
-            ("operator", "String"),
-            ("coverage_km", "Number"),
-        ],
-    ),
-    layer(
-        "bases",
-        "Military and peacekeeping bases",
-        &[
-            ("id", "String"),
-            ("name", "String"),
-            ("operator", "String"),
-            ("kind", "String"),
-            ("coverage_km", "Number"),
-            ("opened", "Number"),
-            ("closed", "Number"),
-        ],
-    ),
-    layer(
-        "places",
-        "Towns (GeoNames, CC BY 4.0)",
-        &[
-            ("id", "String"),
-            ("name", "String"),
-            ("population", "Number"),
-        ],
-    ),
-    layer(
-        "events",
-        "Conflict events: clusters below zoom 10 (count, fatalities, dominant event_type), single events from zoom 10",
-        &[
-            ("count", "Number"),
-            ("fatalities", "Number"),
-            ("event_type", "String"),
-            ("id", "String"),
-            ("event_date", "String"),
-            ("sub_event_type", "String"),
-            ("actor1", "String"),
-            ("location", "String"),
-        ],
-    ),
-];
 
 /// Geometry prepared once per atlas.
 pub struct TileSource {
@@ -202,138 +117,101 @@ impl TileSource {
         m: &Matcher,
     ) -> Result<Option<Vec<u8>>, TileError> {
         let mut tile = Tile::new(EXTENT);
-        let buffer = BUFFER as f64;
-        for (name, list, features) in [
-            ("country", &self.country, &atlas.basemap().country),
-            ("neighbours", &self.neighbours, &atlas.basemap().neighbours),
-            ("lakes", &self.lakes, &atlas.basemap().lakes),
-            ("rivers", &self.rivers, &atlas.basemap().rivers),
+        let basemap = atlas.basemap();
+        for (def, shapes, features) in [
+            (&COUNTRY, &self.country, &basemap.country),
+            (&NEIGHBOURS, &self.neighbours, &basemap.neighbours),
+            (&LAKES, &self.lakes, &basemap.lakes),
+            (&RIVERS, &self.rivers, &basemap.rivers),
         ] {
-            let mut layer = tile.create_layer(name);
-            for (i, shape) in list {
-                if let Some(g) = shape.in_tile(t, buffer) {
-                    let mut f = layer.into_feature(encode_shape(&g)?);
-                    if let Some(n) = &features[*i].name {
-                        f.add_tag_string("name", n);
-                    }
-                    layer = f.into_layer();
-                }
-            }
-            add(&mut tile, layer)?;
+            shapes_layer(&mut tile, def, t, shapes, |i| &features[i])?;
         }
-
-        let mut layer = tile.create_layer("regions");
-        for (i, shape) in &self.regions {
-            if let Some(g) = shape.in_tile(t, buffer) {
-                let r = &atlas.regions()[*i];
-                let fatalities: u64 = r
-                    .fatalities_by_year
-                    .iter()
-                    .filter(|(y, _)| m.year_in_range(**y))
-                    .map(|(_, n)| *n as u64)
-                    .sum();
-                let mut f = layer.into_feature(encode_shape(&g)?);
-                f.add_tag_string("id", &r.id);
-                f.add_tag_string("name", &r.name);
-                f.add_tag_uint("fatalities", fatalities);
-                layer = f.into_layer();
-            }
-        }
-        add(&mut tile, layer)?;
-
-        let mut layer = tile.create_layer("coverage");
-        for (i, shape) in &self.coverage {
-            if let Some(g) = shape.in_tile(t, buffer) {
-                let b = &atlas.bases()[*i];
-                let mut f = layer.into_feature(encode_shape(&g)?);
-                f.add_tag_string("id", &b.id);
-                f.add_tag_string("name", &b.name);
-                f.add_tag_string("operator", &b.operator);
-                f.add_tag_double("coverage_km", b.coverage_km);
-                layer = f.into_layer();
-            }
-        }
-        add(&mut tile, layer)?;
-
-        let mut layer = tile.create_layer("bases");
-        for b in atlas.bases() {
-            let Some(at) = t.point_position(project(b.pos)) else {
-                continue;
-            };
-            let mut f = layer.into_feature(encode_point(at)?);
-            f.add_tag_string("id", &b.id);
-            f.add_tag_string("name", &b.name);
-            f.add_tag_string("operator", &b.operator);
-            f.add_tag_string("kind", &b.kind);
-            f.add_tag_double("coverage_km", b.coverage_km);
-            if let Some(o) = b.opened {
-                f.add_tag_sint("opened", o as i64);
-            }
-            if let Some(c) = b.closed {
-                f.add_tag_sint("closed", c as i64);
-            }
-            layer = f.into_layer();
-        }
-        add(&mut tile, layer)?;
-
-        let mut layer = tile.create_layer("places");
+        shapes_layer(&mut tile, &REGIONS, t, &self.regions, |i| {
+            let region = &atlas.regions()[i];
+            let fatalities = region
+                .fatalities_by_year
+                .iter()
+                .filter(|(y, _)| m.year_in_range(**y))
+                .map(|(_, n)| u64::from(*n))
+                .sum();
+            RegionFill { region, fatalities }
+        })?;
+        shapes_layer(&mut tile, &COVERAGE, t, &self.coverage, |i| {
+            &atlas.bases()[i]
+        })?;
+        let bases = atlas.bases().iter();
+        points_layer(
+            &mut tile,
+            &BASES,
+            bases.filter_map(|b| Some((t.point_position(project(b.pos))?, b))),
+        )?;
         let min_pop = min_population(t.z);
-        for p in atlas.places() {
-            let shown = match p.population {
-                Some(n) => n >= min_pop,
-                None => min_pop == 0,
-            };
-            let Some(at) = t.point_position(project(p.pos)).filter(|_| shown) else {
-                continue;
-            };
-            let mut f = layer.into_feature(encode_point(at)?);
-            f.add_tag_string("id", &p.id);
-            f.add_tag_string("name", &p.name);
-            if let Some(n) = p.population {
-                f.add_tag_uint("population", n);
-            }
-            layer = f.into_layer();
-        }
-        add(&mut tile, layer)?;
-
-        let mut layer = tile.create_layer("events");
+        let shown = |p: &&Place| p.population.map_or(min_pop == 0, |n| n >= min_pop);
+        let places = atlas.places().iter().filter(shown);
+        points_layer(
+            &mut tile,
+            &PLACES,
+            places.filter_map(|p| Some((t.point_position(project(p.pos))?, p))),
+        )?;
         let pyramid = self.pyramid.get().and_then(Option::as_ref);
-        for ef in events_in_tile(atlas, pyramid, m, t) {
-            layer = match ef {
+        let events = events_in_tile(atlas, pyramid, m, t)
+            .into_iter()
+            .map(|ef| match ef {
                 EventFeature::Single { event, at } => {
-                    let e = &atlas.events()[event as usize];
-                    let mut f = layer.into_feature(encode_point(at)?);
-                    f.add_tag_uint("count", 1);
-                    f.add_tag_string("id", &e.id);
-                    f.add_tag_string("event_date", &e.date.format("%Y-%m-%d").to_string());
-                    f.add_tag_string("event_type", &e.event_type);
-                    f.add_tag_string("sub_event_type", &e.sub_event_type);
-                    f.add_tag_string("actor1", &e.actor1);
-                    f.add_tag_uint("fatalities", e.fatalities as u64);
-                    f.add_tag_string("location", &e.location);
-                    f.into_layer()
+                    (at, EventPoint::Single(&atlas.events()[event as usize]))
                 }
                 EventFeature::Cluster {
                     at,
                     count,
                     fatalities,
                     event_type,
-                } => {
-                    let mut f = layer.into_feature(encode_point(at)?);
-                    f.add_tag_uint("count", count as u64);
-                    f.add_tag_uint("fatalities", fatalities);
-                    f.add_tag_string("event_type", event_type);
-                    f.into_layer()
-                }
-            };
-        }
-        add(&mut tile, layer)?;
+                } => (
+                    at,
+                    EventPoint::Cluster {
+                        count,
+                        fatalities,
+                        event_type,
+                    },
+                ),
+            });
+        points_layer(&mut tile, &EVENTS, events)?;
 
         if tile.num_layers() == 0 {
             return Ok(None);
         }
         Ok(Some(tile.to_bytes()?))
     }
+}
+
+/// Encodes layer `def` from prepared shapes (clipped to tile `t`); `item(i)` is the view
+/// of the shape made from the atlas's `i`th item.
+fn shapes_layer<'a, V: View>(
+    tile: &mut Tile,
+    def: &LayerDef<V>,
+    t: TileCoord,
+    shapes: &[(usize, Shape)],
+    item: impl Fn(usize) -> V::Of<'a>,
+) -> Result<(), mvt::Error> {
+    let mut layer = tile.create_layer(def.id);
+    for (i, shape) in shapes {
+        if let Some(g) = shape.in_tile(t, BUFFER as f64) {
+            layer = def.feature(layer, encode_shape(&g)?, item(*i));
+        }
+    }
+    add(tile, layer)
+}
+
+/// Encodes layer `def` from points already in tile units.
+fn points_layer<'a, V: View>(
+    tile: &mut Tile,
+    def: &LayerDef<V>,
+    points: impl Iterator<Item = ([i32; 2], V::Of<'a>)>,
+) -> Result<(), mvt::Error> {
+    let mut layer = tile.create_layer(def.id);
+    for (at, item) in points {
+        layer = def.feature(layer, encode_point(at)?, item);
+    }
+    add(tile, layer)
 }
 
 /// Adds a layer unless it is empty (an empty layer is bytes for nothing).

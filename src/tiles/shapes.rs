@@ -4,7 +4,7 @@
 use geo::{BoundingRect, Geometry, LineString, MapCoords, MultiLineString, MultiPolygon, Simplify};
 
 use super::clip::{Rect, clip_line, clip_ring, quantize, wind};
-use super::coord::{EXTENT, TileCoord, project};
+use super::coord::{EXTENT, Mercator, MercatorBox, TileCoord, TileUnits, project};
 use crate::model::LonLat;
 
 /// Zooms up to this one get their own simplified geometry; deeper zooms reuse it.
@@ -13,18 +13,19 @@ pub const SIMPLIFY_MAX_ZOOM: u8 = 12;
 /// on a 512 px tile, well under what a viewer can see.
 const SIMPLIFY_UNITS: f64 = 2.0;
 
-/// Polygons or lines, in world coordinates.
+/// Polygons or lines, in [`Mercator`] coordinates (`geo` types, so that `geo` can
+/// simplify them).
 #[derive(Debug, Clone)]
 pub enum WorldGeom {
     Polygons(MultiPolygon<f64>),
     Lines(MultiLineString<f64>),
 }
 
-/// One feature's geometry at every zoom level, with its world bounding box.
+/// One feature's geometry at every zoom level, with its bounding box.
 #[derive(Debug, Clone)]
 pub struct Shape {
     levels: Vec<WorldGeom>,
-    bbox: [f64; 4],
+    bbox: MercatorBox,
 }
 
 impl Shape {
@@ -33,7 +34,7 @@ impl Shape {
     pub fn new(lonlat: &Geometry<f64>) -> Option<Shape> {
         let world = lonlat.map_coords(|c| {
             let w = project(LonLat::new(c.x, c.y));
-            geo::coord! { x: w[0], y: w[1] }
+            geo::coord! { x: w.x, y: w.y }
         });
         let base = match world {
             Geometry::Polygon(p) => WorldGeom::Polygons(MultiPolygon(vec![p])),
@@ -57,26 +58,33 @@ impl Shape {
             .collect();
         Some(Shape {
             levels,
-            bbox: [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
+            bbox: MercatorBox {
+                min: Mercator {
+                    x: rect.min().x,
+                    y: rect.min().y,
+                },
+                max: Mercator {
+                    x: rect.max().x,
+                    y: rect.max().y,
+                },
+            },
         })
-    }
-
-    pub fn intersects(&self, b: [f64; 4]) -> bool {
-        self.bbox[0] <= b[2] && b[0] <= self.bbox[2] && self.bbox[1] <= b[3] && b[1] <= self.bbox[3]
     }
 
     /// The geometry cut to the tile plus `buffer` and quantised: `None` when nothing
     /// of it is left (or only degenerate slivers).
     pub fn in_tile(&self, t: TileCoord, buffer: f64) -> Option<TileGeom> {
-        if !self.intersects(t.world_bounds(buffer)) {
+        if !self.bbox.intersects(&t.bounds(buffer)) {
             return None;
         }
         let rect = Rect {
             min: -buffer,
             max: EXTENT as f64 + buffer,
         };
-        let to_tile = |ls: &LineString<f64>| -> Vec<[f64; 2]> {
-            ls.0.iter().map(|c| t.to_tile([c.x, c.y])).collect()
+        let to_tile = |ls: &LineString<f64>| -> Vec<TileUnits> {
+            ls.0.iter()
+                .map(|c| t.to_tile(Mercator { x: c.x, y: c.y }))
+                .collect()
         };
         match &self.levels[t.z.min(SIMPLIFY_MAX_ZOOM) as usize] {
             WorldGeom::Polygons(m) => {
@@ -109,7 +117,7 @@ impl Shape {
 }
 
 /// A ring clipped, quantised and wound; `None` if it collapses to no area.
-fn ring_in_tile(ring: &[[f64; 2]], rect: Rect, exterior: bool) -> Option<Vec<[i32; 2]>> {
+fn ring_in_tile(ring: &[TileUnits], rect: Rect, exterior: bool) -> Option<Vec<[i32; 2]>> {
     let open = match ring.split_last() {
         Some((last, rest)) if Some(last) == rest.first() => rest,
         _ => ring,

@@ -41,7 +41,6 @@ pub struct Atlas {
     place_keys: Vec<Vec<String>>,
     event_tree: RTree<IndexedPoint>,
     event_grid: EventGrid,
-    base_tree: RTree<IndexedPoint>,
     regions_index: RegionLocator,
     event_ids: FxHashMap<Arc<str>, u32>,
     base_ids: HashMap<String, usize>,
@@ -225,7 +224,6 @@ impl Atlas {
             extents: Extents::of(&regions, &bases, &places, &events),
             event_tree,
             event_grid,
-            base_tree: point_tree(&bases, |b| b.pos),
             base_region: bases.iter().map(|b| regions_index.locate(b.pos)).collect(),
             place_region: places.iter().map(|p| regions_index.locate(p.pos)).collect(),
             regions_index,
@@ -348,13 +346,6 @@ impl Atlas {
     pub fn events_by_planar_distance(&self, p: LonLat) -> impl Iterator<Item = u32> + '_ {
         self.event_tree
             .nearest_neighbor_iter(&[p.lon, p.lat])
-            .map(|p| p.data)
-    }
-
-    pub fn bases_in(&self, envelopes: Vec<Envelope>) -> impl Iterator<Item = u32> + '_ {
-        envelopes
-            .into_iter()
-            .flat_map(|e| self.base_tree.locate_in_envelope(&aabb(&e)))
             .map(|p| p.data)
     }
 

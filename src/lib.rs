@@ -3,6 +3,9 @@
 //! Data flows one way: files -> [`load`] (validate) -> [`atlas::Atlas`] (indexes) ->
 //! [`query`] -> [`http`].
 
+// Functions stay short enough to read at once (threshold in clippy.toml).
+#![warn(clippy::too_many_lines)]
+
 pub mod atlas;
 pub mod geodesy;
 pub mod grid;

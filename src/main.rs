@@ -1,7 +1,8 @@
-//! `sahel-atlas`: serve | check.
+//! `sahel-atlas`: serve | check | gen-events.
+#![warn(clippy::too_many_lines)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,6 +123,24 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
     })
 }
 
+/// Why a command failed: printed as `error: …` with a non-zero exit.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: csv::Error },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -129,62 +148,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::GenEvents { n, seed, out, data } => {
-            let dataset = match (|| -> Result<Dataset, LoadError> {
-                Ok(Dataset {
-                    regions: load_regions(&data.join("regions.geojson"))?,
-                    places: load_places(&data.join("places.geojson"))?,
-                    ..Dataset::default()
-                })
-            })() {
-                Ok(d) => d,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let atlas = Atlas::build(dataset);
-            let written = std::fs::File::create(&out)
-                .map_err(|e| e.to_string())
-                .and_then(|f| {
-                    sahel_atlas::synth::write_events(&atlas, n, seed, std::io::BufWriter::new(f))
-                        .map_err(|e| e.to_string())
-                });
-            match written {
-                Ok(()) => {
-                    println!("wrote {n} synthetic events to {}", out.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: cannot write {}: {e}", out.display());
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Check { data } => match load(&data) {
-            Ok(atlas) => {
-                let outside = atlas.event_region().iter().filter(|r| r.is_none()).count();
-                println!(
-                    "ok: {} regions, {} bases, {} places, {} events ({} outside every region), base map: {} country, {} neighbours, {} rivers, {} lakes",
-                    atlas.regions().len(),
-                    atlas.bases().len(),
-                    atlas.places().len(),
-                    atlas.events().len(),
-                    outside,
-                    atlas.basemap().country.len(),
-                    atlas.basemap().neighbours.len(),
-                    atlas.basemap().rivers.len(),
-                    atlas.basemap().lakes.len(),
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+    let done = match Cli::parse().command {
+        Command::GenEvents { n, seed, out, data } => gen_events(n, seed, &out, &data),
+        Command::Check { data } => check(&data),
         Command::Serve {
             addr,
             data,
@@ -192,54 +158,81 @@ fn main() -> ExitCode {
             public_url,
             web,
             font,
-        } => {
-            let atlas = match load(&data) {
-                Ok(a) => a,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
+        } => load(&data).map_err(CliError::from).and_then(|atlas| {
+            let config = Config {
+                tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
+                public_url,
+                web_dir: web,
+                font,
             };
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::bind(addr).await {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("error: cannot listen on {addr}: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                let shutdown = match shutdown_signal() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("error: cannot install signal handlers: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                let local = listener.local_addr().unwrap_or(addr);
-                // Tests and scripts read this line to find the port.
-                println!("listening on http://{local}");
-                let config = Config {
-                    tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
-                    public_url,
-                    web_dir: web,
-                    font,
-                };
-                let started = Instant::now();
-                let state = Arc::new(AppState::new(atlas, config));
-                tracing::info!(
-                    tile_prep_ms = started.elapsed().as_millis() as u64,
-                    "tile geometry ready"
-                );
-                serve(state, listener, shutdown).await;
-                ExitCode::SUCCESS
-            })
+            run_server(atlas, addr, config)
+        }),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+/// `gen-events`: synthetic events anchored on the towns and regions of `data`.
+fn gen_events(n: u64, seed: u64, out: &Path, data: &Path) -> Result<(), CliError> {
+    let atlas = Atlas::build(Dataset {
+        regions: load_regions(&data.join("regions.geojson"))?,
+        places: load_places(&data.join("places.geojson"))?,
+        ..Dataset::default()
+    });
+    let write_error = |source| CliError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::create(out).map_err(|e| write_error(e.into()))?;
+    sahel_atlas::synth::write_events(&atlas, n, seed, std::io::BufWriter::new(file))
+        .map_err(write_error)?;
+    println!("wrote {n} synthetic events to {}", out.display());
+    Ok(())
+}
+
+/// `check`: loads everything and prints what would be served.
+fn check(data: &DataArgs) -> Result<(), CliError> {
+    let atlas = load(data)?;
+    let outside = atlas.event_region().iter().filter(|r| r.is_none()).count();
+    let basemap = atlas.basemap();
+    println!(
+        "ok: {} regions, {} bases, {} places, {} events ({} outside every region), base map: {} country, {} neighbours, {} rivers, {} lakes",
+        atlas.regions().len(),
+        atlas.bases().len(),
+        atlas.places().len(),
+        atlas.events().len(),
+        outside,
+        basemap.country.len(),
+        basemap.neighbours.len(),
+        basemap.rivers.len(),
+        basemap.lakes.len(),
+    );
+    Ok(())
+}
+
+/// `serve`: listens on `addr` and serves `atlas` until SIGTERM or Ctrl-C.
+fn run_server(atlas: Atlas, addr: SocketAddr, config: Config) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| CliError::Listen { addr, source })?;
+        let shutdown = shutdown_signal().map_err(CliError::Signals)?;
+        let local = listener.local_addr().unwrap_or(addr);
+        // Tests and scripts read this line to find the port.
+        println!("listening on http://{local}");
+        let started = Instant::now();
+        let state = Arc::new(AppState::new(atlas, config));
+        tracing::info!(
+            tile_prep_ms = started.elapsed().as_millis() as u64,
+            "tile geometry ready"
+        );
+        serve(state, listener, shutdown).await;
+        Ok(())
+    })
 }

@@ -142,57 +142,85 @@ fn year_weight(year: i32) -> f64 {
     }
 }
 
-/// Writes `n` synthetic events as ACLED CSV. The output depends only on `n`, `seed` and
-/// the atlas's places and regions.
-pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::Result<()> {
-    let mut rng = Rng(seed ^ 0x5A4E_4154_4C41_5321);
-    let places = atlas.places();
-    // Towns weigh by the square root of their population; the conflict belt (centre and
-    // north) three times more.
-    let town_weights = cumulative(places.iter().map(|p| {
-        let pop = p.population.unwrap_or(5_000).max(1_000) as f64;
-        pop.sqrt() * if p.pos.lat > 13.8 { 3.0 } else { 1.0 }
-    }));
-    let find = |name: &str| places.iter().position(|p| p.name == name);
-    let roads: Vec<(usize, usize)> = ROADS
-        .iter()
-        .filter_map(|(a, b)| Some((find(a)?, find(b)?)))
-        .collect();
-    let years: Vec<i32> = (1997..=2020).collect();
-    let year_cum = cumulative(years.iter().map(|&y| year_weight(y)));
-    let type_cum = cumulative(TYPES.iter().map(|t| t.1));
-    let region_names: Vec<String> = places
-        .iter()
-        .map(|p| {
-            atlas
-                .region_at(p.pos)
-                .map_or(String::new(), |r| atlas.regions()[r as usize].name.clone())
-        })
-        .collect();
-    let source = format!("SYNTHETIC (sahel-atlas gen-events --seed {seed}): not real events");
+/// The columns [`write_events`] writes (a subset of ACLED's; the loader needs no more).
+const COLUMNS: [&str; 15] = [
+    "event_id_cnty",
+    "event_date",
+    "year",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "actor2",
+    "admin1",
+    "location",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "fatalities",
+    "source",
+    "notes",
+];
 
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "event_id_cnty",
-        "event_date",
-        "year",
-        "event_type",
-        "sub_event_type",
-        "actor1",
-        "actor2",
-        "admin1",
-        "location",
-        "latitude",
-        "longitude",
-        "geo_precision",
-        "fatalities",
-        "source",
-        "notes",
-    ])?;
-    for i in 0..n {
-        let (anchor, pos, precision) = if !roads.is_empty() && rng.unit() < 0.3 {
+/// The weights synthetic events are drawn from, made once from the atlas.
+struct Generator<'a> {
+    rng: Rng,
+    seed: u64,
+    places: &'a [crate::model::Place],
+    town_weights: Vec<f64>,
+    roads: Vec<(usize, usize)>,
+    years: Vec<i32>,
+    year_cum: Vec<f64>,
+    type_cum: Vec<f64>,
+    /// Each place's region name (admin1).
+    region_names: Vec<String>,
+    source: String,
+}
+
+impl<'a> Generator<'a> {
+    fn new(atlas: &'a Atlas, seed: u64) -> Generator<'a> {
+        let places = atlas.places();
+        // Towns weigh by the square root of their population; the conflict belt (centre
+        // and north) three times more.
+        let town_weights = cumulative(places.iter().map(|p| {
+            let pop = p.population.unwrap_or(5_000).max(1_000) as f64;
+            pop.sqrt() * if p.pos.lat > 13.8 { 3.0 } else { 1.0 }
+        }));
+        let find = |name: &str| places.iter().position(|p| p.name == name);
+        let roads = ROADS
+            .iter()
+            .filter_map(|(a, b)| Some((find(a)?, find(b)?)))
+            .collect();
+        let years: Vec<i32> = (1997..=2020).collect();
+        let year_cum = cumulative(years.iter().map(|&y| year_weight(y)));
+        let region_names = places
+            .iter()
+            .map(|p| {
+                atlas
+                    .region_at(p.pos)
+                    .map_or(String::new(), |r| atlas.regions()[r as usize].name.clone())
+            })
+            .collect();
+        Generator {
+            rng: Rng(seed ^ 0x5A4E_4154_4C41_5321),
+            seed,
+            places,
+            town_weights,
+            roads,
+            years,
+            year_cum,
+            type_cum: cumulative(TYPES.iter().map(|t| t.1)),
+            region_names,
+            source: format!("SYNTHETIC (sahel-atlas gen-events --seed {seed}): not real events"),
+        }
+    }
+
+    /// Where the next event happens: (anchor town, position, ACLED geo_precision).
+    fn position(&mut self) -> (usize, LonLat, u8) {
+        let rng = &mut self.rng;
+        let places = self.places;
+        if !self.roads.is_empty() && rng.unit() < 0.3 {
             // Along a road, a couple of km either side.
-            let (a, b) = roads[(rng.next() % roads.len() as u64) as usize];
+            let (a, b) = self.roads[(rng.next() % self.roads.len() as u64) as usize];
             let t = rng.unit();
             let (pa, pb) = (places[a].pos, places[b].pos);
             let on = LonLat::new(
@@ -203,7 +231,7 @@ pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::R
             (if t < 0.5 { a } else { b }, p, 2)
         } else {
             // Around a town: most within a few km, a tail out to tens of km.
-            let town = rng.pick(&town_weights);
+            let town = rng.pick(&self.town_weights);
             let spread_km = if rng.unit() < 0.8 { 3.0 } else { 25.0 };
             let p = destination(
                 places[town].pos,
@@ -211,12 +239,18 @@ pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::R
                 (rng.normal() * spread_km).abs(),
             );
             (town, p, if spread_km < 5.0 { 1 } else { 2 })
-        };
-        let year = years[rng.pick(&year_cum)];
+        }
+    }
+
+    /// The `i`th event as a CSV record of [`COLUMNS`].
+    fn record(&mut self, i: u64) -> [String; 15] {
+        let (anchor, pos, precision) = self.position();
+        let rng = &mut self.rng;
+        let year = self.years[rng.pick(&self.year_cum)];
         let day_of_year = (rng.next() % 365) as i64;
         let date = chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("valid year")
             + chrono::Duration::days(day_of_year);
-        let ty = &TYPES[rng.pick(&type_cum)];
+        let ty = &TYPES[rng.pick(&self.type_cum)];
         let sub = ty.2[(rng.next() % ty.2.len() as u64) as usize];
         let actor1 = ACTORS[(rng.next() % ACTORS.len() as u64) as usize];
         let actor2 = if ty.0 == "Violence against civilians" {
@@ -229,28 +263,40 @@ pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::R
             _ if rng.unit() < 0.01 => 20 + (rng.next() % 130) as u32,
             _ => (-(rng.unit().max(1e-12)).ln() * 3.0) as u32,
         };
+        let town = &self.places[anchor].name;
         let location = if precision == 1 {
-            places[anchor].name.clone()
+            town.clone()
         } else {
-            format!("near {}", places[anchor].name)
+            format!("near {town}")
         };
-        w.write_record([
-            format!("SYN{seed}-{i:07}").as_str(),
-            &date.format("%Y-%m-%d").to_string(),
-            &year.to_string(),
-            ty.0,
-            sub,
-            actor1,
-            actor2,
-            &region_names[anchor],
-            &location,
-            &format!("{:.5}", pos.lat),
-            &format!("{:.5}", pos.lon),
-            &precision.to_string(),
-            &fatalities.to_string(),
-            &source,
-            "synthetic",
-        ])?;
+        [
+            format!("SYN{}-{i:07}", self.seed),
+            date.format("%Y-%m-%d").to_string(),
+            year.to_string(),
+            ty.0.to_string(),
+            sub.to_string(),
+            actor1.to_string(),
+            actor2.to_string(),
+            self.region_names[anchor].clone(),
+            location,
+            format!("{:.5}", pos.lat),
+            format!("{:.5}", pos.lon),
+            precision.to_string(),
+            fatalities.to_string(),
+            self.source.clone(),
+            "synthetic".to_string(),
+        ]
+    }
+}
+
+/// Writes `n` synthetic events as ACLED CSV. The output depends only on `n`, `seed` and
+/// the atlas's places and regions.
+pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::Result<()> {
+    let mut generator = Generator::new(atlas, seed);
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(COLUMNS)?;
+    for i in 0..n {
+        w.write_record(generator.record(i))?;
     }
     w.flush()?;
     Ok(())

@@ -14,7 +14,7 @@ use crate::atlas::Atlas;
 use crate::geodesy;
 use crate::query::coverage::{self as covering, coverage_all};
 use crate::query::items::{self, BaseProp, ItemFilter};
-use crate::query::stats::{GroupBy, group};
+use crate::query::stats::group;
 use crate::query::{Hit, Sort, Totals, fill_distances, find_events, near_page, nearest, places};
 
 /// A FeatureCollection page: `numberMatched`/`numberReturned`, paging, foreign members
@@ -342,12 +342,7 @@ pub fn stats(r: &Request, _: NoQuery, q: StatsQuery) -> Result<Response, Problem
         Sort::Date,
         0,
     );
-    let (by, name) = match q.group.group_by {
-        GroupByKey::Region => (GroupBy::Region, "region"),
-        GroupByKey::Year => (GroupBy::Year, "year"),
-        GroupByKey::Type => (GroupBy::Type, "type"),
-        GroupByKey::Month => (GroupBy::Month, "month"),
-    };
+    let by = q.group.group_by;
     let groups: Vec<Value> = group(atlas, &hits, by)
         .into_iter()
         .map(|g| json!({"key": g.key, "label": g.label, "count": g.tally.count, "fatalities": g.tally.fatalities}))
@@ -355,6 +350,6 @@ pub fn stats(r: &Request, _: NoQuery, q: StatsQuery) -> Result<Response, Problem
     let total = Totals::of(atlas, hits.iter().map(|h| h.event)).all;
     Ok(json_response(
         JSON,
-        &json!({"group_by": name, "groups": groups, "total": total}),
+        &json!({"group_by": by.name(), "groups": groups, "total": total}),
     ))
 }

@@ -7,12 +7,36 @@ use chrono::Datelike;
 use super::{Hit, Tally};
 use crate::atlas::Atlas;
 
+/// What events are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
     Region,
     Year,
     Type,
     Month,
+}
+
+impl GroupBy {
+    pub const ALL: [GroupBy; 4] = [
+        GroupBy::Region,
+        GroupBy::Year,
+        GroupBy::Type,
+        GroupBy::Month,
+    ];
+
+    /// The name clients use (`group_by=month`).
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupBy::Region => "region",
+            GroupBy::Year => "year",
+            GroupBy::Type => "type",
+            GroupBy::Month => "month",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<GroupBy> {
+        GroupBy::ALL.into_iter().find(|g| g.name() == name)
+    }
 }
 
 /// One group: its key (region id, `2019`, event type, `2019-03`), a label for people

@@ -13,6 +13,7 @@ use super::fields::{ParamFields, struct_fields};
 use super::groups::*;
 use super::values::*;
 use crate::query::props::{PropKind, Queryable};
+use crate::query::stats::GroupBy;
 
 /// Declares an endpoint's query struct and its `IntoParams` (the concatenation of its
 /// groups' parameters).
@@ -107,26 +108,13 @@ query!(
     }
 );
 
-/// How `/api/stats` groups events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-pub enum GroupByKey {
-    #[serde(rename = "region")]
-    Region,
-    #[serde(rename = "year")]
-    Year,
-    #[serde(rename = "type")]
-    Type,
-    #[serde(rename = "month")]
-    Month,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GroupByParams {
     /// What to group by.
     #[param(inline)]
-    pub group_by: GroupByKey,
+    pub group_by: GroupBy,
 }
 
 query!(

@@ -13,6 +13,7 @@ use utoipa::openapi::{ArrayBuilder, ObjectBuilder, RefOr, Schema, SchemaType};
 
 use super::limits::*;
 use crate::query::filter::{DateBound, parse_date_bound};
+use crate::query::stats::GroupBy;
 
 /// A value read from one parameter's text.
 pub trait ParamValue: Sized {
@@ -329,8 +330,24 @@ impl ParamValue for GlyphRange {
     }
 }
 
+impl ParamValue for GroupBy {
+    fn parse(raw: &str) -> Result<Self, String> {
+        GroupBy::by_name(raw).ok_or_else(|| {
+            let names: Vec<&str> = GroupBy::ALL.iter().map(|g| g.name()).collect();
+            format!("{raw:?} is not one of {}", names.join(", "))
+        })
+    }
+
+    fn schema() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::String)
+            .enum_values(Some(GroupBy::ALL.iter().map(|g| g.name())))
+            .into()
+    }
+}
+
 param_value!(
-    Text, ListItem, RegionKey, DateStart, DateEnd, Interval, ApiBbox, OgcBbox, GlyphRange
+    Text, ListItem, RegionKey, DateStart, DateEnd, Interval, ApiBbox, OgcBbox, GlyphRange, GroupBy
 );
 
 /// The bounds of a numeric parameter.

@@ -172,7 +172,9 @@ impl Request<'_> {
     }
 
     /// The query string as `T` (see [`params::parse`]).
-    pub fn query<T: serde::de::DeserializeOwned + utoipa::IntoParams>(&self) -> Result<T, Problem> {
+    pub fn query<T: serde::de::DeserializeOwned + params::fields::ParamFields>(
+        &self,
+    ) -> Result<T, Problem> {
         params::parse_query(self.raw_query)
     }
 

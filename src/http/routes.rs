@@ -7,8 +7,9 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use warp::reply::Response;
 
+use super::params::fields::ParamFields;
 #[cfg(test)]
-use super::params::fields::{ParamFields, struct_fields};
+use super::params::fields::struct_fields;
 use super::params::queries::*;
 use super::problem::Problem;
 use super::{GEOJSON, JSON, Request, api, ogc, tiles};
@@ -51,7 +52,7 @@ pub fn query_params<T: IntoParams>() -> Vec<Parameter> {
 }
 
 /// Parses path `P` and query `Q`, then calls `handler(request, path, query)`.
-pub fn typed<P: DeserializeOwned, Q: DeserializeOwned + IntoParams>(
+pub fn typed<P: DeserializeOwned, Q: DeserializeOwned + ParamFields>(
     r: &Request,
     handler: fn(&Request, P, Q) -> Result<Response, Problem>,
 ) -> Result<Response, Problem> {

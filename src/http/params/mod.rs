@@ -11,8 +11,8 @@ pub mod limits;
 pub mod queries;
 pub mod values;
 
+use fields::ParamFields;
 use serde::de::DeserializeOwned;
-use utoipa::IntoParams;
 
 use super::problem::Problem;
 use limits::MAX_QUERY_LEN;
@@ -55,14 +55,6 @@ impl serde::de::Error for ParamError {
     }
 }
 
-/// The parameter names a query struct accepts, from the same derive as its OpenAPI.
-pub fn names<T: IntoParams>() -> Vec<String> {
-    T::into_params(|| None)
-        .into_iter()
-        .map(|p| p.name)
-        .collect()
-}
-
 /// Reads `raw` (a query string without `?`) into `T`.
 ///
 /// Refused before `T` sees them: a query string over [`MAX_QUERY_LEN`] bytes, a name `T`
@@ -72,14 +64,16 @@ pub fn names<T: IntoParams>() -> Vec<String> {
 ///
 /// # Errors
 /// A [`ParamError`] naming the parameter, for the first problem found.
-pub fn parse<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, ParamError> {
-    let accepted = names::<T>();
+pub fn parse<T: DeserializeOwned + ParamFields>(raw: &str) -> Result<T, ParamError> {
+    // The names serde reads (static slices: nothing is built per request); a test holds
+    // them equal to the documented ones.
+    let accepted = T::fields();
     let pairs = pairs(raw, &accepted)?;
     T::deserialize(de::of_pairs(&pairs))
 }
 
 /// Like [`parse`], as a problem response.
-pub fn parse_query<T: DeserializeOwned + IntoParams>(raw: &str) -> Result<T, Problem> {
+pub fn parse_query<T: DeserializeOwned + ParamFields>(raw: &str) -> Result<T, Problem> {
     parse(raw).map_err(Problem::from)
 }
 
@@ -88,7 +82,7 @@ pub fn parse_path<T: DeserializeOwned>(captured: &[(String, String)]) -> Result<
     T::deserialize(de::of_pairs(captured)).map_err(Problem::from)
 }
 
-fn pairs(raw: &str, accepted: &[String]) -> Result<Vec<(String, String)>, ParamError> {
+fn pairs(raw: &str, accepted: &[&str]) -> Result<Vec<(String, String)>, ParamError> {
     if raw.len() > MAX_QUERY_LEN {
         return Err(ParamError::invalid(
             "query",
@@ -98,7 +92,7 @@ fn pairs(raw: &str, accepted: &[String]) -> Result<Vec<(String, String)>, ParamE
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
         if !accepted.iter().any(|a| *a == k) {
-            let mut names: Vec<&str> = accepted.iter().map(String::as_str).collect();
+            let mut names: Vec<&str> = accepted.to_vec();
             names.sort_unstable();
             let list = if names.is_empty() {
                 "none".to_string()

@@ -265,6 +265,17 @@ impl Atlas {
         }
     }
 
+    /// An atlas with this one's regions, bases, places and base map, and `events`.
+    pub fn with_events(&self, events: Vec<Event>) -> Atlas {
+        Atlas::build(Dataset {
+            regions: self.regions.clone(),
+            bases: self.bases.clone(),
+            places: self.places.clone(),
+            basemap: self.basemap.clone(),
+            events,
+        })
+    }
+
     pub fn regions(&self) -> &[Region] {
         &self.regions
     }

@@ -10,9 +10,12 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::atlas::Atlas;
 use sahel_atlas::http::{AppState, Config, serve};
+use sahel_atlas::live::{Live, Snapshot};
 use sahel_atlas::load::{
     Dataset, EventSources, LoadError, load_dataset, load_places, load_regions,
 };
+use sahel_atlas::store::gpkg::GeoPackageStore;
+use sahel_atlas::store::{EventStore, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +63,13 @@ enum Command {
             default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
         )]
         font: PathBuf,
+        /// GeoPackage holding the events written at run time (created when missing);
+        /// applied over the data files at start-up.
+        #[arg(long, default_value = "store/atlas.gpkg")]
+        store: PathBuf,
+        /// File of write keys, one per line (also: env SAHEL_ATLAS_WRITE_KEYS, comma-separated).
+        #[arg(long, value_name = "FILE")]
+        write_keys_file: Option<PathBuf>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -85,15 +95,25 @@ enum Command {
     },
 }
 
-fn load(args: &DataArgs) -> Result<Atlas, LoadError> {
+fn load(args: &DataArgs) -> Result<Atlas, CliError> {
+    load_with(args, |_| Ok(()))
+}
+
+/// Loads the data files, lets `overlay` change the dataset (the store's events), and
+/// builds the atlas.
+fn load_with(
+    args: &DataArgs,
+    overlay: impl FnOnce(&mut Dataset) -> Result<(), CliError>,
+) -> Result<Atlas, CliError> {
     let started = Instant::now();
-    let dataset = load_dataset(
+    let mut dataset = load_dataset(
         &args.data,
         &EventSources {
             extra_files: args.events.clone(),
             skip_shipped: args.no_shipped_events,
         },
     )?;
+    overlay(&mut dataset)?;
     let loaded = started.elapsed();
     let atlas = Atlas::build(dataset);
     tracing::info!(
@@ -139,6 +159,13 @@ enum CliError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read the write keys from {}: {source}", path.display())]
+    Keys {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn main() -> ExitCode {
@@ -158,14 +185,18 @@ fn main() -> ExitCode {
             public_url,
             web,
             font,
-        } => load(&data).map_err(CliError::from).and_then(|atlas| {
+            store,
+            write_keys_file,
+        } => write_keys(write_keys_file.as_deref()).and_then(|write_keys| {
             let config = Config {
                 tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
                 public_url,
                 web_dir: web,
                 font,
+                write_keys,
             };
-            run_server(atlas, addr, config)
+            let live = open_live(&data, &store)?;
+            run_server(live, addr, config)
         }),
     };
     match done {
@@ -215,8 +246,46 @@ fn check(data: &DataArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `serve`: listens on `addr` and serves `atlas` until SIGTERM or Ctrl-C.
-fn run_server(atlas: Atlas, addr: SocketAddr, config: Config) -> Result<(), CliError> {
+/// The write keys: from `file` (one per line) and env `SAHEL_ATLAS_WRITE_KEYS`
+/// (comma-separated); blank entries are ignored.
+fn write_keys(file: Option<&Path>) -> Result<Vec<String>, CliError> {
+    let mut keys: Vec<String> = std::env::var("SAHEL_ATLAS_WRITE_KEYS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|k| k.trim().to_string())
+        .collect();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::Keys {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        keys.extend(text.lines().map(|k| k.trim().to_string()));
+    }
+    keys.retain(|k| !k.is_empty());
+    Ok(keys)
+}
+
+/// Opens the store, lays its events over the data files and builds the first snapshot.
+fn open_live(data: &DataArgs, store_path: &Path) -> Result<Live, CliError> {
+    let store = GeoPackageStore::open(store_path)?;
+    let stored = store.load()?;
+    let sequence = stored.sequence;
+    tracing::info!(
+        store = %store_path.display(),
+        events = stored.events.len(),
+        deleted = stored.deleted.len(),
+        sequence,
+        "store opened"
+    );
+    let atlas = load_with(data, |dataset| {
+        dataset.events = stored.apply_to(std::mem::take(&mut dataset.events));
+        Ok(())
+    })?;
+    Ok(Live::new(Snapshot::new(atlas, sequence), Box::new(store)))
+}
+
+/// `serve`: listens on `addr` and serves the live data until SIGTERM or Ctrl-C.
+fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -227,7 +296,7 @@ fn run_server(atlas: Atlas, addr: SocketAddr, config: Config) -> Result<(), CliE
         // Tests and scripts read this line to find the port.
         println!("listening on http://{local}");
         let started = Instant::now();
-        let state = Arc::new(AppState::new(atlas, config));
+        let state = Arc::new(AppState::new(live, config));
         tracing::info!(
             tile_prep_ms = started.elapsed().as_millis() as u64,
             "tile geometry ready"

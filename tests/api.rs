@@ -696,10 +696,12 @@ fn bad_input_is_a_problem_naming_the_parameter() {
         .build()
         .into();
     let resp = agent
-        .post(&format!("{}/api/events", server.base))
+        .post(&format!("{}/api/regions", server.base))
         .send("x")
         .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
+    let allow = resp.headers().get("allow").and_then(|v| v.to_str().ok());
+    assert_eq!(allow, Some("GET, HEAD, OPTIONS"));
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod params;
 pub mod problem;
 pub mod routes;
 pub mod tiles;
+pub mod writes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,27 +26,15 @@ use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
 use crate::atlas::Atlas;
-use crate::tiles::TileSource;
+use crate::live::{Live, Snapshot};
 use crate::tiles::cache::TileCache;
 use metrics::Metrics;
+use params::limits::MAX_BODY_BYTES;
 use params::queries::{FontPath, NoQuery};
 use problem::{Problem, ProblemKind};
 
 pub const JSON: &str = "application/json";
 pub const GEOJSON: &str = "application/geo+json";
-
-/// One consistent view of the data: the atlas and the tile geometry built from it.
-pub struct Snapshot {
-    pub atlas: Atlas,
-    pub tiles: TileSource,
-}
-
-impl Snapshot {
-    pub fn new(atlas: Atlas) -> Snapshot {
-        let tiles = TileSource::build(&atlas);
-        Snapshot { atlas, tiles }
-    }
-}
 
 /// Server settings a user may set on the command line.
 #[derive(Debug, Clone, Default)]
@@ -58,11 +47,14 @@ pub struct Config {
     pub web_dir: std::path::PathBuf,
     /// TrueType font the map labels' glyphs are rendered from.
     pub font: std::path::PathBuf,
+    /// Keys that may write (`Authorization: Bearer KEY`); none: writes are refused.
+    pub write_keys: Vec<String>,
 }
 
-/// What every request handler can reach: the current snapshot, caches and metrics.
+/// What every request handler can reach: the live data, caches and metrics.
 pub struct AppState {
-    snapshot: Arc<Snapshot>,
+    pub live: Live,
+    write_keys: Vec<String>,
     pub tile_cache: TileCache,
     pub public_url: Option<String>,
     web: assets::WebFiles,
@@ -71,19 +63,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(atlas: Atlas, config: Config) -> Self {
-        let snapshot = Arc::new(Snapshot::new(atlas));
-        let background = snapshot.clone();
-        std::thread::spawn(move || {
-            let started = std::time::Instant::now();
-            background.tiles.prepare_clusters(&background.atlas);
-            tracing::info!(
-                ms = started.elapsed().as_millis() as u64,
-                "cluster pyramid ready"
-            );
-        });
+    pub fn new(live: Live, config: Config) -> Self {
         AppState {
-            snapshot,
+            live,
+            write_keys: config.write_keys,
             tile_cache: TileCache::new(config.tile_cache_bytes),
             public_url: config.public_url,
             web: assets::WebFiles::load(&config.web_dir),
@@ -92,9 +75,14 @@ impl AppState {
         }
     }
 
-    /// The snapshot a request works on, unaffected by later replacements.
+    /// Keys that may write.
+    pub fn write_keys(&self) -> &[String] {
+        &self.write_keys
+    }
+
+    /// The snapshot a request works on, unaffected by later writes.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.clone()
+        self.live.snapshot()
     }
 }
 
@@ -164,6 +152,8 @@ pub struct Request<'a> {
     pub captured: Vec<(String, String)>,
     pub raw_query: &'a str,
     pub headers: &'a HeaderMap,
+    /// The request body (empty for GET), at most `MAX_BODY_BYTES`.
+    pub body: &'a [u8],
 }
 
 impl Request<'_> {
@@ -208,49 +198,72 @@ fn options_response() -> Response {
 }
 
 /// Routes one request. Returns the route's label (for metrics) and the response.
-fn dispatch(
-    state: &AppState,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-) -> (&'static str, Response) {
-    if method == Method::OPTIONS {
+fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
+    if req.method == Method::OPTIONS {
         return ("options", options_response());
     }
-    if method != Method::GET && method != Method::HEAD {
-        let mut resp = Problem::new(
-            ProblemKind::MethodNotAllowed,
-            format!("{method} is not supported; use GET"),
-        )
-        .into_response();
-        resp.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static("GET, HEAD, OPTIONS"),
-        );
-        return ("other", resp);
-    }
-    if let Some(resp) = state.web.get(path) {
+    let path = req.path.as_str();
+    if (req.method == Method::GET || req.method == Method::HEAD)
+        && let Some(resp) = state.web.get(path)
+    {
         return ("web", resp);
     }
-    let found = if path.trim_matches('/').is_empty() {
-        routes::find("/api")
+    let path = if path.trim_matches('/').is_empty() {
+        "/api"
     } else {
-        routes::find(path)
+        path
     };
-    let Some((route, captured)) = found else {
-        let p = Problem::not_found(format!("no resource at {path}; see / for the endpoints"));
-        return ("not_found", p.into_response());
+    let (route, captured) = match routes::find_for(&req.method, path) {
+        routes::Found::Route(r, c) => (r, c),
+        routes::Found::OtherMethods(allowed) => {
+            return ("other", method_not_allowed(&req.method, &allowed));
+        }
+        routes::Found::Nothing => {
+            let p = Problem::not_found(format!("no resource at {path}; see / for the endpoints"));
+            return ("not_found", p.into_response());
+        }
+    };
+    let body = match &req.body {
+        Ok(b) => b.as_ref(),
+        Err(too_large) => return (route.label, too_large.clone().into_response()),
     };
     let request = Request {
         state,
         snap: state.snapshot(),
         captured,
-        raw_query: query,
-        headers,
+        raw_query: &req.query,
+        headers: &req.headers,
+        body,
     };
     let resp = (route.handler)(&request).unwrap_or_else(Problem::into_response);
     (route.label, resp)
+}
+
+fn method_not_allowed(method: &Method, allowed: &[Method]) -> Response {
+    let mut names: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    if names.contains(&"GET") {
+        names.push("HEAD");
+    }
+    names.push("OPTIONS");
+    let list = names.join(", ");
+    let mut resp = Problem::new(
+        ProblemKind::MethodNotAllowed,
+        format!("{method} is not supported here; use {list}"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&list) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
+/// A request as it arrived: the body already read, or the problem of its size.
+struct Incoming {
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: Result<bytes::Bytes, Problem>,
 }
 
 /// `GET /` and `GET /api`: where things are, read from the route table.
@@ -290,38 +303,73 @@ pub fn glyphs(r: &Request, path: FontPath, _: NoQuery) -> Result<Response, Probl
     r.state.glyphs.range(path.range)
 }
 
-fn handle(
-    state: &AppState,
-    method: Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-) -> Response {
+fn handle(state: &AppState, req: Incoming) -> Response {
     let start = Instant::now();
     // A bug must cost one request a 500, not the connection (and never the server).
-    let (route, mut resp) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        dispatch(state, &method, path, query, headers)
-    }))
-    .unwrap_or_else(|_| {
-        let p = Problem::internal("the server hit a bug handling this request; it has been logged");
-        ("panic", p.into_response())
-    });
+    let (route, mut resp) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(state, &req)))
+            .unwrap_or_else(|_| {
+                let p = Problem::internal(
+                    "the server hit a bug handling this request; it has been logged",
+                );
+                ("panic", p.into_response())
+            });
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=60"),
-        );
+        let cache = if req.method == Method::GET || req.method == Method::HEAD {
+            "public, max-age=60"
+        } else {
+            "no-store"
+        };
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     }
     let took = start.elapsed();
     let status = resp.status().as_u16();
     state.metrics.record(route, status, took);
+    let (method, path, query) = (&req.method, req.path.as_str(), req.query.as_str());
     tracing::info!(%method, path, query, status, micros = took.as_micros() as u64, "request");
     resp
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`]; a longer one is a 413 (read no
+/// further than the limit).
+async fn read_body(
+    declared: Option<u64>,
+    mut body: impl futures_util::Stream<Item = Result<impl bytes::Buf, warp::Error>> + Unpin,
+) -> Result<bytes::Bytes, Problem> {
+    use futures_util::StreamExt;
+    let too_large = || {
+        Problem::new(
+            ProblemKind::TooLarge,
+            format!("the body is over {MAX_BODY_BYTES} bytes; send fewer events per request"),
+        )
+    };
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| {
+            Problem::new(
+                ProblemKind::InvalidRecords,
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        if out.len() + chunk.remaining() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(out.freeze())
 }
 
 /// Serves until `shutdown` completes, then finishes in-flight requests and returns.
@@ -334,20 +382,33 @@ pub async fn serve(
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
         .then(
-            move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap| {
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers: HeaderMap,
+                  declared: Option<u64>,
+                  body| {
                 let state = state.clone();
-                // Handlers are CPU work (a cold low-zoom tile over a million events takes
-                // a few hundred ms): run them off the async workers so they never stall
-                // other connections.
                 async move {
-                    tokio::task::spawn_blocking(move || {
-                        handle(&state, method, path.as_str(), &query, &headers)
-                    })
-                    .await
-                    .unwrap_or_else(|_| {
-                        Problem::internal("the request's task failed").into_response()
-                    })
+                    let body = read_body(declared, body).await;
+                    let req = Incoming {
+                        method,
+                        path: path.as_str().to_string(),
+                        query,
+                        headers,
+                        body,
+                    };
+                    // Handlers are CPU work (a cold low-zoom tile over a million events
+                    // takes a few hundred ms) or wait for the disk: run them off the async
+                    // workers so they never stall other connections.
+                    tokio::task::spawn_blocking(move || handle(&state, req))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Problem::internal("the request's task failed").into_response()
+                        })
                 }
             },
         );

@@ -6,9 +6,10 @@ use utoipa::ToSchema;
 use utoipa::openapi::path::{OperationBuilder, Parameter, PathItemBuilder, PathItemType};
 use utoipa::openapi::{
     ComponentsBuilder, Content, InfoBuilder, LicenseBuilder, ObjectBuilder, OpenApi,
-    OpenApiBuilder, PathsBuilder, Ref, ResponseBuilder, ResponsesBuilder, Schema, SchemaType,
-    Server,
+    OpenApiBuilder, PathsBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder, Schema,
+    SchemaType, Server,
 };
+use warp::http::Method;
 use warp::reply::Response;
 
 use super::ogc::{self, Collection};
@@ -16,12 +17,81 @@ use super::params::queries::{ItemsQuery, NoQuery, OgcQuery};
 use super::params::values::REGION_FORMAT;
 use super::problem::{Problem, ProblemBody};
 use super::routes::{ROUTES, Route, query_params};
-use super::{Request, json_response};
+use super::{JSON, Request, json_response};
 use crate::atlas::Atlas;
 use crate::query::filter::EventProp;
 use crate::query::items::{BaseProp, PlaceProp, RegionProp};
 use serde_json::json;
 use utoipa::openapi::{RefOr, SchemaFormat};
+
+fn item_type(m: &Method) -> PathItemType {
+    match *m {
+        Method::POST => PathItemType::Post,
+        Method::PUT => PathItemType::Put,
+        Method::DELETE => PathItemType::Delete,
+        _ => PathItemType::Get,
+    }
+}
+
+/// A write's request body, key and answers: 201/200 with what was written (204 for a
+/// delete), 401 without a valid key, 403 when writes are off, 413, 415 and 422.
+fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method) {
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    let problem = || {
+        ResponseBuilder::new()
+            .description("Problem (RFC 9457)")
+            .content(
+                "application/problem+json",
+                Content::new(Ref::from_schema_name("Problem")),
+            )
+            .build()
+    };
+    if *method != Method::DELETE {
+        let any = || Content::new(ObjectBuilder::new().schema_type(SchemaType::Object));
+        let csv = Content::new(ObjectBuilder::new().schema_type(SchemaType::String));
+        op.request_body = Some(
+            RequestBodyBuilder::new()
+                .description(Some("GeoJSON Feature(s) of Points with ACLED properties, or an ACLED/UCDP CSV export"))
+                .content("application/geo+json", any())
+                .content("application/json", any())
+                .content("text/csv", csv)
+                .required(Some(Required::True))
+                .build(),
+        );
+    }
+    op.responses.responses.remove("200");
+    let written = || {
+        ResponseBuilder::new()
+            .description("Written: {inserted, updated, ids, sequence}")
+            .content(JSON, Content::new(ok_schema(JSON)))
+            .build()
+    };
+    match *method {
+        Method::DELETE => {
+            op.responses.responses.insert(
+                "204".into(),
+                ResponseBuilder::new().description("Deleted").build().into(),
+            );
+        }
+        _ => {
+            op.responses
+                .responses
+                .insert("201".into(), written().into());
+            op.responses
+                .responses
+                .insert("200".into(), written().into());
+        }
+    }
+    for status in ["401", "403", "413", "415", "503"] {
+        op.responses
+            .responses
+            .insert(status.into(), problem().into());
+    }
+    op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+        "writeKey",
+        Vec::<String>::new(),
+    )]);
+}
 
 /// A 200 answer of `content_type`: JSON documents as objects, anything else as bytes.
 fn ok_schema(content_type: &str) -> Schema {
@@ -152,7 +222,8 @@ fn collection_items_params(c: Collection) -> Vec<Parameter> {
 /// The whole document, for clients reaching us at `base_url`.
 pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
     let regions = region_keys(atlas);
-    let mut paths = PathsBuilder::new();
+    // Several routes may share a path (GET, PUT and DELETE of one event).
+    let mut items: std::collections::BTreeMap<String, PathItemBuilder> = Default::default();
     for r in ROUTES {
         let mut params = finish(route_params(r), &regions);
         for p in params.iter_mut() {
@@ -162,13 +233,12 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
                 o.example = Some(example);
             }
         }
-        let op = operation(r.summary, params, r.content_type, r.label == "tiles");
-        paths = paths.path(
-            r.path,
-            PathItemBuilder::new()
-                .operation(PathItemType::Get, op)
-                .build(),
-        );
+        let mut op = operation(r.summary, params, r.content_type, r.label == "tiles");
+        if r.method != Method::GET {
+            writes_documented(&mut op, &r.method);
+        }
+        let item = items.remove(r.path).unwrap_or_default();
+        items.insert(r.path.to_string(), item.operation(item_type(&r.method), op));
     }
     // Per collection, with its queryables as equality filters (GDAL reads these).
     for c in Collection::ALL {
@@ -179,12 +249,14 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
             false,
         );
         let path = format!("/ogc/collections/{}/items", c.id());
-        paths = paths.path(
+        items.insert(
             path,
-            PathItemBuilder::new()
-                .operation(PathItemType::Get, op)
-                .build(),
+            PathItemBuilder::new().operation(PathItemType::Get, op),
         );
+    }
+    let mut paths = PathsBuilder::new();
+    for (path, item) in items {
+        paths = paths.path(path, item.build());
     }
     let (name, problem) = ProblemBody::schema();
     let info = InfoBuilder::new()
@@ -204,6 +276,15 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
         .paths(paths)
         .components(Some(
             ComponentsBuilder::new()
+                .security_scheme(
+                    "writeKey",
+                    utoipa::openapi::security::SecurityScheme::Http(
+                        utoipa::openapi::security::HttpBuilder::new()
+                            .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                            .description(Some("A write key (SAHEL_ATLAS_WRITE_KEYS)"))
+                            .build(),
+                    ),
+                )
                 .schema(
                     if name == "ProblemBody" {
                         "Problem"
@@ -232,10 +313,10 @@ mod tests {
     use super::*;
     use crate::http::params::fields::ParamFields;
 
-    /// The parameter names the document lists for `GET path`.
-    fn documented(doc: &serde_json::Value, path: &str) -> Vec<String> {
-        let op = &doc["paths"][path]["get"];
-        assert!(op.is_object(), "the document lacks GET {path}");
+    /// The parameter names the document lists for `method path`.
+    fn documented(doc: &serde_json::Value, method: &str, path: &str) -> Vec<String> {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "the document lacks {method} {path}");
         op["parameters"]
             .as_array()
             .map(|ps| {
@@ -259,7 +340,8 @@ mod tests {
         let atlas = crate::synth::test_atlas(0, 1);
         let doc = serde_json::to_value(build("http://127.0.0.1:1", &atlas)).unwrap();
         for r in ROUTES {
-            same_names(r.path, documented(&doc, r.path), (r.fields)());
+            let method = r.method.as_str().to_ascii_lowercase();
+            same_names(r.path, documented(&doc, &method, r.path), (r.fields)());
         }
         for c in Collection::ALL {
             let path = format!("/ogc/collections/{}/items", c.id());
@@ -269,9 +351,14 @@ mod tests {
                 Collection::Regions => ItemsQuery::<RegionProp>::fields(),
                 Collection::Places => ItemsQuery::<PlaceProp>::fields(),
             };
-            same_names(&path, documented(&doc, &path), read);
+            same_names(&path, documented(&doc, "get", &path), read);
         }
-        let paths = doc["paths"].as_object().unwrap().len();
-        assert_eq!(paths, ROUTES.len() + Collection::ALL.len());
+        let operations: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| item.as_object().unwrap().len())
+            .sum();
+        assert_eq!(operations, ROUTES.len() + Collection::ALL.len());
     }
 }

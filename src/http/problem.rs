@@ -19,6 +19,16 @@ pub enum ProblemKind {
     UnprocessableParameters,
     NotFound,
     MethodNotAllowed,
+    /// No or a wrong write key (401, with `WWW-Authenticate: Bearer`).
+    Unauthorized,
+    /// Writes are not enabled on this server (403).
+    WritesDisabled,
+    /// A request body over the limit (413).
+    TooLarge,
+    /// A body in a format we do not read (415).
+    UnsupportedMediaType,
+    /// Records that cannot be stored, each listed in `errors` (422).
+    InvalidRecords,
     /// Something needed to answer is missing on the server (503).
     Unavailable,
     Internal,
@@ -31,6 +41,11 @@ impl ProblemKind {
             ProblemKind::UnprocessableParameters => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemKind::WritesDisabled => StatusCode::FORBIDDEN,
+            ProblemKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::InvalidRecords => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -43,6 +58,11 @@ impl ProblemKind {
             ProblemKind::UnprocessableParameters => "unprocessable-parameters",
             ProblemKind::NotFound => "not-found",
             ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::Unauthorized => "unauthorized",
+            ProblemKind::WritesDisabled => "writes-disabled",
+            ProblemKind::TooLarge => "too-large",
+            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
+            ProblemKind::InvalidRecords => "invalid-records",
             ProblemKind::Unavailable => "unavailable",
             ProblemKind::Internal => "internal",
         }
@@ -54,6 +74,11 @@ impl ProblemKind {
             ProblemKind::UnprocessableParameters => "Parameters cannot be answered as given",
             ProblemKind::NotFound => "Not found",
             ProblemKind::MethodNotAllowed => "Method not allowed",
+            ProblemKind::Unauthorized => "Write key missing or wrong",
+            ProblemKind::WritesDisabled => "Writes are not enabled",
+            ProblemKind::TooLarge => "Request body too large",
+            ProblemKind::UnsupportedMediaType => "Unsupported media type",
+            ProblemKind::InvalidRecords => "Records cannot be stored",
             ProblemKind::Unavailable => "Service unavailable",
             ProblemKind::Internal => "Internal error",
         }
@@ -141,7 +166,30 @@ impl Problem {
             warp::http::header::CONTENT_TYPE,
             warp::http::HeaderValue::from_static("application/problem+json"),
         );
+        if self.kind == ProblemKind::Unauthorized {
+            resp.headers_mut().insert(
+                warp::http::header::WWW_AUTHENTICATE,
+                warp::http::HeaderValue::from_static("Bearer realm=\"sahel-atlas\""),
+            );
+        }
         resp
+    }
+}
+
+impl From<crate::live::WriteError> for Problem {
+    fn from(e: crate::live::WriteError) -> Self {
+        use crate::live::WriteError;
+        match e {
+            WriteError::UnknownEvent(_) => Problem::not_found(e.to_string()),
+            // The store's own words go to the log; the client learns nothing was kept.
+            WriteError::Store(store) => {
+                tracing::error!("store: {store}");
+                Problem::new(
+                    ProblemKind::Unavailable,
+                    "the event store failed; nothing was stored",
+                )
+            }
+        }
     }
 }
 

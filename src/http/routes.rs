@@ -5,6 +5,7 @@
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterIn};
+use warp::http::Method;
 use warp::reply::Response;
 
 use super::params::fields::ParamFields;
@@ -12,11 +13,12 @@ use super::params::fields::ParamFields;
 use super::params::fields::struct_fields;
 use super::params::queries::*;
 use super::problem::Problem;
-use super::{GEOJSON, JSON, Request, api, ogc, tiles};
+use super::{GEOJSON, JSON, Request, api, ogc, tiles, writes};
 
 pub type Handler = fn(&Request) -> Result<Response, Problem>;
 
 pub struct Route {
+    pub method: Method,
     /// OpenAPI path template; `{name}` captures one segment, `{name}.ext` one segment
     /// with the extension removed.
     pub path: &'static str,
@@ -61,10 +63,15 @@ pub fn typed<P: DeserializeOwned, Q: DeserializeOwned + ParamFields>(
     handler(r, path, query)
 }
 
-/// `route!(path, label, summary, content type, PathType, QueryType, handler)`
+/// `route!(path, label, summary, content type, PathType, QueryType, handler)` for GET, or
+/// `route!(METHOD path, ...)`.
 macro_rules! route {
     ($path:literal, $label:literal, $summary:literal, $ct:expr, $p:ty, $q:ty, $h:path) => {
+        route!(GET $path, $label, $summary, $ct, $p, $q, $h)
+    };
+    ($method:ident $path:literal, $label:literal, $summary:literal, $ct:expr, $p:ty, $q:ty, $h:path) => {
         Route {
+            method: Method::$method,
             path: $path,
             label: $label,
             summary: $summary,
@@ -181,6 +188,42 @@ pub static ROUTES: &[Route] = &[
         IdPath,
         NoQuery,
         api::event
+    ),
+    route!(
+        POST "/api/events",
+        "api_events_post",
+        "Insert or update events (GeoJSON or ACLED/UCDP CSV body; write key)",
+        JSON,
+        NoQuery,
+        NoQuery,
+        writes::post_events
+    ),
+    route!(
+        PUT "/api/events/{id}",
+        "api_event_put",
+        "Replace or create one event (GeoJSON Feature or one-row CSV; write key)",
+        JSON,
+        IdPath,
+        NoQuery,
+        writes::put_event
+    ),
+    route!(
+        DELETE "/api/events/{id}",
+        "api_event_delete",
+        "Delete one event (write key)",
+        JSON,
+        IdPath,
+        NoQuery,
+        writes::delete_event
+    ),
+    route!(
+        "/api/changes",
+        "api_changes",
+        "Changes written since a sequence number",
+        JSON,
+        NoQuery,
+        ChangesQuery,
+        writes::changes
     ),
     route!(
         "/api/regions",
@@ -300,6 +343,7 @@ pub static ROUTES: &[Route] = &[
         ogc::queryables
     ),
     Route {
+        method: Method::GET,
         path: "/ogc/collections/{collectionId}/items",
         label: "ogc_items",
         summary: "Features of a collection (its queryables are listed under its own path)",
@@ -322,10 +366,48 @@ pub static ROUTES: &[Route] = &[
     ),
 ];
 
-/// The route for `path` and the path parameters it captured (percent-decoded).
+/// Where a request goes: its route and the path parameters captured (percent-decoded),
+/// or, when the path exists only for other methods, those methods.
+pub enum Found {
+    Route(&'static Route, Vec<(String, String)>),
+    OtherMethods(Vec<Method>),
+    Nothing,
+}
+
+/// The route for `method` (HEAD as GET) on `path`.
+pub fn find_for(method: &Method, path: &str) -> Found {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    let segments = segments(path);
+    let mut others = Vec::new();
+    for r in ROUTES {
+        if let Some(c) = captures(r.path, &segments) {
+            if r.method == *method {
+                return Found::Route(r, c);
+            }
+            others.push(r.method.clone());
+        }
+    }
+    if others.is_empty() {
+        Found::Nothing
+    } else {
+        Found::OtherMethods(others)
+    }
+}
+
+/// The GET route for `path` and the path parameters it captured (percent-decoded).
 pub fn find(path: &str) -> Option<(&'static Route, Vec<(String, String)>)> {
-    let segments: Vec<String> = path
-        .trim_matches('/')
+    match find_for(&Method::GET, path) {
+        Found::Route(r, c) => Some((r, c)),
+        _ => None,
+    }
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
         .map(|s| {
@@ -333,10 +415,7 @@ pub fn find(path: &str) -> Option<(&'static Route, Vec<(String, String)>)> {
                 .decode_utf8_lossy()
                 .into_owned()
         })
-        .collect();
-    ROUTES
-        .iter()
-        .find_map(|r| captures(r.path, &segments).map(|c| (r, c)))
+        .collect()
 }
 
 fn captures(template: &str, segments: &[String]) -> Option<Vec<(String, String)>> {

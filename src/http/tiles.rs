@@ -36,6 +36,7 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
     let key = TileKey {
         tile: t,
         filter: FilterKey::of(&filter),
+        epoch: snap.tile_epoch(t),
     };
     let encoded = r
         .state

@@ -17,7 +17,7 @@ pub enum EventFormat {
     Ucdp,
 }
 
-const ACLED_REQUIRED: &[&str] = &[
+pub(super) const ACLED_REQUIRED: &[&str] = &[
     "event_id_cnty",
     "event_date",
     "event_type",
@@ -25,7 +25,7 @@ const ACLED_REQUIRED: &[&str] = &[
     "longitude",
     "fatalities",
 ];
-const UCDP_REQUIRED: &[&str] = &[
+pub(super) const UCDP_REQUIRED: &[&str] = &[
     "id",
     "date_start",
     "type_of_violence",
@@ -59,18 +59,49 @@ impl EventFormat {
 /// Reads one ACLED or UCDP GED CSV file.
 pub fn load_events_file(path: &Path, interner: &mut Interner) -> Result<Vec<Event>, LoadError> {
     let file = File::open(path).map_err(|e| LoadError::file(path, format!("cannot open: {e}")))?;
+    read_events_csv(BufReader::with_capacity(1 << 20, file), path, interner, 1)
+        .map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Reads an ACLED or UCDP GED CSV from `input` (`path` names it in errors): every event,
+/// or the problems found, at most `max_errors` (a structural CSV error ends the reading).
+pub fn read_events_csv(
+    input: impl std::io::Read,
+    path: &Path,
+    interner: &mut Interner,
+    max_errors: usize,
+) -> Result<Vec<Event>, Vec<LoadError>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(BufReader::with_capacity(1 << 20, file));
+        .from_reader(input);
     let header = reader
         .headers()
-        .map_err(|e| csv_error(path, e))?
+        .map_err(|e| vec![csv_error(path, e)])?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect::<csv::StringRecord>();
-    let format = EventFormat::detect(&header).ok_or_else(|| {
-        LoadError::at(
+    let next = |record: &mut csv::StringRecord| match reader.read_record(record) {
+        Ok(false) => Ok(None),
+        Ok(true) => Ok(Some(Location::Line(
+            record.position().map_or(0, |p| p.line()),
+        ))),
+        Err(e) => Err(csv_error(path, e)),
+    };
+    events_of_records(&header, next, path, interner, max_errors)
+}
+
+/// The events of `header`-named records that `next` reads one at a time into a reused
+/// buffer (with where each is, for errors; `None` at the end).
+pub(super) fn events_of_records(
+    header: &csv::StringRecord,
+    mut next: impl FnMut(&mut csv::StringRecord) -> Result<Option<Location>, LoadError>,
+    path: &Path,
+    interner: &mut Interner,
+    max_errors: usize,
+) -> Result<Vec<Event>, Vec<LoadError>> {
+    let format = EventFormat::detect(header).ok_or_else(|| {
+        vec![LoadError::at(
             path,
             Location::Line(1),
             "header",
@@ -79,39 +110,55 @@ pub fn load_events_file(path: &Path, interner: &mut Interner) -> Result<Vec<Even
                 ACLED_REQUIRED.join(", "),
                 UCDP_REQUIRED.join(", ")
             ),
-        )
+        )]
     })?;
-    let columns = Columns::new(&header, format, path)?;
-
+    let columns = Columns::new(header, format, path).map_err(|e| vec![e])?;
     let mut events = Vec::new();
-    let mut first_line_of: FxHashMap<std::sync::Arc<str>, u64> = FxHashMap::default();
+    let mut errors = Vec::new();
+    let mut first_at: FxHashMap<std::sync::Arc<str>, Location> = FxHashMap::default();
     let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(path, e)),
-        }
-        let line = record.position().map_or(0, |p| p.line());
+    while errors.len() < max_errors.max(1) {
+        let at = match next(&mut record) {
+            Ok(Some(at)) => at,
+            Ok(None) => break,
+            Err(e) => {
+                errors.push(e);
+                break;
+            }
+        };
         let row = Row {
             record: &record,
             columns: &columns,
             path,
-            line,
+            at,
         };
         let event = match format {
-            EventFormat::Acled => acled_event(&row, interner)?,
-            EventFormat::Ucdp => ucdp_event(&row, interner)?,
+            EventFormat::Acled => acled_event(&row, interner),
+            EventFormat::Ucdp => ucdp_event(&row, interner),
         };
-        if let Some(first) = first_line_of.insert(event.id.clone(), line) {
-            return Err(row.err(
-                columns.id_name(),
-                format!("duplicate id {:?} (first on line {first})", event.id),
-            ));
+        match event {
+            Ok(event) => {
+                if let Some(first) = first_at.insert(event.id.clone(), row.at.clone()) {
+                    let first = first.to_string();
+                    errors.push(row.err(
+                        columns.id_name(),
+                        format!(
+                            "duplicate id {:?} (first on {})",
+                            event.id,
+                            first.trim_end_matches(": ")
+                        ),
+                    ));
+                }
+                events.push(event);
+            }
+            Err(e) => errors.push(e),
         }
-        events.push(event);
     }
-    Ok(events)
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(errors)
+    }
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> LoadError {
@@ -176,7 +223,7 @@ struct Row<'a> {
     record: &'a csv::StringRecord,
     columns: &'a Columns,
     path: &'a Path,
-    line: u64,
+    at: Location,
 }
 
 impl Row<'_> {
@@ -190,7 +237,7 @@ impl Row<'_> {
     }
 
     fn err(&self, field: &str, problem: impl Into<String>) -> LoadError {
-        LoadError::at(self.path, Location::Line(self.line), field, problem)
+        LoadError::at(self.path, self.at.clone(), field, problem)
     }
 
     fn required(&self, column: &str) -> Result<&str, LoadError> {

@@ -2,6 +2,7 @@
 //! the field and the problem, so a user can fix their export without reading our code.
 
 mod events_csv;
+mod events_geojson;
 mod geojson_files;
 
 use std::collections::HashSet;
@@ -9,7 +10,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use events_csv::{EventFormat, load_events_file};
+pub use events_csv::{EventFormat, load_events_file, read_events_csv};
+pub use events_geojson::read_events_geojson;
 pub use geojson_files::{load_basemap, load_bases, load_places, load_regions};
 
 use crate::model::{Base, Basemap, Event, Place, Region};

@@ -87,6 +87,9 @@ impl FilterKey {
 pub struct TileKey {
     pub tile: TileCoord,
     pub filter: FilterKey,
+    /// The last write that changed the tile's events (see `live::Snapshot::tile_epoch`):
+    /// a write makes exactly its tiles miss.
+    pub epoch: u64,
 }
 
 pub struct TileCache {

@@ -37,14 +37,20 @@ pub enum TileError {
     Encode(#[from] mvt::Error),
 }
 
-/// Geometry prepared once per atlas.
-pub struct TileSource {
+/// Line and polygon geometry, prepared once: none of it depends on the events, so every
+/// snapshot of the events shares it.
+struct Shapes {
     country: Vec<(usize, Shape)>,
     neighbours: Vec<(usize, Shape)>,
     rivers: Vec<(usize, Shape)>,
     lakes: Vec<(usize, Shape)>,
     regions: Vec<(usize, Shape)>,
     coverage: Vec<(usize, Shape)>,
+}
+
+/// What tiles are made from besides the atlas: the prepared shapes and the clusters.
+pub struct TileSource {
+    shapes: std::sync::Arc<Shapes>,
     /// Pre-summed clusters, filled by [`TileSource::prepare_clusters`] (in the background:
     /// until then tiles scan the events, with the same result).
     pyramid: std::sync::OnceLock<Option<ClusterPyramid>>,
@@ -93,12 +99,23 @@ impl TileSource {
             })
             .collect();
         TileSource {
-            country: basemap_shapes(&atlas.basemap().country),
-            neighbours: basemap_shapes(&atlas.basemap().neighbours),
-            rivers: basemap_shapes(&atlas.basemap().rivers),
-            lakes: basemap_shapes(&atlas.basemap().lakes),
-            regions: shapes(regions.iter()),
-            coverage: shapes(circles.iter()),
+            shapes: std::sync::Arc::new(Shapes {
+                country: basemap_shapes(&atlas.basemap().country),
+                neighbours: basemap_shapes(&atlas.basemap().neighbours),
+                rivers: basemap_shapes(&atlas.basemap().rivers),
+                lakes: basemap_shapes(&atlas.basemap().lakes),
+                regions: shapes(regions.iter()),
+                coverage: shapes(circles.iter()),
+            }),
+            pyramid: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A source for an atlas with this one's regions, bases and base map and other
+    /// events: the shapes are shared, the clusters are yet to be summed.
+    pub fn sharing_shapes(&self) -> TileSource {
+        TileSource {
+            shapes: self.shapes.clone(),
             pyramid: std::sync::OnceLock::new(),
         }
     }
@@ -118,15 +135,16 @@ impl TileSource {
     ) -> Result<Option<Vec<u8>>, TileError> {
         let mut tile = Tile::new(EXTENT);
         let basemap = atlas.basemap();
+        let s = &*self.shapes;
         for (def, shapes, features) in [
-            (&COUNTRY, &self.country, &basemap.country),
-            (&NEIGHBOURS, &self.neighbours, &basemap.neighbours),
-            (&LAKES, &self.lakes, &basemap.lakes),
-            (&RIVERS, &self.rivers, &basemap.rivers),
+            (&COUNTRY, &s.country, &basemap.country),
+            (&NEIGHBOURS, &s.neighbours, &basemap.neighbours),
+            (&LAKES, &s.lakes, &basemap.lakes),
+            (&RIVERS, &s.rivers, &basemap.rivers),
         ] {
             shapes_layer(&mut tile, def, t, shapes, |i| &features[i])?;
         }
-        shapes_layer(&mut tile, &REGIONS, t, &self.regions, |i| {
+        shapes_layer(&mut tile, &REGIONS, t, &s.regions, |i| {
             let region = &atlas.regions()[i];
             let fatalities = region
                 .fatalities_by_year
@@ -136,9 +154,7 @@ impl TileSource {
                 .sum();
             RegionFill { region, fatalities }
         })?;
-        shapes_layer(&mut tile, &COVERAGE, t, &self.coverage, |i| {
-            &atlas.bases()[i]
-        })?;
+        shapes_layer(&mut tile, &COVERAGE, t, &s.coverage, |i| &atlas.bases()[i])?;
         let bases = atlas.bases().iter();
         points_layer(
             &mut tile,

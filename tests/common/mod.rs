@@ -30,21 +30,50 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A path for a store no other server uses.
+pub fn fresh_store() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stores");
+    std::fs::create_dir_all(&dir).expect("create store dir");
+    let path = dir.join(format!("{}-{n}.gpkg", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
 pub struct Server {
     child: Child,
     pub base: String,
 }
 
 impl Server {
-    /// Starts `sahel-atlas serve` on 127.0.0.1:0 with the shipped data plus `extra` args.
+    /// Starts `sahel-atlas serve` on 127.0.0.1:0 with the shipped data plus `extra` args,
+    /// and (unless `extra` names one) a fresh store of its own.
     pub fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(bin())
-            .arg("serve")
+        Server::start_env(extra, &[])
+    }
+
+    /// [`Server::start`] with environment variables (e.g. write keys).
+    pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.envs(env.iter().copied());
+        cmd.arg("serve")
             .arg("--addr")
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(geodata())
-            .args(extra)
+            .args(extra);
+        if !extra.contains(&"--store") {
+            cmd.arg("--store").arg(fresh_store());
+        }
+        Server::spawn(cmd)
+    }
+
+    /// Starts a prepared `serve` command and waits for its address.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -71,6 +100,10 @@ impl Server {
 
     pub fn get(&self, path: &str) -> Reply {
         get(&format!("{}{}", self.base, path))
+    }
+
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        send(method, &format!("{}{}", self.base, path), headers, body)
     }
 
     /// GET that must answer 200 with JSON.
@@ -126,6 +159,24 @@ impl Reply {
     }
 }
 
+/// A request with `method`, headers and a body (for writes). Bodies are returned as sent.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let request = ureq::http::Request::builder().method(method).uri(url);
+    let request = headers
+        .iter()
+        .fold(request, |r, (k, v)| r.header(*k, *v))
+        .body(body.to_vec())
+        .expect("request");
+    let resp = agent
+        .run(request)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    reply_of(resp)
+}
+
 pub fn get(url: &str) -> Reply {
     get_with(url, &[])
 }
@@ -140,7 +191,11 @@ pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut resp = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let resp = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    reply_of(resp)
+}
+
+fn reply_of(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
     let status = resp.status().as_u16();
     let headers = resp
         .headers()

@@ -23,3 +23,11 @@ pub const MAX_QUERY_LEN: usize = 8_192;
 /// Years a base can be asked about (`open_in`).
 pub const MIN_YEAR: u64 = 1900;
 pub const MAX_YEAR: u64 = 2100;
+
+/// Changes listed per `/api/changes` answer (default [`DEFAULT_CHANGES_LIMIT`]).
+pub const MAX_CHANGES_LIMIT: usize = 10_000;
+pub const DEFAULT_CHANGES_LIMIT: usize = 1_000;
+/// The largest request body (`POST /api/events`), in bytes: 32 MiB.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+/// Record errors listed in one 422 answer.
+pub const MAX_RECORD_ERRORS: usize = 100;

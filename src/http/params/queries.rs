@@ -126,6 +126,23 @@ query!(
         near: NearParams,
     }
 );
+/// Where the change log starts.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesParams {
+    /// List changes after this sequence number (default 0: from the start).
+    #[param(inline, nullable = false)]
+    pub since: Option<Sequence>,
+    /// At most this many changes (default 1000).
+    #[param(inline, nullable = false)]
+    pub limit: Option<ChangesLimit>,
+}
+
+query!(
+    /// `GET /api/changes`
+    ChangesQuery { changes: ChangesParams }
+);
 query!(
     /// `GET /tiles/{z}/{x}/{y}.mvt`, `/tiles.json`, `/style.json`: the event filters (no box:
     /// a tile is its own box).

@@ -453,6 +453,10 @@ range!(/// How many nearest events.
     K = KRange: u32, 1, MAX_K as u32, true);
 range!(/// A calendar year.
     Year = YearRange: u32, MIN_YEAR as u32, MAX_YEAR as u32, true);
+range!(/// A change sequence number.
+    Sequence = SequenceRange: u32, 0, u32::MAX, true);
+range!(/// Page size of the change log.
+    ChangesLimit = ChangesLimitRange: u32, 1, MAX_CHANGES_LIMIT as u32, true);
 range!(/// A zoom level.
     Zoom = ZoomRange: u32, 0, crate::tiles::coord::MAX_ZOOM as u32, true);
 range!(/// A tile column or row (below 2^zoom, checked with the zoom).

@@ -1,0 +1,222 @@
+//! Writes: events in (`POST /api/events`, `PUT /api/events/{id}`), out (`DELETE`), and the
+//! numbered change log (`GET /api/changes`). Every write needs a key; its 2xx is sent once
+//! the store has the change on disk and the next request already sees it.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use warp::http::{StatusCode, header};
+use warp::reply::Response;
+
+use super::params::limits::{DEFAULT_CHANGES_LIMIT, MAX_RECORD_ERRORS};
+use super::params::queries::{ChangesQuery, IdPath, NoQuery};
+use super::problem::{Problem, ProblemKind};
+use super::{JSON, Request, json_response};
+use crate::live::{WriteError, Written};
+use crate::load::{Interner, LoadError, Location, read_events_csv, read_events_geojson};
+use crate::model::Event;
+use crate::store::Change;
+
+/// How to turn writes on, said in every 403.
+const ENABLE_WRITES: &str = "writes are disabled on this server: start it with SAHEL_ATLAS_WRITE_KEYS=KEY1,KEY2 or --write-keys-file FILE, then send Authorization: Bearer KEY";
+
+/// Lets the request through if it carries one of the write keys (compared in constant
+/// time; keys are never logged).
+fn authorize(r: &Request) -> Result<(), Problem> {
+    let keys = r.state.write_keys();
+    if keys.is_empty() {
+        return Err(Problem::new(ProblemKind::WritesDisabled, ENABLE_WRITES));
+    }
+    let given = r
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    // Every key is compared, so the time taken does not tell which one nearly matched.
+    let matched = keys.iter().fold(0u8, |acc, k| {
+        acc | k.as_bytes().ct_eq(given.as_bytes()).unwrap_u8()
+    });
+    if given.is_empty() || matched == 0 {
+        return Err(Problem::new(
+            ProblemKind::Unauthorized,
+            "send a write key as Authorization: Bearer KEY",
+        ));
+    }
+    Ok(())
+}
+
+/// The body's media type, without parameters.
+fn media_type(r: &Request) -> String {
+    r.headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// A 422 listing every record that cannot be stored.
+fn invalid_records(errors: Vec<LoadError>) -> Problem {
+    let n = errors.len();
+    let listed: Vec<Value> = errors
+        .into_iter()
+        .map(|e| {
+            let record = match e.location {
+                Location::Line(n) => json!(n),
+                Location::Feature(i) => json!(i),
+                Location::File => Value::Null,
+            };
+            json!({"record": record, "field": e.field, "problem": e.problem})
+        })
+        .collect();
+    let more = if n >= MAX_RECORD_ERRORS {
+        format!(" (listing the first {MAX_RECORD_ERRORS})")
+    } else {
+        String::new()
+    };
+    Problem::new(
+        ProblemKind::InvalidRecords,
+        format!("{n} record(s) cannot be stored{more}; nothing was stored"),
+    )
+    .with("errors", json!(listed))
+}
+
+/// The events of the request body: GeoJSON (`application/geo+json` or
+/// `application/json`) or an ACLED/UCDP CSV export (`text/csv`). With `id`, a record
+/// without an id gets it (the path's).
+fn body_events(r: &Request, id: Option<&str>) -> Result<Vec<Event>, Problem> {
+    let source = Path::new("request body");
+    let mut interner = Interner::default();
+    let parsed = match media_type(r).as_str() {
+        "application/geo+json" | "application/json" => {
+            let text = std::str::from_utf8(r.body).map_err(|e| {
+                invalid_records(vec![LoadError::file(source, format!("is not UTF-8: {e}"))])
+            })?;
+            let text = match id {
+                Some(id) => with_default_id(text, id),
+                None => text.to_string(),
+            };
+            read_events_geojson(&text, source, &mut interner, MAX_RECORD_ERRORS)
+        }
+        "text/csv" => read_events_csv(r.body, source, &mut interner, MAX_RECORD_ERRORS),
+        other => {
+            return Err(Problem::new(
+                ProblemKind::UnsupportedMediaType,
+                format!(
+                    "Content-Type {other:?}: send application/geo+json (a Feature or FeatureCollection of Points with ACLED properties) or text/csv (an ACLED or UCDP export)"
+                ),
+            ));
+        }
+    };
+    let events = parsed.map_err(invalid_records)?;
+    if events.is_empty() {
+        return Err(invalid_records(vec![LoadError::file(
+            source,
+            "holds no events",
+        )]));
+    }
+    Ok(events)
+}
+
+/// A single GeoJSON Feature given `event_id_cnty = id` unless it names an id itself
+/// (anything else is passed on as it is, for the reader to judge).
+fn with_default_id(text: &str, id: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+        return text.to_string();
+    };
+    if let Some(props) = v
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .filter(|p| !p.contains_key("event_id_cnty") && !p.contains_key("id"))
+    {
+        props.insert("event_id_cnty".into(), json!(id));
+    }
+    v.to_string()
+}
+
+fn written(status: StatusCode, w: &Written) -> Response {
+    let ids: Vec<&str> = w.records.iter().map(|c| c.id.as_str()).collect();
+    let mut resp = json_response(
+        JSON,
+        &json!({"inserted": w.inserted, "updated": w.updated, "ids": ids, "sequence": w.sequence}),
+    );
+    *resp.status_mut() = status;
+    resp
+}
+
+/// `POST /api/events`: insert or update every event of the body, all or nothing.
+pub fn post_events(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
+    authorize(r)?;
+    let changes: Vec<Change> = body_events(r, None)?
+        .into_iter()
+        .map(Change::Upsert)
+        .collect();
+    let w = r.state.live.write(&changes)?;
+    Ok(written(StatusCode::CREATED, &w))
+}
+
+/// `PUT /api/events/{id}`: the body's one event replaces (or creates) event `id`.
+pub fn put_event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem> {
+    authorize(r)?;
+    let id = path.id.0;
+    let mut events = body_events(r, Some(&id))?;
+    if events.len() != 1 {
+        return Err(invalid_records(vec![LoadError::file(
+            Path::new("request body"),
+            format!("holds {} events; PUT replaces exactly one", events.len()),
+        )]));
+    }
+    let event = events.remove(0);
+    if *event.id != *id {
+        return Err(invalid_records(vec![LoadError::at(
+            Path::new("request body"),
+            Location::Feature(1),
+            "event_id_cnty",
+            format!("{:?} is not the id in the path ({id:?})", event.id),
+        )]));
+    }
+    let w = r.state.live.write(&[Change::Upsert(event)])?;
+    let status = if w.inserted > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(written(status, &w))
+}
+
+/// `DELETE /api/events/{id}`
+pub fn delete_event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem> {
+    authorize(r)?;
+    r.state
+        .live
+        .write(&[Change::Delete(path.id.0.as_str().into())])?;
+    let mut resp = Response::new(Default::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
+/// `GET /api/changes?since=SEQ`: the change log after `since`, oldest first.
+pub fn changes(r: &Request, _: NoQuery, q: ChangesQuery) -> Result<Response, Problem> {
+    let since = q.changes.since.map_or(0, |s| u64::from(s.get()));
+    let limit = q
+        .changes
+        .limit
+        .map_or(DEFAULT_CHANGES_LIMIT, |l| l.get() as usize);
+    let store = r.state.live.store();
+    let list = store
+        .changes_since(since, limit)
+        .map_err(WriteError::from)?;
+    let sequence = store.sequence().map_err(WriteError::from)?;
+    let changes: Vec<Value> = list
+        .iter()
+        .map(|c| json!({"seq": c.seq, "op": c.op.name(), "id": c.id}))
+        .collect();
+    Ok(json_response(
+        JSON,
+        &json!({"sequence": sequence, "changes": changes}),
+    ))
+}

@@ -161,6 +161,16 @@ impl Reply {
 
 /// A request with `method`, headers and a body (for writes). Bodies are returned as sent.
 pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    try_send(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Like [`send`], with a failed connection as an error.
+pub fn try_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Reply, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -171,10 +181,8 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> R
         .fold(request, |r, (k, v)| r.header(*k, *v))
         .body(body.to_vec())
         .expect("request");
-    let resp = agent
-        .run(request)
-        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    reply_of(resp)
+    let resp = agent.run(request).map_err(|e| e.to_string())?;
+    Ok(reply_of(resp))
 }
 
 pub fn get(url: &str) -> Reply {

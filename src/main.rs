@@ -10,12 +10,10 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::atlas::Atlas;
 use sahel_atlas::http::{AppState, Config, serve};
-use sahel_atlas::live::{Live, Snapshot};
-use sahel_atlas::load::{
-    Dataset, EventSources, LoadError, load_dataset, load_places, load_regions,
-};
+use sahel_atlas::live::{Live, LoadFailed, Sources, read_atlas};
+use sahel_atlas::load::{Dataset, EventSources, LoadError, load_places, load_regions};
+use sahel_atlas::store::StoreError;
 use sahel_atlas::store::gpkg::GeoPackageStore;
-use sahel_atlas::store::{EventStore, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -95,37 +93,19 @@ enum Command {
     },
 }
 
-fn load(args: &DataArgs) -> Result<Atlas, CliError> {
-    load_with(args, |_| Ok(()))
-}
-
-/// Loads the data files, lets `overlay` change the dataset (the store's events), and
-/// builds the atlas.
-fn load_with(
-    args: &DataArgs,
-    overlay: impl FnOnce(&mut Dataset) -> Result<(), CliError>,
-) -> Result<Atlas, CliError> {
-    let started = Instant::now();
-    let mut dataset = load_dataset(
-        &args.data,
-        &EventSources {
+fn sources(args: &DataArgs) -> Sources {
+    Sources {
+        dir: args.data.clone(),
+        events: EventSources {
             extra_files: args.events.clone(),
             skip_shipped: args.no_shipped_events,
         },
-    )?;
-    overlay(&mut dataset)?;
-    let loaded = started.elapsed();
-    let atlas = Atlas::build(dataset);
-    tracing::info!(
-        events = atlas.events().len(),
-        bases = atlas.bases().len(),
-        regions = atlas.regions().len(),
-        places = atlas.places().len(),
-        load_ms = loaded.as_millis() as u64,
-        index_ms = (started.elapsed() - loaded).as_millis() as u64,
-        "atlas ready"
-    );
-    Ok(atlas)
+    }
+}
+
+/// The data files alone (no store), as `check` validates them.
+fn load(args: &DataArgs) -> Result<Atlas, CliError> {
+    Ok(read_atlas(&sources(args), None)?.0)
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed here, before the server
@@ -161,6 +141,8 @@ enum CliError {
     Signals(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Data(#[from] LoadFailed),
     #[error("cannot read the write keys from {}: {source}", path.display())]
     Keys {
         path: PathBuf,
@@ -268,20 +250,21 @@ fn write_keys(file: Option<&Path>) -> Result<Vec<String>, CliError> {
 /// Opens the store, lays its events over the data files and builds the first snapshot.
 fn open_live(data: &DataArgs, store_path: &Path) -> Result<Live, CliError> {
     let store = GeoPackageStore::open(store_path)?;
-    let stored = store.load()?;
-    let sequence = stored.sequence;
-    tracing::info!(
-        store = %store_path.display(),
-        events = stored.events.len(),
-        deleted = stored.deleted.len(),
-        sequence,
-        "store opened"
-    );
-    let atlas = load_with(data, |dataset| {
-        dataset.events = stored.apply_to(std::mem::take(&mut dataset.events));
-        Ok(())
-    })?;
-    Ok(Live::new(Snapshot::new(atlas, sequence), Box::new(store)))
+    tracing::info!(store = %store_path.display(), "store opened");
+    Ok(Live::open(sources(data), Box::new(store))?)
+}
+
+/// Reloads the data files on every SIGHUP (the outcome is logged and shown by /healthz).
+fn reload_on_hangup(state: Arc<AppState>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || state.live.reload()).await;
+        }
+    });
+    Ok(())
 }
 
 /// `serve`: listens on `addr` and serves the live data until SIGTERM or Ctrl-C.
@@ -297,10 +280,16 @@ fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliErr
         println!("listening on http://{local}");
         let started = Instant::now();
         let state = Arc::new(AppState::new(live, config));
+        reload_on_hangup(state.clone()).map_err(CliError::Signals)?;
         tracing::info!(
             tile_prep_ms = started.elapsed().as_millis() as u64,
             "tile geometry ready"
         );
+        let live = state.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.close(); // change streams end, so in-flight requests can finish
+        };
         serve(state, listener, shutdown).await;
         Ok(())
     })

@@ -7,12 +7,17 @@ use common::*;
 
 #[test]
 fn web_map_works_in_chromium() {
-    let server = Server::start(&["--web", path_str(&repo().join("web"))]);
+    let key = "browser-test-key";
+    let server = Server::start_env(
+        &["--web", path_str(&repo().join("web"))],
+        &[("SAHEL_ATLAS_WRITE_KEYS", key)],
+    );
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
     let out = std::process::Command::new("node")
         .arg(repo().join("web/test/map.test.mjs"))
         .arg(&server.base)
         .arg(&shots)
+        .arg(key)
         .output()
         .expect("run node (installed by the README's test command)");
     let text = format!(

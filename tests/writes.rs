@@ -387,3 +387,165 @@ fn the_store_survives_a_restart_and_opens_in_gdal() {
         "{summary}"
     );
 }
+
+/// A copy of the shipped data that a test may change.
+fn data_copy(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    for entry in std::fs::read_dir(common::geodata()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+fn healthz_after(server: &Server, version: u64) -> Value {
+    for _ in 0..200 {
+        let h = server.json("/healthz");
+        if h["data_version"].as_u64() >= Some(version) || h["last_reload"]["ok"] == false {
+            return h;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no reload to data version {version} within 10 s");
+}
+
+#[test]
+fn sighup_and_admin_reload_swap_in_new_files_and_keep_the_old_on_error() {
+    let data = data_copy("reload_data");
+    let events = data.join("events.csv");
+    let mut cmd = Command::new(common::bin());
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--data", path_str(&data)])
+        .arg("--store")
+        .arg(fresh_store())
+        .env("SAHEL_ATLAS_WRITE_KEYS", KEY);
+    let server = Server::spawn(cmd);
+    let h = server.json("/healthz");
+    assert_eq!(
+        (h["data_version"].as_u64(), h["last_reload"].is_null()),
+        (Some(1), true)
+    );
+    let shipped = h["events"].as_u64().unwrap();
+    let body = collection(vec![feature("KEPT-OVER-RELOAD", -2.0, 14.0, "Battles", 1)]);
+    assert_eq!(
+        write(&server, "POST", "/api/events", GEOJSON, &body).status,
+        201
+    );
+
+    // A new row in the file, then SIGHUP.
+    let header = std::fs::read_to_string(&events).unwrap();
+    let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = columns
+        .iter()
+        .map(|c| match *c {
+            "event_id_cnty" => "MLI-RELOAD-1",
+            "event_date" => "2021-01-02",
+            "year" => "2021",
+            "event_type" => "Battles",
+            "latitude" => "14.3",
+            "longitude" => "-3.6",
+            "fatalities" => "2",
+            "geo_precision" => "1",
+            _ => "",
+        })
+        .collect();
+    std::fs::write(&events, format!("{header}{}\n", row.join(","))).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let h = healthz_after(&server, 2);
+    assert_eq!(h["last_reload"]["ok"], true, "{h}");
+    assert_eq!(h["events"].as_u64(), Some(shipped + 2));
+    assert_eq!(server.get("/api/events/MLI-RELOAD-1").status, 200);
+    assert_eq!(
+        server.get("/api/events/KEPT-OVER-RELOAD").status,
+        200,
+        "the store is laid over the new files"
+    );
+
+    // A broken file: the reload is refused, named, and the old data serves on.
+    std::fs::write(&events, format!("{header}MLI-BAD,not-a-date,2021\n")).unwrap();
+    let (k, v) = auth();
+    let r = server.send("POST", "/admin/reload", &[(k, &v)], b"");
+    assert_eq!(r.status, 422, "{}", r.body);
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("events.csv") && detail.contains("line"),
+        "{detail}"
+    );
+    let h = server.json("/healthz");
+    assert_eq!(
+        (h["data_version"].as_u64(), h["last_reload"]["ok"].as_bool()),
+        (Some(2), Some(false))
+    );
+    assert_eq!(h["events"].as_u64(), Some(shipped + 2));
+    assert_eq!(server.get("/api/events/MLI-RELOAD-1").status, 200);
+    assert_eq!(server.send("POST", "/admin/reload", &[], b"").status, 401);
+}
+
+/// Opens `/api/changes` as an event stream; its `id:` lines arrive on the channel.
+fn stream_ids(server: &Server, last_event_id: Option<&str>) -> std::sync::mpsc::Receiver<u64> {
+    use std::io::BufRead;
+    let url = format!("{}/api/changes", server.base);
+    let last = last_event_id.map(str::to_string);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let mut req = agent.get(&url).header("Accept", "text/event-stream");
+        if let Some(id) = &last {
+            req = req.header("Last-Event-ID", id);
+        }
+        let resp = req.call().expect("event stream");
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("text/event-stream")
+        );
+        let lines = std::io::BufReader::new(resp.into_body().into_reader()).lines();
+        for line in lines.map_while(Result::ok) {
+            if let Some(id) = line.strip_prefix("id:")
+                && tx.send(id.trim().parse().unwrap()).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn the_change_log_streams_as_server_sent_events() {
+    let server = writer(&[]);
+    let post = |id: &str| {
+        let body = collection(vec![feature(id, -4.0, 14.4, "Battles", 1)]);
+        assert_eq!(
+            write(&server, "POST", "/api/events", GEOJSON, &body).status,
+            201
+        );
+    };
+    post("SSE-1");
+    post("SSE-2");
+    let wait = std::time::Duration::from_secs(10);
+    let from_start = stream_ids(&server, None);
+    assert_eq!(from_start.recv_timeout(wait), Ok(1), "the backlog first");
+    assert_eq!(from_start.recv_timeout(wait), Ok(2));
+    post("SSE-3");
+    assert_eq!(
+        from_start.recv_timeout(wait),
+        Ok(3),
+        "then each write as it is committed"
+    );
+    let resumed = stream_ids(&server, Some("2"));
+    assert_eq!(
+        resumed.recv_timeout(wait),
+        Ok(3),
+        "Last-Event-ID resumes after it"
+    );
+    post("SSE-4");
+    assert_eq!(resumed.recv_timeout(wait), Ok(4));
+    assert_eq!(from_start.recv_timeout(wait), Ok(4));
+}

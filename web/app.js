@@ -42,7 +42,7 @@ async function api(path) {
 }
 
 // ---------- filters shared by tiles and queries ----------
-const state = { from: 1997, to: 2020, types: new Set(), allTypes: [], actor: '', radius: 50 };
+const state = { from: 1997, to: 2020, types: new Set(), allTypes: [], actor: '', radius: 50, version: 0 };
 
 function filterParams() {
   const p = new URLSearchParams();
@@ -82,7 +82,54 @@ const LAYER_GROUPS = {
 function updateTiles() {
   const src = map.getSource('sahel');
   if (!src) return;
-  src.setTiles([`${location.origin}/tiles/{z}/{x}/{y}.mvt?${filterParams()}`]);
+  const p = filterParams();
+  // After a change, a new URL: neither MapLibre nor the HTTP cache keeps the old tile.
+  if (state.version) p.set('v', String(state.version));
+  src.setTiles([`${location.origin}/tiles/{z}/{x}/{y}.mvt?${p}`]);
+}
+
+/** The slider's range from the data's years; a selection reaching the last year (or,
+ * the first time, none yet) follows the range as it grows. */
+async function loadYears() {
+  const years = await api('/api/stats?group_by=year');
+  const ys = years.groups.map((g) => Number(g.key));
+  if (!ys.length) return;
+  const lo = Math.min(1997, ...ys), hi = Math.max(...ys);
+  const first = !loadYears.done;
+  const followEnd = first || state.to === Number($('#year-to').max);
+  for (const el of [$('#year-from'), $('#year-to')]) { el.min = lo; el.max = hi; }
+  if (first) { state.from = lo; $('#year-from').value = lo; }
+  if (followEnd) { state.to = hi; $('#year-to').value = hi; }
+  loadYears.done = true;
+}
+
+// ---------- live: events written while the page is open appear without a reload ----------
+async function followChanges() {
+  if (!window.EventSource) return;
+  let since = 0;
+  try {
+    since = (await api('/healthz')).sequence || 0;
+  } catch (e) {
+    return; // the map works without it
+  }
+  const changes = new EventSource(`/api/changes?since=${since}`);
+  let pending = null;
+  changes.addEventListener('change', (e) => {
+    state.version = Number(e.lastEventId) || state.version + 1;
+    // A batch arrives as many changes: redraw once it has settled.
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      try {
+        await loadYears();
+        updateYearLabel();
+      } catch (err) {
+        showError(`Could not refresh the years: ${err.message}`);
+      }
+      updateTiles();
+      refreshPanels();
+      window.__liveVersion = state.version;
+    }, 500);
+  });
 }
 
 /** Colours of a `match` expression from our style, as [[value, colour], ...]. */
@@ -113,19 +160,13 @@ map.on('load', async () => {
     state.allTypes = types.groups.map((g) => g.key);
     state.types = new Set(state.allTypes);
     buildTypeFilters();
-    const years = await api('/api/stats?group_by=year');
-    const ys = years.groups.map((g) => Number(g.key));
-    if (ys.length) {
-      const lo = Math.min(1997, ...ys), hi = Math.max(...ys);
-      for (const el of [$('#year-from'), $('#year-to')]) { el.min = lo; el.max = hi; }
-      state.from = lo; state.to = hi;
-      $('#year-from').value = lo; $('#year-to').value = hi;
-    }
+    await loadYears();
     updateYearLabel();
     updateTiles();
   } catch (e) {
     showError(`Could not load the filters: ${e.message}`);
   }
+  followChanges();
 });
 
 // ---------- time control ----------

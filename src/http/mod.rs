@@ -53,7 +53,7 @@ pub struct Config {
 
 /// What every request handler can reach: the live data, caches and metrics.
 pub struct AppState {
-    pub live: Live,
+    pub live: Arc<Live>,
     write_keys: Vec<String>,
     pub tile_cache: TileCache,
     pub public_url: Option<String>,
@@ -65,7 +65,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(live: Live, config: Config) -> Self {
         AppState {
-            live,
+            live: Arc::new(live),
             write_keys: config.write_keys,
             tile_cache: TileCache::new(config.tile_cache_bytes),
             public_url: config.public_url,
@@ -286,9 +286,21 @@ pub fn index(_: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
 
 pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
     let a = r.atlas();
+    let reload = r.state.live.last_reload().map(
+        |l| json!({"at": l.at, "ok": l.ok, "error": l.error, "events": l.events, "ms": l.millis}),
+    );
     Ok(json_response(
         JSON,
-        &json!({"status": "ok", "events": a.events().len(), "bases": a.bases().len(), "regions": a.regions().len(), "places": a.places().len()}),
+        &json!({
+            "status": "ok",
+            "events": a.events().len(),
+            "bases": a.bases().len(),
+            "regions": a.regions().len(),
+            "places": a.places().len(),
+            "data_version": r.snap.data_version,
+            "sequence": r.snap.sequence,
+            "last_reload": reload,
+        }),
     ))
 }
 

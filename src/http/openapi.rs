@@ -35,7 +35,7 @@ fn item_type(m: &Method) -> PathItemType {
 
 /// A write's request body, key and answers: 201/200 with what was written (204 for a
 /// delete), 401 without a valid key, 403 when writes are off, 413, 415 and 422.
-fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method) {
+fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method, body: bool) {
     use utoipa::openapi::request_body::RequestBodyBuilder;
     let problem = || {
         ResponseBuilder::new()
@@ -46,7 +46,7 @@ fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method)
             )
             .build()
     };
-    if *method != Method::DELETE {
+    if body {
         let any = || Content::new(ObjectBuilder::new().schema_type(SchemaType::Object));
         let csv = Content::new(ObjectBuilder::new().schema_type(SchemaType::String));
         op.request_body = Some(
@@ -235,7 +235,9 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
         }
         let mut op = operation(r.summary, params, r.content_type, r.label == "tiles");
         if r.method != Method::GET {
-            writes_documented(&mut op, &r.method);
+            // Only event writes carry a body (a reload does not).
+            let body = r.path.starts_with("/api/events") && r.method != Method::DELETE;
+            writes_documented(&mut op, &r.method, body);
         }
         let item = items.remove(r.path).unwrap_or_default();
         items.insert(r.path.to_string(), item.operation(item_type(&r.method), op));

@@ -29,6 +29,8 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     /// Records that cannot be stored, each listed in `errors` (422).
     InvalidRecords,
+    /// The data files could not be reloaded; the previous data serves on (422).
+    ReloadFailed,
     /// Something needed to answer is missing on the server (503).
     Unavailable,
     Internal,
@@ -45,7 +47,9 @@ impl ProblemKind {
             ProblemKind::WritesDisabled => StatusCode::FORBIDDEN,
             ProblemKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ProblemKind::InvalidRecords => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::InvalidRecords | ProblemKind::ReloadFailed => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,6 +67,7 @@ impl ProblemKind {
             ProblemKind::TooLarge => "too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::InvalidRecords => "invalid-records",
+            ProblemKind::ReloadFailed => "reload-failed",
             ProblemKind::Unavailable => "unavailable",
             ProblemKind::Internal => "internal",
         }
@@ -79,6 +84,7 @@ impl ProblemKind {
             ProblemKind::TooLarge => "Request body too large",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
             ProblemKind::InvalidRecords => "Records cannot be stored",
+            ProblemKind::ReloadFailed => "Data files cannot be reloaded",
             ProblemKind::Unavailable => "Service unavailable",
             ProblemKind::Internal => "Internal error",
         }

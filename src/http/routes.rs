@@ -217,6 +217,15 @@ pub static ROUTES: &[Route] = &[
         writes::delete_event
     ),
     route!(
+        POST "/admin/reload",
+        "admin_reload",
+        "Re-read the data files into a new snapshot (write key)",
+        JSON,
+        NoQuery,
+        NoQuery,
+        writes::reload
+    ),
+    route!(
         "/api/changes",
         "api_changes",
         "Changes written since a sequence number",

@@ -37,6 +37,7 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
         tile: t,
         filter: FilterKey::of(&filter),
         epoch: snap.tile_epoch(t),
+        data_version: snap.data_version,
     };
     let encoded = r
         .state
@@ -49,9 +50,11 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
 
     let mut resp = Response::new(Default::default());
     let h = resp.headers_mut();
+    // Short: events change at run time (the web map follows /api/changes and asks with
+    // a new `v` at once); the ETag makes revalidation cheap.
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
+        HeaderValue::from_static("public, max-age=60"),
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Ok(v) = HeaderValue::from_str(&encoded.etag) {

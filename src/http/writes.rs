@@ -199,9 +199,25 @@ pub fn delete_event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, P
     Ok(resp)
 }
 
-/// `GET /api/changes?since=SEQ`: the change log after `since`, oldest first.
+/// `GET /api/changes?since=SEQ`: the change log after `since`, oldest first; with
+/// `Accept: text/event-stream`, a Server-Sent Events stream of it that stays open and
+/// resumes after `Last-Event-ID`.
 pub fn changes(r: &Request, _: NoQuery, q: ChangesQuery) -> Result<Response, Problem> {
     let since = q.changes.since.map_or(0, |s| u64::from(s.get()));
+    let wants_stream = r
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"));
+    if wants_stream {
+        let resume = r
+            .headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        return Ok(change_stream(r.state.live.clone(), resume.unwrap_or(since)));
+    }
     let limit = q
         .changes
         .limit
@@ -219,4 +235,78 @@ pub fn changes(r: &Request, _: NoQuery, q: ChangesQuery) -> Result<Response, Pro
         JSON,
         &json!({"sequence": sequence, "changes": changes}),
     ))
+}
+
+/// `POST /admin/reload`: re-reads the data files (and the store) into a new snapshot; on
+/// failure the previous data keeps serving and the answer says what was wrong.
+pub fn reload(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
+    authorize(r)?;
+    let report = r.state.live.reload();
+    let body = json!({"ok": report.ok, "at": report.at, "events": report.events, "ms": report.millis, "error": report.error});
+    match report.error {
+        None => Ok(json_response(JSON, &body)),
+        Some(e) => Err(Problem::new(
+            ProblemKind::ReloadFailed,
+            format!("{e}; the previous data keeps serving"),
+        )),
+    }
+}
+
+/// The change log from `since` on as Server-Sent Events (`id` = sequence number, event
+/// `change`, data `{seq, op, id}`), then each change as it is committed; a comment every
+/// 15 s keeps proxies from closing an idle stream.
+fn change_stream(live: std::sync::Arc<crate::live::Live>, since: u64) -> Response {
+    use std::collections::VecDeque;
+    use warp::Reply;
+    use warp::sse::Event;
+
+    use crate::live::Notice;
+    use crate::store::ChangeRecord;
+
+    // Subscribed before the first read, so a write in between is never missed.
+    let notices = live.subscribe();
+    let start = (live, notices, since, VecDeque::<ChangeRecord>::new());
+    let events = futures_util::stream::unfold(
+        start,
+        |(live, mut notices, mut last, mut queue)| async move {
+            loop {
+                if let Some(c) = queue.pop_front() {
+                    last = c.seq;
+                    let event = Event::default()
+                        .id(c.seq.to_string())
+                        .event("change")
+                        .data(json!({"seq": c.seq, "op": c.op.name(), "id": c.id}).to_string());
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (live, notices, last, queue),
+                    ));
+                }
+                if *notices.borrow() == Notice::Closing {
+                    return None;
+                }
+                let reader = live.clone();
+                let read =
+                    tokio::task::spawn_blocking(move || reader.store().changes_since(last, 1000))
+                        .await;
+                match read {
+                    Ok(Ok(list)) if !list.is_empty() => queue.extend(list),
+                    Ok(Ok(_)) => {
+                        if notices.changed().await.is_err() {
+                            return None;
+                        }
+                    }
+                    _ => return None, // the store failed: the client reconnects with Last-Event-ID
+                }
+            }
+        },
+    );
+    let stream = warp::sse::keep_alive()
+        .interval(std::time::Duration::from_secs(15))
+        .stream(events);
+    let mut resp = warp::sse::reply(stream).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        warp::http::HeaderValue::from_static("no-store"),
+    );
+    resp
 }

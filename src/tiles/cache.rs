@@ -90,6 +90,8 @@ pub struct TileKey {
     /// The last write that changed the tile's events (see `live::Snapshot::tile_epoch`):
     /// a write makes exactly its tiles miss.
     pub epoch: u64,
+    /// Which reload of the data files the tile comes from (a reload may change any tile).
+    pub data_version: u64,
 }
 
 pub struct TileCache {

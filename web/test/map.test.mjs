@@ -1,12 +1,13 @@
 // Browser test of the web map, in Debian's Chromium driven by playwright-core.
-//   node web/test/map.test.mjs http://127.0.0.1:PORT SCREENSHOT_DIR
+//   node web/test/map.test.mjs http://127.0.0.1:PORT SCREENSHOT_DIR [WRITE_KEY]
+// With a write key, it also posts an event and waits for it to appear on the open map.
 // Exits non-zero with a message on the first failure. Run by tests/browser.rs, which
 // starts the real server.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [base, outDir] = process.argv.slice(2);
+const [base, outDir, writeKey] = process.argv.slice(2);
 if (!base || !outDir) {
   console.error('usage: map.test.mjs BASE_URL SCREENSHOT_DIR');
   process.exit(2);
@@ -111,6 +112,25 @@ try {
       const baseShown = Number((await page.textContent('#base-count')).replace(/,/g, ''));
       check(baseShown === baseApi.totals.count, `base panel shows ${baseShown}, API ${baseApi.totals.count} (${baseName})`);
       check(await page.locator('#base-details svg.chart').count() >= 1, 'no chart in the base panel');
+
+      if (writeKey) {
+        // Live: an event written now appears on the open map, without a reload.
+        const spot = [-6.0, 13.2];
+        await page.evaluate((c) => { window.__mapIdle = false; window.sahelMap.jumpTo({ center: c, zoom: 12 }); }, spot);
+        await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap.areTilesLoaded(), null, { timeout: 30000 });
+        const shows = () => window.sahelMap.queryRenderedFeatures({ layers: ['events'] }).some((f) => f.properties.id === 'BROWSER-LIVE-1');
+        check(!(await page.evaluate(shows)), 'the live event is on the map before it was written');
+        const feature = {
+          type: 'Feature', geometry: { type: 'Point', coordinates: spot },
+          properties: { event_id_cnty: 'BROWSER-LIVE-1', event_date: '2019-06-01', event_type: 'Battles', fatalities: 3, location: 'Browser test' },
+        };
+        const posted = await fetch(`${base}/api/events`, {
+          method: 'POST', body: JSON.stringify(feature),
+          headers: { 'Content-Type': 'application/geo+json', Authorization: `Bearer ${writeKey}` },
+        });
+        check(posted.status === 201, `POST answered ${posted.status}`);
+        await page.waitForFunction(shows, null, { timeout: 20000, polling: 250 });
+      }
     }
 
     await page.screenshot({ path: join(outDir, `map-${viewport.name}.png`) });

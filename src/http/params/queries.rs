@@ -143,10 +143,21 @@ query!(
     /// `GET /api/changes`
     ChangesQuery { changes: ChangesParams }
 );
+/// A data version a client names to get fresh tiles after a change.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VersionParams {
+    /// Any change sequence number (from /api/changes): a new URL, so caches fetch the
+    /// tile again; the server always answers with the current data.
+    #[param(inline, nullable = false)]
+    pub v: Option<Sequence>,
+}
+
 query!(
     /// `GET /tiles/{z}/{x}/{y}.mvt`, `/tiles.json`, `/style.json`: the event filters (no box:
     /// a tile is its own box).
-    TileQuery { filter: EventFilterParams }
+    TileQuery { filter: EventFilterParams, version: VersionParams }
 );
 query!(
     /// OGC API documents other than items.

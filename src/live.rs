@@ -191,7 +191,7 @@ pub struct Reload {
 /// The current snapshot, the store and the data files; writes and reloads go through
 /// here one at a time.
 pub struct Live {
-    current: ArcSwap<Snapshot>,
+    current: Arc<ArcSwap<Snapshot>>,
     store: Box<dyn EventStore>,
     sources: Sources,
     writer: Mutex<()>,
@@ -217,7 +217,7 @@ impl Live {
     pub fn open(sources: Sources, store: Box<dyn EventStore>) -> Result<Live, LoadFailed> {
         let (atlas, sequence) = read_atlas(&sources, Some(&*store))?;
         let live = Live {
-            current: ArcSwap::from_pointee(Snapshot::new(atlas, sequence)),
+            current: Arc::new(ArcSwap::from_pointee(Snapshot::new(atlas, sequence))),
             store,
             sources,
             writer: Mutex::new(()),
@@ -334,10 +334,15 @@ impl Live {
         })
     }
 
-    /// Sums the current snapshot's clusters in the background (tiles scan meanwhile).
+    /// Sums the current snapshot's clusters in the background (tiles scan meanwhile);
+    /// skipped if another write has replaced the snapshot before the work starts.
     fn prepare_clusters(&self) {
         let snap = self.snapshot();
+        let current = self.current.clone();
         std::thread::spawn(move || {
+            if !Arc::ptr_eq(&current.load_full(), &snap) {
+                return;
+            }
             let started = std::time::Instant::now();
             snap.tiles.prepare_clusters(&snap.atlas);
             tracing::info!(

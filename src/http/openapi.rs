@@ -33,19 +33,21 @@ fn item_type(m: &Method) -> PathItemType {
     }
 }
 
+/// An error answer: the shared problem+json schema.
+fn problem() -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description("Problem (RFC 9457)")
+        .content(
+            "application/problem+json",
+            Content::new(Ref::from_schema_name("Problem")),
+        )
+        .build()
+}
+
 /// A write's request body, key and answers: 201/200 with what was written (204 for a
 /// delete), 401 without a valid key, 403 when writes are off, 413, 415 and 422.
 fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method, body: bool) {
     use utoipa::openapi::request_body::RequestBodyBuilder;
-    let problem = || {
-        ResponseBuilder::new()
-            .description("Problem (RFC 9457)")
-            .content(
-                "application/problem+json",
-                Content::new(Ref::from_schema_name("Problem")),
-            )
-            .build()
-    };
     if body {
         let any = || Content::new(ObjectBuilder::new().schema_type(SchemaType::Object));
         let csv = Content::new(ObjectBuilder::new().schema_type(SchemaType::String));
@@ -116,15 +118,6 @@ fn operation(
     content_type: &str,
     tile: bool,
 ) -> utoipa::openapi::path::Operation {
-    let problem = || {
-        ResponseBuilder::new()
-            .description("Problem (RFC 9457)")
-            .content(
-                "application/problem+json",
-                Content::new(Ref::from_schema_name("Problem")),
-            )
-            .build()
-    };
     let mut responses = ResponsesBuilder::new().response(
         "200",
         ResponseBuilder::new()

@@ -17,8 +17,8 @@ use rustc_hash::FxHashMap;
 
 use crate::atlas::Atlas;
 use crate::load::{EventSources, LoadError, load_dataset};
-use crate::model::{Event, LonLat};
-use crate::store::{Change, ChangeRecord, EventStore, StoreError};
+use crate::model::LonLat;
+use crate::store::{Change, ChangeRecord, EventStore, StoreError, Stored};
 use crate::tiles::TileSource;
 use crate::tiles::coord::{MAX_ZOOM, TileCoord, project};
 
@@ -107,43 +107,35 @@ impl Snapshot {
 
     /// This snapshot with `changes` (committed as `sequence`) applied.
     fn with_changes(&self, changes: &[Change], sequence: u64) -> Snapshot {
-        let mut touched: Vec<LonLat> = Vec::new();
-        let mut replaced: HashSet<&str> = HashSet::new();
-        for c in changes {
-            replaced.insert(c.id());
-            if let Some(i) = self.atlas.event_index(c.id()) {
-                touched.push(self.atlas.events()[i as usize].pos);
-            }
-        }
-        // The last change of an id wins, as in the store.
+        // The last change of an id wins, as in the store; laid over the events the same
+        // way the store is laid over the files.
         let mut latest: FxHashMap<&str, &Change> = FxHashMap::default();
         for c in changes {
             latest.insert(c.id(), c);
         }
-        let mut events: Vec<Event> = self
-            .atlas
-            .events()
-            .iter()
-            .filter(|e| !replaced.contains(&*e.id))
-            .cloned()
-            .collect();
+        let mut overlay = Stored::default();
+        let mut touched: Vec<LonLat> = Vec::new();
         for c in changes {
-            if let Change::Upsert(e) = c
-                && std::ptr::eq(latest[&*e.id], c)
-            {
-                touched.push(e.pos);
-                events.push(e.clone());
+            if let Some(i) = self.atlas.event_index(c.id()) {
+                touched.push(self.atlas.events()[i as usize].pos);
+            }
+            if !std::ptr::eq(latest[&**c.id()], c) {
+                continue;
+            }
+            match c {
+                Change::Upsert(e) => {
+                    touched.push(e.pos);
+                    overlay.events.push(e.clone());
+                }
+                Change::Delete(id) => overlay.deleted.push(id.clone()),
             }
         }
+        let events = overlay.apply_to(self.atlas.events().to_vec());
         let mut epochs = (*self.epochs).clone();
         for p in touched {
             let w = project(p);
             for z in 0..=MAX_ZOOM {
-                let n = (1u64 << z) as f64;
-                let clamp = |v: f64| (v * n).floor().clamp(0.0, n - 1.0) as u32;
-                if let Ok(t) = TileCoord::new(z, clamp(w.x), clamp(w.y)) {
-                    epochs.insert(t, sequence);
-                }
+                epochs.insert(TileCoord::containing(w, z), sequence);
             }
         }
         let atlas = self.atlas.with_events(events);
@@ -162,7 +154,6 @@ impl Snapshot {
 pub struct Written {
     pub inserted: usize,
     pub updated: usize,
-    pub deleted: usize,
     pub records: Vec<ChangeRecord>,
     pub sequence: u64,
 }
@@ -303,7 +294,7 @@ impl Live {
         let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let snap = self.current.load_full();
         let mut seen: HashSet<&str> = HashSet::new();
-        let (mut inserted, mut updated, mut deleted) = (0, 0, 0);
+        let (mut inserted, mut updated) = (0, 0);
         for c in changes {
             let known = seen.contains(&**c.id()) || snap.atlas.event_index(c.id()).is_some();
             match c {
@@ -312,7 +303,7 @@ impl Live {
                 Change::Delete(id) if !known => {
                     return Err(WriteError::UnknownEvent(id.to_string()));
                 }
-                Change::Delete(_) => deleted += 1,
+                Change::Delete(_) => {}
             }
             match c {
                 Change::Upsert(_) => seen.insert(c.id()),
@@ -328,7 +319,6 @@ impl Live {
         Ok(Written {
             inserted,
             updated,
-            deleted,
             records,
             sequence,
         })

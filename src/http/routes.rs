@@ -407,14 +407,6 @@ pub fn find_for(method: &Method, path: &str) -> Found {
     }
 }
 
-/// The GET route for `path` and the path parameters it captured (percent-decoded).
-pub fn find(path: &str) -> Option<(&'static Route, Vec<(String, String)>)> {
-    match find_for(&Method::GET, path) {
-        Found::Route(r, c) => Some((r, c)),
-        _ => None,
-    }
-}
-
 fn segments(path: &str) -> Vec<String> {
     path.trim_matches('/')
         .split('/')
@@ -451,6 +443,13 @@ fn captures(template: &str, segments: &[String]) -> Option<Vec<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find(path: &str) -> Option<(&'static Route, Vec<(String, String)>)> {
+        match find_for(&Method::GET, path) {
+            Found::Route(r, c) => Some((r, c)),
+            _ => None,
+        }
+    }
 
     #[test]
     fn literal_routes_win_and_captures_are_decoded() {

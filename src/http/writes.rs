@@ -18,6 +18,9 @@ use crate::load::{Interner, LoadError, Location, read_events_csv, read_events_ge
 use crate::model::Event;
 use crate::store::Change;
 
+/// How error messages name a request body.
+const BODY: &str = "request body";
+
 /// How to turn writes on, said in every 403.
 const ENABLE_WRITES: &str = "writes are disabled on this server: start it with SAHEL_ATLAS_WRITE_KEYS=KEY1,KEY2 or --write-keys-file FILE, then send Authorization: Bearer KEY";
 
@@ -89,7 +92,7 @@ fn invalid_records(errors: Vec<LoadError>) -> Problem {
 /// `application/json`) or an ACLED/UCDP CSV export (`text/csv`). With `id`, a record
 /// without an id gets it (the path's).
 fn body_events(r: &Request, id: Option<&str>) -> Result<Vec<Event>, Problem> {
-    let source = Path::new("request body");
+    let source = Path::new(BODY);
     let mut interner = Interner::default();
     let parsed = match media_type(r).as_str() {
         "application/geo+json" | "application/json" => {
@@ -166,14 +169,14 @@ pub fn put_event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Prob
     let mut events = body_events(r, Some(&id))?;
     if events.len() != 1 {
         return Err(invalid_records(vec![LoadError::file(
-            Path::new("request body"),
+            Path::new(BODY),
             format!("holds {} events; PUT replaces exactly one", events.len()),
         )]));
     }
     let event = events.remove(0);
     if *event.id != *id {
         return Err(invalid_records(vec![LoadError::at(
-            Path::new("request body"),
+            Path::new(BODY),
             Location::Feature(1),
             "event_id_cnty",
             format!("{:?} is not the id in the path ({id:?})", event.id),
@@ -227,14 +230,16 @@ pub fn changes(r: &Request, _: NoQuery, q: ChangesQuery) -> Result<Response, Pro
         .changes_since(since, limit)
         .map_err(WriteError::from)?;
     let sequence = store.sequence().map_err(WriteError::from)?;
-    let changes: Vec<Value> = list
-        .iter()
-        .map(|c| json!({"seq": c.seq, "op": c.op.name(), "id": c.id}))
-        .collect();
+    let changes: Vec<Value> = list.iter().map(change_json).collect();
     Ok(json_response(
         JSON,
         &json!({"sequence": sequence, "changes": changes}),
     ))
+}
+
+/// One change as clients read it, in the JSON list and in the event stream alike.
+fn change_json(c: &crate::store::ChangeRecord) -> Value {
+    json!({"seq": c.seq, "op": c.op.name(), "id": c.id})
 }
 
 /// `POST /admin/reload`: re-reads the data files (and the store) into a new snapshot; on
@@ -242,9 +247,11 @@ pub fn changes(r: &Request, _: NoQuery, q: ChangesQuery) -> Result<Response, Pro
 pub fn reload(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
     authorize(r)?;
     let report = r.state.live.reload();
-    let body = json!({"ok": report.ok, "at": report.at, "events": report.events, "ms": report.millis, "error": report.error});
     match report.error {
-        None => Ok(json_response(JSON, &body)),
+        None => Ok(json_response(
+            JSON,
+            &json!({"ok": true, "at": report.at, "events": report.events, "ms": report.millis}),
+        )),
         Some(e) => Err(Problem::new(
             ProblemKind::ReloadFailed,
             format!("{e}; the previous data keeps serving"),
@@ -275,7 +282,7 @@ fn change_stream(live: std::sync::Arc<crate::live::Live>, since: u64) -> Respons
                     let event = Event::default()
                         .id(c.seq.to_string())
                         .event("change")
-                        .data(json!({"seq": c.seq, "op": c.op.name(), "id": c.id}).to_string());
+                        .data(change_json(&c).to_string());
                     return Some((
                         Ok::<_, std::convert::Infallible>(event),
                         (live, notices, last, queue),
@@ -285,9 +292,10 @@ fn change_stream(live: std::sync::Arc<crate::live::Live>, since: u64) -> Respons
                     return None;
                 }
                 let reader = live.clone();
-                let read =
-                    tokio::task::spawn_blocking(move || reader.store().changes_since(last, 1000))
-                        .await;
+                let read = tokio::task::spawn_blocking(move || {
+                    reader.store().changes_since(last, DEFAULT_CHANGES_LIMIT)
+                })
+                .await;
                 match read {
                     Ok(Ok(list)) if !list.is_empty() => queue.extend(list),
                     Ok(Ok(_)) => {

@@ -85,6 +85,19 @@ impl TileCoord {
         Ok(TileCoord { z, x, y })
     }
 
+    /// The tile of zoom `z` (at most [`MAX_ZOOM`]) holding map point `w`; points on or
+    /// beyond the map's edge go to the edge tile.
+    pub fn containing(w: Mercator, z: u8) -> TileCoord {
+        let z = z.min(MAX_ZOOM);
+        let n = (1u64 << z) as f64;
+        let index = |v: f64| (v * n).floor().clamp(0.0, n - 1.0) as u32;
+        TileCoord {
+            z,
+            x: index(w.x),
+            y: index(w.y),
+        }
+    }
+
     /// Number of tiles along each axis at this zoom.
     pub fn span(self) -> f64 {
         (1u64 << self.z) as f64
@@ -207,6 +220,14 @@ mod tests {
         assert_eq!((xt, yt), (500.0, 470.0));
         let w = project(LonLat::new(lon, lat));
         assert_eq!(((w.x * n).floor(), (w.y * n).floor()), (xt, yt));
+        assert_eq!(
+            TileCoord::containing(w, 10),
+            TileCoord {
+                z: 10,
+                x: 500,
+                y: 470
+            }
+        );
         let back = unproject(w);
         assert!((back.lon - lon).abs() < 1e-9 && (back.lat - lat).abs() < 1e-9);
     }

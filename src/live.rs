@@ -2,25 +2,28 @@
 //! write, and the store behind the writes.
 //!
 //! A write is committed to the store first (the client's 2xx means it is on disk), then a
-//! new snapshot with the change is built and swapped in; readers keep whichever snapshot
-//! they started with and never wait for a writer. Each snapshot remembers, per tile, the
-//! sequence number of the last write that touched it (`tile_epoch`), which is part of the
-//! tile cache key: exactly the affected tiles miss the cache after a write.
+//! new snapshot with the change is swapped in; readers keep whichever snapshot they
+//! started with and never wait for a writer. A new snapshot shares the atlas's base and
+//! carries a new small delta (see `atlas`), so a write costs milliseconds however many
+//! events there are; when the delta grows, a background thread folds it into a new base
+//! and swaps that in. Per tile, the sequence number of the last write that touched it
+//! (`tile_epoch`) is part of the tile cache key: exactly the affected tiles miss the
+//! cache after a write.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use rustc_hash::FxHashMap;
 
 use crate::atlas::Atlas;
 use crate::load::{EventSources, LoadError, load_dataset};
-use crate::model::LonLat;
-use crate::store::{Change, ChangeRecord, EventStore, StoreError, Stored};
+use crate::store::{Change, ChangeRecord, EventStore, StoreError};
 use crate::tiles::TileSource;
-use crate::tiles::coord::{MAX_ZOOM, TileCoord, project};
+use crate::tiles::cache::TileEpochs;
+use crate::tiles::coord::TileCoord;
 
 /// Where the data files are: read at start-up and again on each reload.
 #[derive(Debug, Clone)]
@@ -64,7 +67,7 @@ pub fn read_atlas(
     let loaded = started.elapsed();
     let atlas = Atlas::build(dataset);
     tracing::info!(
-        events = atlas.events().len(),
+        events = atlas.event_count(),
         bases = atlas.bases().len(),
         regions = atlas.regions().len(),
         places = atlas.places().len(),
@@ -85,68 +88,45 @@ pub struct Snapshot {
     /// key, since a reload may change anything.
     pub data_version: u64,
     /// Per tile, the sequence of the last write that changed an event in it.
-    epochs: Arc<FxHashMap<TileCoord, u64>>,
+    epochs: Arc<TileEpochs>,
 }
 
 impl Snapshot {
-    pub fn new(atlas: Atlas, sequence: u64) -> Snapshot {
+    fn new(atlas: Atlas, sequence: u64, data_version: u64, epochs: Arc<TileEpochs>) -> Snapshot {
         let tiles = TileSource::build(&atlas);
         Snapshot {
             atlas,
             tiles,
             sequence,
-            data_version: 1,
-            epochs: Arc::default(),
+            data_version,
+            epochs,
         }
     }
 
-    /// The sequence of the last write that touched tile `t` (0: none since start-up).
-    pub fn tile_epoch(&self, t: TileCoord) -> u64 {
-        self.epochs.get(&t).copied().unwrap_or(0)
+    /// The sequence of the last write that touched tile `t` as of this snapshot (0: none
+    /// since start-up), or `None` if a later write touched it: the tile as this snapshot
+    /// draws it is then not the one cached under the newer epoch.
+    pub fn tile_epoch(&self, t: TileCoord) -> Option<u64> {
+        let epoch = self.epochs.get(t);
+        (epoch <= self.sequence).then_some(epoch)
     }
 
     /// This snapshot with `changes` (committed as `sequence`) applied.
     fn with_changes(&self, changes: &[Change], sequence: u64) -> Snapshot {
-        // The last change of an id wins, as in the store; laid over the events the same
-        // way the store is laid over the files.
-        let mut latest: FxHashMap<&str, &Change> = FxHashMap::default();
-        for c in changes {
-            latest.insert(c.id(), c);
-        }
-        let mut overlay = Stored::default();
-        let mut touched: Vec<LonLat> = Vec::new();
-        for c in changes {
-            if let Some(i) = self.atlas.event_index(c.id()) {
-                touched.push(self.atlas.events()[i as usize].pos);
-            }
-            if !std::ptr::eq(latest[&**c.id()], c) {
-                continue;
-            }
-            match c {
-                Change::Upsert(e) => {
-                    touched.push(e.pos);
-                    overlay.events.push(e.clone());
-                }
-                Change::Delete(id) => overlay.deleted.push(id.clone()),
-            }
-        }
-        let events = overlay.apply_to(self.atlas.events().to_vec());
-        let mut epochs = (*self.epochs).clone();
-        for p in touched {
-            let w = project(p);
-            for z in 0..=MAX_ZOOM {
-                epochs.insert(TileCoord::containing(w, z), sequence);
-            }
-        }
-        let atlas = self.atlas.with_events(events);
         Snapshot {
-            tiles: self.tiles.sharing_shapes(),
-            atlas,
+            atlas: self.atlas.with_changes(changes),
+            tiles: self.tiles.clone(),
             sequence,
             data_version: self.data_version,
-            epochs: Arc::new(epochs),
+            epochs: self.epochs.clone(),
         }
     }
+}
+
+/// When the delta is folded into a new base: rebuilding costs about a second per
+/// million events, so not for every write; a bigger delta makes each write slower.
+fn merge_threshold(base_events: usize) -> usize {
+    (base_events / 64).max(8_192)
 }
 
 /// What a write did.
@@ -187,6 +167,10 @@ pub struct Live {
     sources: Sources,
     writer: Mutex<()>,
     last_reload: Mutex<Option<Reload>>,
+    /// Shared by every snapshot: per tile, the last write that touched it.
+    epochs: Arc<TileEpochs>,
+    /// Whether a merge of the delta is under way.
+    merging: AtomicBool,
     /// Tells change-stream subscribers about each write, and about shutting down.
     notices: tokio::sync::watch::Sender<Notice>,
 }
@@ -207,8 +191,12 @@ impl Live {
     /// A file or the store that cannot be read.
     pub fn open(sources: Sources, store: Box<dyn EventStore>) -> Result<Live, LoadFailed> {
         let (atlas, sequence) = read_atlas(&sources, Some(&*store))?;
+        let epochs = Arc::new(TileEpochs::default());
+        let first = Snapshot::new(atlas, sequence, 1, epochs.clone());
         let live = Live {
-            current: Arc::new(ArcSwap::from_pointee(Snapshot::new(atlas, sequence))),
+            current: Arc::new(ArcSwap::from_pointee(first)),
+            epochs,
+            merging: AtomicBool::new(false),
             store,
             sources,
             writer: Mutex::new(()),
@@ -229,10 +217,9 @@ impl Live {
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let report = match result {
             Ok((atlas, sequence)) => {
-                let old = self.current.load();
-                let mut next = Snapshot::new(atlas, sequence);
-                next.data_version = old.data_version + 1;
-                let events = next.atlas.events().len();
+                let version = self.current.load().data_version + 1;
+                let next = Snapshot::new(atlas, sequence, version, self.epochs.clone());
+                let events = next.atlas.event_count();
                 self.current.store(Arc::new(next));
                 self.prepare_clusters();
                 tracing::info!(events, millis, "data reloaded");
@@ -250,7 +237,7 @@ impl Live {
                     at,
                     ok: false,
                     error: Some(e.to_string()),
-                    events: self.current.load().atlas.events().len(),
+                    events: self.current.load().atlas.event_count(),
                     millis,
                 }
             }
@@ -290,32 +277,30 @@ impl Live {
     /// # Errors
     /// Deleting an id no snapshot event has, or the store failing (nothing is then
     /// visible or kept).
-    pub fn write(&self, changes: &[Change]) -> Result<Written, WriteError> {
+    pub fn write(self: &Arc<Self>, changes: &[Change]) -> Result<Written, WriteError> {
         let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let snap = self.current.load_full();
-        let mut seen: HashSet<&str> = HashSet::new();
-        let (mut inserted, mut updated) = (0, 0);
-        for c in changes {
-            let known = seen.contains(&**c.id()) || snap.atlas.event_index(c.id()).is_some();
-            match c {
-                Change::Upsert(_) if known => updated += 1,
-                Change::Upsert(_) => inserted += 1,
-                Change::Delete(id) if !known => {
-                    return Err(WriteError::UnknownEvent(id.to_string()));
-                }
-                Change::Delete(_) => {}
-            }
-            match c {
-                Change::Upsert(_) => seen.insert(c.id()),
-                Change::Delete(_) => seen.remove(&**c.id()),
-            };
-        }
+        let (inserted, updated) = count_changes(&snap.atlas, changes)?;
         let records = self.store.commit(changes)?;
         let sequence = records.last().map_or(snap.sequence, |r| r.seq);
-        self.current
-            .store(Arc::new(snap.with_changes(changes, sequence)));
+        // Before the swap: a reader of the old snapshot then sees the new epoch and does
+        // not cache its (old) version of these tiles under it.
+        let atlas = &snap.atlas;
+        let old = changes
+            .iter()
+            .filter_map(|c| atlas.event_index(c.id()).map(|i| atlas.event(i).pos));
+        let new = changes.iter().filter_map(|c| match c {
+            Change::Upsert(e) => Some(e.pos),
+            Change::Delete(_) => None,
+        });
+        self.epochs.touch(old.chain(new), sequence);
+        let next = snap.with_changes(changes, sequence);
+        let merge = next.atlas.delta_size() > merge_threshold(next.atlas.base_events().len());
+        self.current.store(Arc::new(next));
         self.notices.send_replace(Notice::Sequence(sequence));
-        self.prepare_clusters();
+        if merge {
+            self.start_merge();
+        }
         Ok(Written {
             inserted,
             updated,
@@ -324,15 +309,71 @@ impl Live {
         })
     }
 
-    /// Sums the current snapshot's clusters in the background (tiles scan meanwhile);
-    /// skipped if another write has replaced the snapshot before the work starts.
+    /// Folds the delta into a new base in the background, unless a merge is under way.
+    fn start_merge(self: &Arc<Self>) {
+        if self.merging.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let live = self.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = live.merge(live.snapshot()) {
+                tracing::error!("merging written events failed (retried at the next write): {e}");
+            }
+            live.merging.store(false, Ordering::Release);
+        });
+    }
+
+    /// Builds the events of `snap` into a new base beside the serving snapshot, lays the
+    /// writes made since `snap` over it, and swaps it in.
+    fn merge(&self, snap: Arc<Snapshot>) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let merged = snap.atlas.merged();
+        let tiles = snap.tiles.sharing_shapes();
+        tiles.prepare_clusters(&merged);
+        let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.current.load_full();
+        if now.data_version != snap.data_version {
+            return Ok(()); // a reload replaced everything meanwhile
+        }
+        let mut atlas = merged;
+        if now.sequence != snap.sequence {
+            let mut ids: Vec<Arc<str>> = Vec::new();
+            let mut seen = HashSet::new();
+            for r in self.store.changes_since(snap.sequence, usize::MAX)? {
+                if seen.insert(r.id.clone()) {
+                    ids.push(r.id.into());
+                }
+            }
+            let redo: Vec<Change> = ids
+                .into_iter()
+                .map(|id| match now.atlas.event_index(&id) {
+                    Some(i) => Change::Upsert(now.atlas.event(i).clone()),
+                    None => Change::Delete(id),
+                })
+                .collect();
+            atlas = atlas.with_changes(&redo);
+        }
+        let events = atlas.event_count();
+        self.current.store(Arc::new(Snapshot {
+            atlas,
+            tiles,
+            sequence: now.sequence,
+            data_version: now.data_version,
+            epochs: self.epochs.clone(),
+        }));
+        tracing::info!(
+            events,
+            ms = started.elapsed().as_millis() as u64,
+            sequence = now.sequence,
+            "written events merged into the base"
+        );
+        Ok(())
+    }
+
+    /// Sums the current snapshot's clusters in the background (tiles scan meanwhile).
     fn prepare_clusters(&self) {
         let snap = self.snapshot();
-        let current = self.current.clone();
         std::thread::spawn(move || {
-            if !Arc::ptr_eq(&current.load_full(), &snap) {
-                return;
-            }
             let started = std::time::Instant::now();
             snap.tiles.prepare_clusters(&snap.atlas);
             tracing::info!(
@@ -341,5 +382,113 @@ impl Live {
                 "cluster pyramid ready"
             );
         });
+    }
+}
+
+/// How many of `changes` insert and how many update an event of `atlas` (or of an
+/// earlier change in the batch).
+///
+/// # Errors
+/// A deletion of an id that does not exist.
+fn count_changes(atlas: &Atlas, changes: &[Change]) -> Result<(usize, usize), WriteError> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let (mut inserted, mut updated) = (0, 0);
+    for c in changes {
+        let known = seen.contains(&**c.id()) || atlas.event_index(c.id()).is_some();
+        match c {
+            Change::Upsert(_) if known => updated += 1,
+            Change::Upsert(_) => inserted += 1,
+            Change::Delete(id) if !known => {
+                return Err(WriteError::UnknownEvent(id.to_string()));
+            }
+            Change::Delete(_) => {}
+        }
+        match c {
+            Change::Upsert(_) => seen.insert(c.id()),
+            Change::Delete(_) => seen.remove(&**c.id()),
+        };
+    }
+    Ok((inserted, updated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::EventSources;
+    use crate::model::{Event, LonLat};
+    use crate::store::gpkg::GeoPackageStore;
+
+    fn open_live(store: &std::path::Path) -> Arc<Live> {
+        let sources = Sources {
+            dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata"),
+            events: EventSources::default(),
+        };
+        let store = GeoPackageStore::open(store).unwrap();
+        Arc::new(Live::open(sources, Box::new(store)).unwrap())
+    }
+
+    fn written(template: &Event, k: u32) -> Change {
+        let mut e = template.clone();
+        e.id = format!("T{k}").into();
+        e.pos = LonLat::new(
+            -4.0 + f64::from(k % 300) * 0.01,
+            14.0 + f64::from(k / 300) * 0.01,
+        );
+        Change::Upsert(e)
+    }
+
+    /// A merge started from an older snapshot keeps the writes made after it, and a
+    /// batch past the threshold is merged in the background; a restart sees the same.
+    #[test]
+    fn merges_keep_every_write() {
+        let dir = std::env::temp_dir().join(format!("sahel-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.gpkg");
+        let live = open_live(&path);
+        let snap = live.snapshot();
+        let (files, first) = (snap.atlas.event_count(), snap.atlas.event(0).clone());
+        let batch: Vec<Change> = (0..500).map(|k| written(&first, k)).collect();
+        live.write(&batch).unwrap();
+        let before = live.snapshot();
+        // Written after the snapshot the merge starts from.
+        for k in 500..550 {
+            live.write(&[written(&first, k)]).unwrap();
+        }
+        live.write(&[Change::Delete("T7".into())]).unwrap();
+        live.write(&[Change::Delete(first.id.clone())]).unwrap();
+        let Change::Upsert(mut moved) = written(&first, 8) else {
+            unreachable!()
+        };
+        moved.pos = LonLat::new(0.5, 16.0);
+        live.write(&[Change::Upsert(moved)]).unwrap();
+        live.merge(before).unwrap();
+        let check = |live: &Live, extra: u32| {
+            let atlas = &live.snapshot().atlas;
+            assert_eq!(atlas.event_count(), files + 550 - 2 + extra as usize);
+            assert!(atlas.event_index("T7").is_none() && atlas.event_index(&first.id).is_none());
+            let t8 = atlas.event(atlas.event_index("T8").unwrap());
+            assert_eq!(t8.pos, LonLat::new(0.5, 16.0));
+            for k in (0..550).chain(1000..1000 + extra).filter(|&k| k != 7) {
+                assert!(atlas.event_index(&format!("T{k}")).is_some(), "T{k}");
+            }
+        };
+        assert!(live.snapshot().atlas.delta_size() <= 60);
+        assert!(live.snapshot().atlas.base_events().len() >= files + 500);
+        check(&live, 0);
+
+        let big: Vec<Change> = (1000..10_000).map(|k| written(&first, k)).collect();
+        live.write(&big).unwrap();
+        let waited = Instant::now();
+        while live.snapshot().atlas.delta_size() > 0 {
+            assert!(
+                waited.elapsed().as_secs() < 60,
+                "no merge after a big batch"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        check(&live, 9_000);
+        drop(live);
+        check(&open_live(&path), 9_000);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

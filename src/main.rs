@@ -211,14 +211,17 @@ fn gen_events(n: u64, seed: u64, out: &Path, data: &Path) -> Result<(), CliError
 /// `check`: loads everything and prints what would be served.
 fn check(data: &DataArgs) -> Result<(), CliError> {
     let atlas = load(data)?;
-    let outside = atlas.event_region().iter().filter(|r| r.is_none()).count();
+    let outside = atlas
+        .event_indices()
+        .filter(|&i| atlas.event_region(i).is_none())
+        .count();
     let basemap = atlas.basemap();
     println!(
         "ok: {} regions, {} bases, {} places, {} events ({} outside every region), base map: {} country, {} neighbours, {} rivers, {} lakes",
         atlas.regions().len(),
         atlas.bases().len(),
         atlas.places().len(),
-        atlas.events().len(),
+        atlas.event_count(),
         outside,
         basemap.country.len(),
         basemap.neighbours.len(),

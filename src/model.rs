@@ -105,3 +105,21 @@ pub struct Basemap {
     pub rivers: Vec<BasemapFeature>,
     pub lakes: Vec<BasemapFeature>,
 }
+
+/// One change to the events, as a client asked for it.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Insert the event, or replace the one with its id.
+    Upsert(Event),
+    /// Hide the event with this id (from the files or the store).
+    Delete(Arc<str>),
+}
+
+impl Change {
+    pub fn id(&self) -> &Arc<str> {
+        match self {
+            Change::Upsert(e) => &e.id,
+            Change::Delete(id) => id,
+        }
+    }
+}

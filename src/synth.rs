@@ -312,8 +312,11 @@ pub fn test_atlas(n: u64, seed: u64) -> Atlas {
         places: load_places(&data.join("places.geojson")).unwrap(),
         ..Dataset::default()
     });
-    let file =
-        std::env::temp_dir().join(format!("sahel-test-{}-{n}-{seed}.csv", std::process::id()));
+    // Unique per call: tests run in parallel, some with the same `n` and `seed`.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("sahel-test-{}-{call}-{n}-{seed}.csv", std::process::id());
+    let file = std::env::temp_dir().join(name);
     write_events(&anchors, n, seed, std::fs::File::create(&file).unwrap()).unwrap();
     let sources = EventSources {
         extra_files: vec![file.clone()],
@@ -322,4 +325,49 @@ pub fn test_atlas(n: u64, seed: u64) -> Atlas {
     let atlas = Atlas::build(load_dataset(&data, &sources).unwrap());
     std::fs::remove_file(file).unwrap();
     atlas
+}
+
+/// [`test_atlas`] after three batches of writes, for tests of the delta: about a tenth
+/// of the events deleted, a tenth moved (new place, day, type, fatalities, some with new
+/// actors), a tenth added, and some of the added ones replaced or deleted again.
+#[cfg(test)]
+pub fn test_changed_atlas(n: u64, seed: u64) -> Atlas {
+    use crate::model::Change;
+    let mut atlas = test_atlas(n, seed);
+    let mut rng = Rng(seed ^ 0xDE17A);
+    for batch in 0..3 {
+        let ids: Vec<u32> = atlas.event_indices().collect();
+        let mut changes = Vec::new();
+        for &i in &ids {
+            let e = atlas.event(i);
+            match rng.next() % 30 {
+                0 => changes.push(Change::Delete(e.id.clone())),
+                1 => changes.push(Change::Upsert(moved(e, &mut rng, None))),
+                2 => {
+                    let id = format!("W{batch}-{i}");
+                    changes.push(Change::Upsert(moved(e, &mut rng, Some(&id))));
+                }
+                _ => {}
+            }
+        }
+        atlas = atlas.with_changes(&changes);
+    }
+    atlas
+}
+
+/// `e` moved up to ~30 km, to another day and type, under `id` if given.
+#[cfg(test)]
+fn moved(e: &crate::model::Event, rng: &mut Rng, id: Option<&str>) -> crate::model::Event {
+    let mut e = e.clone();
+    if let Some(id) = id {
+        e.id = id.into();
+    }
+    e.pos = destination(e.pos, rng.unit() * 360.0, rng.unit() * 30.0);
+    e.date = e.date + chrono::Days::new(rng.next() % 900);
+    e.event_type = TYPES[(rng.next() % TYPES.len() as u64) as usize].0.into();
+    e.fatalities = (rng.next() % 12) as u32;
+    if rng.next().is_multiple_of(4) {
+        e.actor1 = format!("Written actor {}", rng.next() % 50).into();
+    }
+    e
 }

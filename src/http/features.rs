@@ -71,7 +71,7 @@ fn km(d: f64) -> f64 {
 }
 
 pub fn event(atlas: &Atlas, hit: Hit) -> Feature<'_, EventProperties<'_>> {
-    let e = &atlas.events()[hit.event as usize];
+    let e = atlas.event(hit.event);
     Feature::point(
         &e.id,
         e.pos,

@@ -71,7 +71,7 @@ impl Metrics {
 
     pub fn render(&self, atlas: &Atlas) -> String {
         for (kind, n) in [
-            ("events", atlas.events().len()),
+            ("events", atlas.event_count()),
             ("bases", atlas.bases().len()),
             ("regions", atlas.regions().len()),
             ("places", atlas.places().len()),

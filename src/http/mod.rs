@@ -293,7 +293,7 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
         JSON,
         &json!({
             "status": "ok",
-            "events": a.events().len(),
+            "events": a.event_count(),
             "bases": a.bases().len(),
             "regions": a.regions().len(),
             "places": a.places().len(),

@@ -178,7 +178,12 @@ fn finish(params: Vec<Parameter>, regions: &[String]) -> Vec<Parameter> {
 /// A real value for a path parameter, so clients (and Schemathesis' example phase) can
 /// try an item that exists: an event for `/api/events/{id}` and `featureId`, and so on.
 fn path_example(atlas: &Atlas, path: &str, param: &str) -> Option<serde_json::Value> {
-    let event = || atlas.events().first().map(|e| json!(&*e.id));
+    let event = || {
+        atlas
+            .event_indices()
+            .next()
+            .map(|i| json!(&*atlas.event(i).id))
+    };
     match param {
         "id" if path.starts_with("/api/events/") => event(),
         "id" if path.starts_with("/api/bases/") => atlas.bases().first().map(|b| json!(b.id)),

@@ -33,12 +33,12 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
     let t = TileCoord::new(path.z.get() as u8, path.x.get(), path.y.get())?;
     let snap = &r.snap;
     let filter = q.filter.resolve(&snap.atlas, None)?;
-    let key = TileKey {
+    let key = snap.tile_epoch(t).map(|epoch| TileKey {
         tile: t,
         filter: FilterKey::of(&filter),
-        epoch: snap.tile_epoch(t),
+        epoch,
         data_version: snap.data_version,
-    };
+    });
     let encoded = r
         .state
         .tile_cache

@@ -50,7 +50,7 @@ pub fn base_coverage(
         prefix,
     );
     if rule.active_only {
-        hits.retain(|h| b.open_in(atlas.events()[h.event as usize].date.year()));
+        hits.retain(|h| b.open_in(atlas.event(h.event).date.year()));
     }
     let totals = Totals::of(atlas, hits.iter().map(|h| h.event));
     BaseCoverage {
@@ -68,7 +68,7 @@ pub struct CoverageReport {
 }
 
 pub fn coverage_all(atlas: &Atlas, m: &Matcher, rule: CoverageRule) -> CoverageReport {
-    let mut covered = vec![false; atlas.events().len()];
+    let mut covered = vec![false; atlas.index_len()];
     let bases: Vec<BaseCoverage> = (0..atlas.bases().len())
         .map(|b| {
             let c = base_coverage(atlas, b, m, rule, 0);
@@ -78,8 +78,10 @@ pub fn coverage_all(atlas: &Atlas, m: &Matcher, rule: CoverageRule) -> CoverageR
             c
         })
         .collect();
-    let uncovered = (0..atlas.events().len() as u32)
+    let mut uncovered: Vec<u32> = atlas
+        .event_indices()
         .filter(|&i| !covered[i as usize] && m.matches(i))
         .collect();
+    uncovered.sort_unstable_by_key(|&i| atlas.date_key(i));
     CoverageReport { bases, uncovered }
 }

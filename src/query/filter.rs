@@ -132,7 +132,7 @@ impl Queryable for EventProp {
 
 impl EventProp {
     fn matches(self, atlas: &Atlas, i: u32, want: &str) -> bool {
-        let e = &atlas.events()[i as usize];
+        let e = atlas.event(i);
         let text = |v: &str| v.eq_ignore_ascii_case(want);
         let number = |v: u32| want.parse::<u32>() == Ok(v);
         match self {
@@ -164,12 +164,7 @@ impl EventFilter {
     pub fn compile<'a>(&'a self, atlas: &'a Atlas) -> Matcher<'a> {
         let actor_ok = self.actor.as_ref().map(|needle| {
             let needle = fold(needle);
-            atlas
-                .actors()
-                .folded
-                .iter()
-                .map(|a| a.contains(&needle))
-                .collect()
+            atlas.actors_folded().map(|a| a.contains(&needle)).collect()
         });
         // Dates spanning all the data (the map's full time range) restrict nothing.
         let spans_all = |f: &EventFilter| {
@@ -178,13 +173,10 @@ impl EventFilter {
                 to: None,
                 ..f.clone()
             };
-            let (first, last) = (
-                atlas.events().first().map(|e| e.date),
-                atlas.events().last().map(|e| e.date),
-            );
+            let days = atlas.extents().event_days;
             rest.is_empty()
-                && f.from.is_none_or(|d| first.is_some_and(|a| d <= a))
-                && f.to.is_none_or(|d| last.is_some_and(|z| d >= z))
+                && f.from.is_none_or(|d| days.is_some_and(|(a, _)| d <= a))
+                && f.to.is_none_or(|d| days.is_some_and(|(_, z)| d >= z))
         };
         Matcher {
             atlas,
@@ -229,7 +221,7 @@ impl Matcher<'_> {
             return true;
         }
         let f = self.filter;
-        let e: &Event = &self.atlas.events()[i as usize];
+        let e: &Event = self.atlas.event(i);
         f.from.is_none_or(|d| e.date >= d)
             && f.to.is_none_or(|d| e.date <= d)
             && f.min_fatalities.is_none_or(|m| e.fatalities >= m)
@@ -238,10 +230,10 @@ impl Matcher<'_> {
                     e.event_type.eq_ignore_ascii_case(t) || e.sub_event_type.eq_ignore_ascii_case(t)
                 }))
             && f.region
-                .is_none_or(|r| self.atlas.event_region()[i as usize] == Some(r))
+                .is_none_or(|r| self.atlas.event_region(i) == Some(r))
             && f.bbox.is_none_or(|b| b.contains(e.pos))
             && self.actor_ok.as_ref().is_none_or(|ok| {
-                let [a1, a2] = self.atlas.actors().of_event[i as usize];
+                let [a1, a2] = self.atlas.actor_pair(i);
                 ok[a1 as usize] || ok[a2 as usize]
             })
             && f.equals.iter().all(|(p, v)| p.matches(self.atlas, i, v))

@@ -42,7 +42,7 @@ pub struct Near {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {
-    /// Oldest first (ties by id).
+    /// Oldest first (ties: file order, then events written at run time).
     Date,
     /// Newest first.
     DateDesc,
@@ -132,7 +132,7 @@ fn rank_by_distance(
     let exact = |x: &mut Inside| {
         let d = x
             .exact_km
-            .unwrap_or_else(|| distance_km(center, atlas.events()[x.event as usize].pos));
+            .unwrap_or_else(|| distance_km(center, atlas.event(x.event).pos));
         x.exact_km = Some(d);
         d
     };
@@ -176,7 +176,7 @@ fn rank_by_distance(
 /// the page about to be shown).
 pub fn fill_distances(atlas: &Atlas, center: LonLat, hits: &mut [Hit]) {
     for h in hits.iter_mut().filter(|h| h.distance_km.is_none()) {
-        h.distance_km = Some(distance_km(center, atlas.events()[h.event as usize].pos));
+        h.distance_km = Some(distance_km(center, atlas.event(h.event).pos));
     }
 }
 
@@ -216,7 +216,8 @@ pub fn find_events(
             .filter(|&i| m.matches(i))
             .map(hit)
             .collect(),
-        (None, None) => (0..atlas.events().len() as u32)
+        (None, None) => atlas
+            .event_indices()
             .filter(|&i| m.matches(i))
             .map(hit)
             .collect(),
@@ -226,15 +227,12 @@ pub fn find_events(
 }
 
 fn sort_hits(atlas: &Atlas, hits: &mut [Hit], sort: Sort) {
-    // Events are stored in date order, so index order is date order.
+    let date = |h: &Hit| atlas.date_key(h.event);
     match sort {
-        Sort::Date | Sort::Distance => hits.sort_unstable_by_key(|h| h.event),
-        Sort::DateDesc => hits.sort_unstable_by_key(|h| std::cmp::Reverse(h.event)),
+        Sort::Date | Sort::Distance => hits.sort_unstable_by_key(date),
+        Sort::DateDesc => hits.sort_unstable_by_key(|h| std::cmp::Reverse(date(h))),
         Sort::FatalitiesDesc => hits.sort_unstable_by_key(|h| {
-            (
-                std::cmp::Reverse(atlas.events()[h.event as usize].fatalities),
-                h.event,
-            )
+            (std::cmp::Reverse(atlas.event(h.event).fatalities), date(h))
         }),
     }
 }
@@ -244,7 +242,8 @@ fn sort_hits(atlas: &Atlas, hits: &mut [Hit], sort: Sort) {
 /// atlas's grid when every event counts (an empty filter). Cells wholly inside the circle
 /// are counted without reading their events; only cells crossing the edge are examined
 /// event by event, and the nearest are gathered cell by cell outward from the centre until
-/// no unvisited cell can hold one of the first `offset + limit`.
+/// no unvisited cell can hold one of the first `offset + limit`. The grid holds the
+/// atlas's base events: the delta's changes are counted in and out separately.
 pub fn near_page(
     atlas: &Atlas,
     m: &Matcher,
@@ -262,8 +261,18 @@ pub fn near_page(
     let test = RadiusTest::new(center, r);
     let mut cells = atlas.grid().cells_near(center, r);
     cells.sort_by(|a, b| a.lower_km.total_cmp(&b.lower_km));
+    // The delta: events added inside count, base events it hides inside do not.
+    let mut added: Vec<Inside> = Vec::new();
+    let mut hidden_inside = 0;
+    for (i, pos, is_added) in atlas.changed_points_in(search_envelopes(center, r)) {
+        match test.inside(i, pos) {
+            Some(x) if is_added => added.push(x),
+            Some(_) => hidden_inside += 1,
+            None => {}
+        }
+    }
     // Count: whole cells inside, events one by one in the cells on the edge.
-    let mut total = 0;
+    let mut total = added.len();
     let mut edge: Vec<Vec<Inside>> = Vec::with_capacity(cells.len());
     for c in &cells {
         if c.upper_km <= r {
@@ -271,17 +280,30 @@ pub fn near_page(
             edge.push(Vec::new());
             continue;
         }
-        let inside: Vec<Inside> = c
+        let mut inside: Vec<Inside> = c
             .events
             .iter()
-            .filter_map(|&i| test.inside(i, atlas.events()[i as usize].pos))
+            .filter_map(|&i| test.inside(i, atlas.event(i).pos))
             .collect();
         total += inside.len();
+        inside.retain(|x| !atlas.is_hidden(x.event));
         edge.push(inside);
     }
+    total -= hidden_inside;
     // Gather candidates outward; `worst` holds the `prefix` smallest estimates so far.
     let mut candidates: Vec<Inside> = Vec::new();
     let mut worst: std::collections::BinaryHeap<u64> = std::collections::BinaryHeap::new();
+    let mut consider = |from: Vec<Inside>, worst: &mut std::collections::BinaryHeap<u64>| {
+        for x in &from {
+            // Non-negative floats order like their bits.
+            worst.push(x.approx_km.to_bits());
+            if worst.len() > prefix {
+                worst.pop();
+            }
+        }
+        candidates.extend(from);
+    };
+    consider(added, &mut worst);
     for (c, inside) in cells.iter().zip(edge) {
         if prefix == 0 {
             break;
@@ -296,23 +318,17 @@ pub fn near_page(
         let from_cell: Vec<Inside> = if c.upper_km <= r {
             c.events
                 .iter()
+                .filter(|&&i| !atlas.is_hidden(i))
                 .map(|&i| Inside {
                     event: i,
-                    approx_km: approx_distance_km(center, atlas.events()[i as usize].pos),
+                    approx_km: approx_distance_km(center, atlas.event(i).pos),
                     exact_km: None,
                 })
                 .collect()
         } else {
             inside
         };
-        for x in &from_cell {
-            // Non-negative floats order like their bits.
-            worst.push(x.approx_km.to_bits());
-            if worst.len() > prefix {
-                worst.pop();
-            }
-        }
-        candidates.extend(from_cell);
+        consider(from_cell, &mut worst);
     }
     let ranked = rank_by_distance(atlas, center, candidates, prefix);
     let page = ranked.iter().skip(offset).take(limit).copied().collect();
@@ -332,7 +348,7 @@ pub fn nearest(atlas: &Atlas, m: &Matcher, p: LonLat, k: usize) -> Vec<Hit> {
         .events_by_planar_distance(p)
         .filter(|&i| m.matches(i))
         .take(k)
-        .map(|i| distance_km(p, atlas.events()[i as usize].pos))
+        .map(|i| distance_km(p, atlas.event(i).pos))
         .fold(None, |acc: Option<f64>, d| {
             Some(acc.map_or(d, |a| a.max(d)))
         });
@@ -386,7 +402,7 @@ impl Totals {
     pub fn of(atlas: &Atlas, events: impl IntoIterator<Item = u32>) -> Totals {
         let mut t = Totals::default();
         for i in events {
-            t.add(&atlas.events()[i as usize]);
+            t.add(atlas.event(i));
         }
         t
     }
@@ -400,9 +416,18 @@ mod tests {
     /// The grid's pages equal the full scan's, for many centres, radii and pages.
     #[test]
     fn near_page_matches_the_full_ranking() {
-        let atlas = crate::synth::test_atlas(40_000, 5);
+        near_page_matches_the_full_ranking_of(&crate::synth::test_atlas(40_000, 5));
+    }
+
+    /// The same with writes in the atlas's delta (the grid holds only its base).
+    #[test]
+    fn near_page_matches_the_full_ranking_after_writes() {
+        near_page_matches_the_full_ranking_of(&crate::synth::test_changed_atlas(40_000, 5));
+    }
+
+    fn near_page_matches_the_full_ranking_of(atlas: &Atlas) {
         let all = EventFilter::default();
-        let m = all.compile(&atlas);
+        let m = all.compile(atlas);
         assert!(m.is_everything());
         let centres = [
             LonLat::new(-4.18296, 14.4843),
@@ -419,10 +444,10 @@ mod tests {
                     center: c,
                     radius_km: r,
                 };
-                let mut full = find_events(&atlas, &m, Some(near), Sort::Distance, usize::MAX);
-                fill_distances(&atlas, c, &mut full);
+                let mut full = find_events(atlas, &m, Some(near), Sort::Distance, usize::MAX);
+                fill_distances(atlas, c, &mut full);
                 for (offset, limit) in [(0, 100), (0, 1), (37, 25), (500, 100), (0, 0)] {
-                    let (total, page) = near_page(&atlas, &m, near, offset, limit);
+                    let (total, page) = near_page(atlas, &m, near, offset, limit);
                     assert_eq!(total, full.len(), "{c:?} {r}");
                     let want: Vec<Hit> = full.iter().skip(offset).take(limit).copied().collect();
                     assert_eq!(page.len(), want.len(), "{c:?} {r} {offset}");

@@ -53,7 +53,7 @@ pub struct Group {
 pub fn group(atlas: &Atlas, hits: &[Hit], by: GroupBy) -> Vec<Group> {
     let mut groups: BTreeMap<String, (String, Tally)> = BTreeMap::new();
     for h in hits {
-        let e = &atlas.events()[h.event as usize];
+        let e = atlas.event(h.event);
         let (key, label) = match by {
             GroupBy::Region => match atlas.region_of_event(h.event) {
                 Some(r) => (r.id.clone(), r.name.clone()),

@@ -10,23 +10,9 @@ use std::sync::Arc;
 
 use crate::model::Event;
 
-/// One change to the events, as a client asked for it.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// Insert the event, or replace the one with its id.
-    Upsert(Event),
-    /// Hide the event with this id (from the files or the store).
-    Delete(Arc<str>),
-}
+pub use crate::model::Change;
 
 impl Change {
-    pub fn id(&self) -> &Arc<str> {
-        match self {
-            Change::Upsert(e) => &e.id,
-            Change::Delete(id) => id,
-        }
-    }
-
     pub fn op(&self) -> Op {
         match self {
             Change::Upsert(_) => Op::Upsert,

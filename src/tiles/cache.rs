@@ -3,11 +3,13 @@
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 
-use super::coord::TileCoord;
+use super::coord::{MAX_ZOOM, TileCoord, project};
+use crate::model::LonLat;
 use crate::query::filter::EventFilter;
 
 /// One encoded tile: the MVT bytes, their gzip, and an ETag. Empty `raw` = empty tile.
@@ -112,17 +114,49 @@ impl TileCache {
         TileCache { cache }
     }
 
-    /// The cached tile, or `render`'s result, cached. Concurrent requests for the same
-    /// missing tile render it once.
+    /// The cached tile, or `render`'s result, cached (not cached without a key).
+    /// Concurrent requests for the same missing tile render it once.
     pub fn get_or_render<E: Send + Sync + 'static>(
         &self,
-        key: TileKey,
+        key: Option<TileKey>,
         render: impl FnOnce() -> Result<Option<Vec<u8>>, E>,
     ) -> Result<Arc<EncodedTile>, Arc<E>> {
         let make = || render().map(|raw| Arc::new(EncodedTile::new(raw)));
-        match &self.cache {
-            Some(c) => c.try_get_with(key, make),
-            None => make().map_err(Arc::new),
+        match (&self.cache, key) {
+            (Some(c), Some(key)) => c.try_get_with(key, make),
+            _ => make().map_err(Arc::new),
+        }
+    }
+}
+
+/// Per tile, the sequence number of the last write that changed an event in it (0: none),
+/// for every zoom; only ever increases. Shared by all snapshots.
+#[derive(Default)]
+pub struct TileEpochs(RwLock<FxHashMap<u64, u64>>);
+
+/// A tile as one number: zoom in the top bits, then column and row.
+fn packed(t: TileCoord) -> u64 {
+    (u64::from(t.z) << 58) | (u64::from(t.x) << 29) | u64::from(t.y)
+}
+
+impl TileEpochs {
+    pub fn get(&self, t: TileCoord) -> u64 {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&packed(t)).copied().unwrap_or(0)
+    }
+
+    /// Records that write `sequence` changed events at `points`: the tiles holding them,
+    /// at every zoom.
+    pub fn touch(&self, points: impl Iterator<Item = LonLat>, sequence: u64) {
+        let tiles: Vec<u64> = points
+            .flat_map(|p| {
+                let w = project(p);
+                (0..=MAX_ZOOM).map(move |z| packed(TileCoord::containing(w, z)))
+            })
+            .collect();
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        for t in tiles {
+            map.insert(t, sequence);
         }
     }
 }

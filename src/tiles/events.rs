@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use super::coord::{EXTENT, Mercator, TileCoord, pixel, project};
 use crate::atlas::Atlas;
+use crate::model::Event;
 use crate::query::filter::Matcher;
 
 /// From this zoom up each event is its own feature (unless the tile is too dense).
@@ -90,6 +91,23 @@ struct Sums {
 }
 
 impl Sums {
+    /// Counts one more event at world point `w` (`add`), or one fewer.
+    fn count_event(&mut self, w: Mercator, fatalities: u32, type_index: usize, add: bool) {
+        if add {
+            self.count += 1;
+            self.fatalities += u64::from(fatalities);
+            self.sum[0] += w.x;
+            self.sum[1] += w.y;
+            self.types[type_index] += 1;
+        } else {
+            self.count -= 1;
+            self.fatalities -= u64::from(fatalities);
+            self.sum[0] -= w.x;
+            self.sum[1] -= w.y;
+            self.types[type_index] -= 1;
+        }
+    }
+
     fn merge(&mut self, o: &Sums) {
         self.count += o.count;
         self.fatalities += o.fatalities;
@@ -113,11 +131,11 @@ type Vocabulary = (Vec<Arc<str>>, FxHashMap<Arc<str>, usize>);
 /// A tile's pre-summed cells: (cell within the tile, year, sums).
 type TileCells = Vec<(u8, i16, Sums)>;
 
-/// The distinct event types of the atlas, in first-seen order, if few enough.
-fn type_vocabulary(atlas: &Atlas) -> Option<Vocabulary> {
+/// The distinct event types, in first-seen order, if few enough.
+fn type_vocabulary(events: &[Event]) -> Option<Vocabulary> {
     let mut names: Vec<Arc<str>> = Vec::new();
     let mut ids: FxHashMap<Arc<str>, usize> = FxHashMap::default();
-    for e in atlas.events() {
+    for e in events {
         if !ids.contains_key(&e.event_type) {
             if names.len() == MAX_TYPES {
                 return None;
@@ -129,9 +147,11 @@ fn type_vocabulary(atlas: &Atlas) -> Option<Vocabulary> {
     Some((names, ids))
 }
 
-/// Cluster sums per (cell, year) for every cluster zoom, grouped by tile.
+/// Cluster sums per (cell, year) for every cluster zoom, grouped by tile, of an atlas's
+/// base events; a tile corrects them for the atlas's delta as it is read.
 pub struct ClusterPyramid {
     type_names: Vec<Arc<str>>,
+    type_ids: FxHashMap<Arc<str>, usize>,
     /// Per zoom below INDIVIDUAL_FROM_ZOOM: tile -> (cell in tile, year, sums).
     levels: Vec<FxHashMap<(u32, u32), TileCells>>,
 }
@@ -139,21 +159,17 @@ pub struct ClusterPyramid {
 impl ClusterPyramid {
     /// `None` when the data has more event types than the pyramid tracks.
     pub fn build(atlas: &Atlas) -> Option<ClusterPyramid> {
-        let (type_names, ids) = type_vocabulary(atlas)?;
+        let (type_names, type_ids) = type_vocabulary(atlas.base_events())?;
         let side = EXTENT / CLUSTER_CELL;
         let top = INDIVIDUAL_FROM_ZOOM - 1;
         // The finest level from the events, coarser ones from it (a cell of zoom z is
         // 2 x 2 cells of zoom z + 1).
         let mut cells: FxHashMap<(u64, u64, i16), Sums> = FxHashMap::default();
-        for e in atlas.events() {
+        for e in atlas.base_events() {
             let w = project(e.pos);
             let (cx, cy) = global_cell(w, top, side);
             let c = cells.entry((cx, cy, e.date.year() as i16)).or_default();
-            c.count += 1;
-            c.fatalities += e.fatalities as u64;
-            c.sum[0] += w.x;
-            c.sum[1] += w.y;
-            c.types[ids[&e.event_type]] += 1;
+            c.count_event(w, e.fatalities, type_ids[&e.event_type], true);
         }
         let mut levels = Vec::with_capacity(INDIVIDUAL_FROM_ZOOM as usize);
         for z in (0..INDIVIDUAL_FROM_ZOOM).rev() {
@@ -179,23 +195,46 @@ impl ClusterPyramid {
             levels.push(by_tile);
         }
         levels.reverse();
-        Some(ClusterPyramid { type_names, levels })
+        Some(ClusterPyramid {
+            type_names,
+            type_ids,
+            levels,
+        })
     }
 
-    /// The clusters of tile `t` (below INDIVIDUAL_FROM_ZOOM) for events in the years
-    /// `from..=to` (open ends allowed).
-    fn clusters(&self, t: TileCoord, from: Option<i32>, to: Option<i32>) -> Vec<EventFeature<'_>> {
+    /// The clusters of tile `t` (below INDIVIDUAL_FROM_ZOOM) for events of `atlas` in the
+    /// years `from..=to` (open ends allowed); `None` if the atlas's delta has an event
+    /// type the pyramid does not know.
+    fn clusters(
+        &self,
+        atlas: &Atlas,
+        t: TileCoord,
+        from: Option<i32>,
+        to: Option<i32>,
+    ) -> Option<Vec<EventFeature<'_>>> {
         let side = (EXTENT / CLUSTER_CELL) as usize;
+        let in_years = |y: i32| from.is_none_or(|f| y >= f) && to.is_none_or(|l| y <= l);
         let mut grid = vec![Sums::default(); side * side];
         if let Some(entries) = self.levels[t.z as usize].get(&(t.x, t.y)) {
             for (cell, year, sums) in entries {
-                let y = *year as i32;
-                if from.is_none_or(|f| y >= f) && to.is_none_or(|l| y <= l) {
+                if in_years(*year as i32) {
                     grid[*cell as usize].merge(sums);
                 }
             }
         }
-        grid.iter()
+        // Events written since the base: added ones count, replaced and deleted ones not.
+        for (i, pos, added) in atlas.changed_points_in(vec![t.lonlat_envelope(1.0)]) {
+            let (w, e) = (project(pos), atlas.event(i));
+            if !t.contains(w) || !in_years(e.date.year()) {
+                continue;
+            }
+            let type_index = *self.type_ids.get(&e.event_type)?;
+            let (gx, gy) = global_cell(w, t.z, side as u32);
+            let cell = (gy % side as u64) as usize * side + (gx % side as u64) as usize;
+            grid[cell].count_event(w, e.fatalities, type_index, added);
+        }
+        let features = grid
+            .iter()
             .filter(|s| s.count > 0)
             .map(|s| {
                 let mut acc = Acc {
@@ -211,7 +250,8 @@ impl ClusterPyramid {
                 }
                 acc.feature(t)
             })
-            .collect()
+            .collect();
+        Some(features)
     }
 }
 
@@ -226,8 +266,9 @@ pub fn events_in_tile<'a>(
 ) -> Vec<EventFeature<'a>> {
     if t.z < INDIVIDUAL_FROM_ZOOM
         && let (Some(p), Some((from, to))) = (pyramid, m.filter().whole_years())
+        && let Some(clusters) = p.clusters(atlas, t, from, to)
     {
-        return p.clusters(t, from, to);
+        return clusters;
     }
     let members: Vec<(u32, Mercator)> = atlas
         .event_points_in(vec![t.lonlat_envelope(1.0)])
@@ -256,7 +297,7 @@ pub fn events_in_tile<'a>(
     let (x0, y0) = (t.x as u64 * side as u64, t.y as u64 * side as u64);
     let mut grid = vec![Acc::default(); (side * side) as usize];
     for &(i, w) in &members {
-        let e = &atlas.events()[i as usize];
+        let e = atlas.event(i);
         let (gx, gy) = global_cell(w, t.z, side);
         let cx = gx.saturating_sub(x0).min(side as u64 - 1) as usize;
         let cy = gy.saturating_sub(y0).min(side as u64 - 1) as usize;
@@ -300,8 +341,17 @@ mod tests {
     /// pyramid gives the scan's clusters (positions may differ by a rounding unit).
     #[test]
     fn pyramid_matches_the_scan() {
-        let atlas = crate::synth::test_atlas(30_000, 3);
-        let pyramid = ClusterPyramid::build(&atlas).unwrap();
+        pyramid_matches_the_scan_of(&crate::synth::test_atlas(30_000, 3));
+    }
+
+    /// The same with writes in the atlas's delta (the pyramid sums only its base).
+    #[test]
+    fn pyramid_matches_the_scan_after_writes() {
+        pyramid_matches_the_scan_of(&crate::synth::test_changed_atlas(30_000, 3));
+    }
+
+    fn pyramid_matches_the_scan_of(atlas: &Atlas) {
+        let pyramid = ClusterPyramid::build(atlas).unwrap();
         let filters = [
             EventFilter::default(),
             EventFilter {
@@ -317,7 +367,7 @@ mod tests {
         let mut compared = 0;
         for f in &filters {
             assert!(f.whole_years().is_some());
-            let m = f.compile(&atlas);
+            let m = f.compile(atlas);
             for z in 0..INDIVIDUAL_FROM_ZOOM {
                 // Every tile over Mali at this zoom.
                 let n = (1u64 << z) as f64;
@@ -328,8 +378,8 @@ mod tests {
                 for x in x0..=x1 {
                     for y in y0..=y1 {
                         let t = TileCoord { z, x, y };
-                        let scan = summary(events_in_tile(&atlas, None, &m, t));
-                        let pyr = summary(events_in_tile(&atlas, Some(&pyramid), &m, t));
+                        let scan = summary(events_in_tile(atlas, None, &m, t));
+                        let pyr = summary(events_in_tile(atlas, Some(&pyramid), &m, t));
                         assert_eq!(scan.len(), pyr.len(), "{t:?}");
                         for (a, b) in scan.iter().zip(&pyr) {
                             assert_eq!((a.2, a.3, &a.4), (b.2, b.3, &b.4), "{t:?}");

@@ -8,6 +8,8 @@ pub mod events;
 pub mod layers;
 pub mod shapes;
 
+use std::sync::{Arc, OnceLock};
+
 use mvt::{GeomData, GeomEncoder, GeomType, Layer, Tile};
 
 use crate::atlas::Atlas;
@@ -49,11 +51,14 @@ struct Shapes {
 }
 
 /// What tiles are made from besides the atlas: the prepared shapes and the clusters.
+/// A clone shares both: it serves atlases with the same base events (the pyramid sums
+/// those; an atlas's delta is applied per tile).
+#[derive(Clone)]
 pub struct TileSource {
-    shapes: std::sync::Arc<Shapes>,
+    shapes: Arc<Shapes>,
     /// Pre-summed clusters, filled by [`TileSource::prepare_clusters`] (in the background:
     /// until then tiles scan the events, with the same result).
-    pyramid: std::sync::OnceLock<Option<ClusterPyramid>>,
+    pyramid: Arc<OnceLock<Option<ClusterPyramid>>>,
 }
 
 fn shapes<'a>(geoms: impl Iterator<Item = &'a geo::Geometry<f64>>) -> Vec<(usize, Shape)> {
@@ -99,7 +104,7 @@ impl TileSource {
             })
             .collect();
         TileSource {
-            shapes: std::sync::Arc::new(Shapes {
+            shapes: Arc::new(Shapes {
                 country: basemap_shapes(&atlas.basemap().country),
                 neighbours: basemap_shapes(&atlas.basemap().neighbours),
                 rivers: basemap_shapes(&atlas.basemap().rivers),
@@ -107,21 +112,21 @@ impl TileSource {
                 regions: shapes(regions.iter()),
                 coverage: shapes(circles.iter()),
             }),
-            pyramid: std::sync::OnceLock::new(),
+            pyramid: Arc::default(),
         }
     }
 
-    /// A source for an atlas with this one's regions, bases and base map and other
+    /// A source for an atlas with this one's regions, bases and base map and other base
     /// events: the shapes are shared, the clusters are yet to be summed.
     pub fn sharing_shapes(&self) -> TileSource {
         TileSource {
             shapes: self.shapes.clone(),
-            pyramid: std::sync::OnceLock::new(),
+            pyramid: Arc::default(),
         }
     }
 
-    /// Sums the events per cluster cell and year for every cluster zoom (about a second for
-    /// a million events); low-zoom tiles use it from then on.
+    /// Sums the base events per cluster cell and year for every cluster zoom (about a
+    /// second for a million events); low-zoom tiles use it from then on.
     pub fn prepare_clusters(&self, atlas: &Atlas) {
         self.pyramid.get_or_init(|| ClusterPyramid::build(atlas));
     }
@@ -173,9 +178,7 @@ impl TileSource {
         let events = events_in_tile(atlas, pyramid, m, t)
             .into_iter()
             .map(|ef| match ef {
-                EventFeature::Single { event, at } => {
-                    (at, EventPoint::Single(&atlas.events()[event as usize]))
-                }
+                EventFeature::Single { event, at } => (at, EventPoint::Single(atlas.event(event))),
                 EventFeature::Cluster {
                     at,
                     count,

@@ -1,0 +1,116 @@
+//! The events as loaded (or last merged), sorted by date, with the indexes built over
+//! them once: the R-tree, the grid, the id map, the regions and the actors.
+
+use std::sync::Arc;
+
+use rstar::RTree;
+use rustc_hash::FxHashMap;
+
+use chrono::NaiveDate;
+
+use super::{IndexedPoint, RegionLocator, bbox_of, point_tree};
+use crate::grid::EventGrid;
+use crate::model::{Event, RegionIdx};
+use crate::text::fold;
+
+/// The distinct actor names of all events, folded once, and each event's two actors as
+/// indices into them: an actor filter folds each name once instead of once per event.
+#[derive(Default, Clone)]
+pub struct Actors {
+    pub names: Vec<Arc<str>>,
+    pub folded: Vec<String>,
+    ids: FxHashMap<Arc<str>, u32>,
+}
+
+impl Actors {
+    /// The id of actor `name`, added if new.
+    pub fn id(&mut self, name: &Arc<str>) -> u32 {
+        if let Some(&i) = self.ids.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.ids.insert(name.clone(), i);
+        self.names.push(name.clone());
+        self.folded.push(fold(name));
+        i
+    }
+
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    /// The actor table of `events`, and each event's two actors.
+    fn of(events: &[Event]) -> (Actors, Vec<[u32; 2]>) {
+        let mut actors = Actors::default();
+        let of_event = events
+            .iter()
+            .map(|e| [actors.id(&e.actor1), actors.id(&e.actor2)])
+            .collect();
+        (actors, of_event)
+    }
+}
+
+/// The base events of an atlas and their indexes; index order is date order.
+pub struct EventIndex {
+    pub events: Vec<Event>,
+    /// The region each event lies in (point in polygon), parallel to `events`.
+    pub region: Vec<Option<RegionIdx>>,
+    pub actors: Actors,
+    pub actor_pairs: Vec<[u32; 2]>,
+    pub tree: RTree<IndexedPoint>,
+    pub grid: EventGrid,
+    pub ids: FxHashMap<Arc<str>, u32>,
+    /// How many events lie in each region.
+    pub region_event_count: Vec<u64>,
+    /// The events' bounding box and first and last day.
+    pub bbox: Option<[f64; 4]>,
+    pub days: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl EventIndex {
+    pub fn build(mut events: Vec<Event>, regions: &RegionLocator, n_regions: usize) -> EventIndex {
+        // Stable: events of the same day keep their order in the files.
+        events.sort_by_key(|e| e.date);
+        // The per-event work is independent: spread it over the cores.
+        let (tree, grid, region, ids, (actors, actor_pairs)) = std::thread::scope(|s| {
+            let tree = s.spawn(|| point_tree(&events, 0, |e| e.pos));
+            let grid = s.spawn(|| EventGrid::build(&events));
+            let ids = s.spawn(|| {
+                events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.id.clone(), i as u32))
+                    .collect::<FxHashMap<_, _>>()
+            });
+            let actors = s.spawn(|| Actors::of(&events));
+            let located: Vec<Option<RegionIdx>> =
+                events.iter().map(|e| regions.locate(e.pos)).collect();
+            (
+                tree.join().expect("R-tree build"),
+                grid.join().expect("grid build"),
+                located,
+                ids.join().expect("id map build"),
+                actors.join().expect("actor index build"),
+            )
+        });
+        let mut region_event_count = vec![0; n_regions];
+        for r in region.iter().flatten() {
+            region_event_count[*r as usize] += 1;
+        }
+        EventIndex {
+            bbox: bbox_of(events.iter().map(|e| e.pos)),
+            days: events
+                .first()
+                .zip(events.last())
+                .map(|(a, z)| (a.date, z.date)),
+            events,
+            region,
+            actors,
+            actor_pairs,
+            tree,
+            grid,
+            ids,
+            region_event_count,
+        }
+    }
+}

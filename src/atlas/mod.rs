@@ -1,0 +1,503 @@
+//! The in-memory store: the loaded data plus the indexes built once at start-up.
+//! An `Atlas` is immutable; the server holds it behind an `Arc` so that a new snapshot
+//! can replace it atomically while readers finish with the old one.
+//!
+//! The events come in two parts: the base ([`events::EventIndex`]: sorted by date,
+//! indexed once, atlas indices `0..n`) and a small [`delta::Delta`] of what writes changed
+//! since (indices `n..`), so a write costs in proportion to the delta, not the atlas.
+//! Callers see one set of events: [`Atlas::event`], [`Atlas::event_indices`] and the
+//! spatial queries never yield a base event that the delta replaced or deleted.
+
+mod delta;
+mod events;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use geo::BoundingRect;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+use crate::geodesy::Envelope;
+use crate::grid::EventGrid;
+use crate::load::Dataset;
+use crate::model::{Base, Basemap, Change, Event, LonLat, Place, Region, RegionIdx};
+use crate::pip::BandedPolygon;
+use crate::text::fold;
+use delta::Delta;
+use events::EventIndex;
+
+/// A point in the R-tree, carrying the index of its item.
+pub type IndexedPoint = GeomWithData<[f64; 2], u32>;
+type IndexedBox = GeomWithData<Rectangle<[f64; 2]>, RegionIdx>;
+
+pub struct Atlas {
+    fixed: Arc<Fixed>,
+    base: Arc<EventIndex>,
+    delta: Arc<Delta>,
+    /// How many events lie in each region, parallel to `regions`.
+    region_event_count: Vec<u64>,
+    extents: Extents,
+}
+
+/// Everything but the events, and its indexes: shared by every snapshot of one load.
+struct Fixed {
+    regions: Vec<Region>,
+    bases: Vec<Base>,
+    places: Vec<Place>,
+    basemap: Basemap,
+    base_region: Vec<Option<RegionIdx>>,
+    place_region: Vec<Option<RegionIdx>>,
+    /// Accent- and case-folded names of each place: its name first, then alternates.
+    place_keys: Vec<Vec<String>>,
+    regions_index: RegionLocator,
+    base_ids: HashMap<String, usize>,
+    region_ids: HashMap<String, RegionIdx>,
+    region_names: HashMap<String, RegionIdx>,
+    /// The extents of everything but the events.
+    extents: Extents,
+}
+
+impl Fixed {
+    fn new(regions: Vec<Region>, bases: Vec<Base>, places: Vec<Place>, basemap: Basemap) -> Fixed {
+        assert!(regions.len() < RegionIdx::MAX as usize, "too many regions");
+        let regions_index = RegionLocator::new(&regions);
+        Fixed {
+            extents: Extents::of(&regions, &bases, &places),
+            base_region: bases.iter().map(|b| regions_index.locate(b.pos)).collect(),
+            place_region: places.iter().map(|p| regions_index.locate(p.pos)).collect(),
+            regions_index,
+            base_ids: bases
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (b.id.clone(), i))
+                .collect(),
+            region_ids: regions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id.to_ascii_uppercase(), i as RegionIdx))
+                .collect(),
+            region_names: regions
+                .iter()
+                .enumerate()
+                .flat_map(|(i, r)| [fold(&r.name), fold(&r.name_fr)].map(|k| (k, i as RegionIdx)))
+                .filter(|(k, _)| !k.is_empty())
+                .collect(),
+            place_keys: places
+                .iter()
+                .map(|p| {
+                    std::iter::once(&p.name)
+                        .chain(&p.alt_names)
+                        .map(|n| fold(n))
+                        .filter(|k| !k.is_empty())
+                        .collect()
+                })
+                .collect(),
+            regions,
+            bases,
+            places,
+            basemap,
+        }
+    }
+}
+
+/// Where and when each kind of item lies: bounding boxes `[west, south, east, north]`
+/// (`None` when there are no items) and time spans.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extents {
+    pub events: Option<[f64; 4]>,
+    pub bases: Option<[f64; 4]>,
+    pub places: Option<[f64; 4]>,
+    pub regions: Option<[f64; 4]>,
+    /// First and last event day.
+    pub event_days: Option<(NaiveDate, NaiveDate)>,
+    /// The year the earliest base opened.
+    pub first_base_year: Option<i32>,
+}
+
+fn bbox_of(points: impl Iterator<Item = LonLat>) -> Option<[f64; 4]> {
+    points.map(|p| [p.lon, p.lat, p.lon, p.lat]).reduce(union)
+}
+
+fn days_of<'a>(events: impl Iterator<Item = &'a Event>) -> Option<(NaiveDate, NaiveDate)> {
+    events
+        .map(|e| (e.date, e.date))
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+}
+
+impl Extents {
+    /// The extents of everything but the events.
+    fn of(regions: &[Region], bases: &[Base], places: &[Place]) -> Extents {
+        Extents {
+            events: None,
+            bases: bbox_of(bases.iter().map(|b| b.pos)),
+            places: bbox_of(places.iter().map(|p| p.pos)),
+            regions: regions
+                .iter()
+                .filter_map(|r| r.geometry.bounding_rect())
+                .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+                .reduce(union),
+            event_days: None,
+            first_base_year: bases.iter().filter_map(|b| b.opened).min(),
+        }
+    }
+}
+
+fn union(a: [f64; 4], b: [f64; 4]) -> [f64; 4] {
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
+}
+
+/// Which region a point is in: an R-tree of region envelopes, then a banded
+/// point-in-polygon test.
+pub(crate) struct RegionLocator {
+    tree: RTree<IndexedBox>,
+    shapes: Vec<BandedPolygon>,
+}
+
+impl RegionLocator {
+    fn new(regions: &[Region]) -> RegionLocator {
+        let tree = RTree::bulk_load(
+            regions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let b = r.geometry.bounding_rect()?;
+                    let rect =
+                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]);
+                    Some(IndexedBox::new(rect, i as RegionIdx))
+                })
+                .collect(),
+        );
+        let shapes = regions
+            .iter()
+            .map(|r| BandedPolygon::new(&r.geometry))
+            .collect();
+        RegionLocator { tree, shapes }
+    }
+
+    pub(crate) fn locate(&self, p: LonLat) -> Option<RegionIdx> {
+        self.tree
+            .locate_all_at_point(&[p.lon, p.lat])
+            .map(|b| b.data)
+            .filter(|&i| self.shapes[i as usize].contains(p))
+            .min()
+    }
+}
+
+/// An R-tree of the items' points; the `k`th item's data is `first + k`.
+fn point_tree<T>(items: &[T], first: u32, pos: impl Fn(&T) -> LonLat) -> RTree<IndexedPoint> {
+    RTree::bulk_load(
+        items
+            .iter()
+            .enumerate()
+            .map(|(k, it)| {
+                let p = pos(it);
+                IndexedPoint::new([p.lon, p.lat], first + k as u32)
+            })
+            .collect(),
+    )
+}
+
+fn aabb(e: &Envelope) -> AABB<[f64; 2]> {
+    AABB::from_corners(e.min, e.max)
+}
+
+impl Atlas {
+    pub fn build(data: Dataset) -> Atlas {
+        let Dataset {
+            regions,
+            bases,
+            places,
+            events,
+            basemap,
+        } = data;
+        let fixed = Fixed::new(regions, bases, places, basemap);
+        let base = EventIndex::build(events, &fixed.regions_index, fixed.regions.len());
+        Atlas::assemble(Arc::new(fixed), Arc::new(base), Arc::default())
+    }
+
+    fn assemble(fixed: Arc<Fixed>, base: Arc<EventIndex>, delta: Arc<Delta>) -> Atlas {
+        let mut region_event_count = base.region_event_count.clone();
+        let hidden = delta.hidden_list.iter().map(|&i| base.region[i as usize]);
+        for r in hidden.flatten() {
+            region_event_count[r as usize] -= 1;
+        }
+        for r in delta.region.iter().flatten() {
+            region_event_count[*r as usize] += 1;
+        }
+        // Bounds of the base as built and the delta's events: a deleted event may leave
+        // them a little wide until the next merge, never too narrow.
+        let events = base
+            .bbox
+            .into_iter()
+            .chain(bbox_of(delta.events.iter().map(|e| e.pos)));
+        let days = base.days.into_iter().chain(days_of(delta.events.iter()));
+        let extents = Extents {
+            events: events.reduce(union),
+            event_days: days.reduce(|a, b| (a.0.min(b.0), a.1.max(b.1))),
+            ..fixed.extents.clone()
+        };
+        Atlas {
+            fixed,
+            base,
+            delta,
+            region_event_count,
+            extents,
+        }
+    }
+
+    /// This atlas with `changes` applied in order, sharing everything but a new delta
+    /// (time in proportion to the delta's size).
+    pub fn with_changes(&self, changes: &[Change]) -> Atlas {
+        let locator = &self.fixed.regions_index;
+        let delta = self.delta.apply(&self.base, changes, |p| locator.locate(p));
+        Atlas::assemble(self.fixed.clone(), self.base.clone(), Arc::new(delta))
+    }
+
+    /// The same events with the delta folded into a newly indexed base (as slow as
+    /// building the atlas; done in the background).
+    pub fn merged(&self) -> Atlas {
+        let events = self
+            .event_indices()
+            .map(|i| self.event(i).clone())
+            .collect();
+        let fixed = &self.fixed;
+        let base = EventIndex::build(events, &fixed.regions_index, fixed.regions.len());
+        Atlas::assemble(fixed.clone(), Arc::new(base), Arc::default())
+    }
+
+    /// How many events the delta adds plus how many base events it hides.
+    pub fn delta_size(&self) -> usize {
+        self.delta.size()
+    }
+
+    pub fn regions(&self) -> &[Region] {
+        &self.fixed.regions
+    }
+
+    pub fn bases(&self) -> &[Base] {
+        &self.fixed.bases
+    }
+
+    pub fn places(&self) -> &[Place] {
+        &self.fixed.places
+    }
+
+    pub fn basemap(&self) -> &Basemap {
+        &self.fixed.basemap
+    }
+
+    /// The event with atlas index `i`.
+    #[inline]
+    pub fn event(&self, i: u32) -> &Event {
+        let n = self.base.events.len();
+        match (i as usize).checked_sub(n) {
+            None => &self.base.events[i as usize],
+            Some(k) => &self.delta.events[k],
+        }
+    }
+
+    /// How many events there are.
+    pub fn event_count(&self) -> usize {
+        self.base.events.len() - self.delta.hidden_list.len() + self.delta.events.len()
+    }
+
+    /// One more than the largest atlas index (for arrays indexed by event).
+    pub fn index_len(&self) -> usize {
+        self.base.events.len() + self.delta.events.len()
+    }
+
+    /// Every event's atlas index: the base's in date order, then the delta's.
+    pub fn event_indices(&self) -> impl Iterator<Item = u32> + '_ {
+        let n = self.base.events.len() as u32;
+        (0..n)
+            .filter(|&i| !self.delta.hides(i))
+            .chain(n..self.index_len() as u32)
+    }
+
+    /// A key that sorts atlas indices by date (ties: base events in file order, then
+    /// written ones).
+    #[inline]
+    pub fn date_key(&self, i: u32) -> u64 {
+        if self.delta.events.is_empty() {
+            // The base is in date order.
+            return u64::from(i);
+        }
+        let day = self.event(i).date.num_days_from_ce() as u32;
+        (u64::from(day) << 32) | u64::from(i)
+    }
+
+    /// The base events as indexed, including the ones the delta hides (for summaries that
+    /// subtract those, see [`Atlas::changed_points_in`]).
+    pub fn base_events(&self) -> &[Event] {
+        &self.base.events
+    }
+
+    /// Whether atlas index `i` is a base event the delta replaced or deleted.
+    #[inline]
+    pub fn is_hidden(&self, i: u32) -> bool {
+        self.delta.hides(i)
+    }
+
+    /// The region event `i` lies in.
+    pub fn event_region(&self, i: u32) -> Option<RegionIdx> {
+        let n = self.base.events.len();
+        match (i as usize).checked_sub(n) {
+            None => self.base.region[i as usize],
+            Some(k) => self.delta.region[k],
+        }
+    }
+
+    /// Event `i`'s two actors, as indices into [`Atlas::actors_folded`].
+    pub fn actor_pair(&self, i: u32) -> [u32; 2] {
+        let n = self.base.events.len();
+        match (i as usize).checked_sub(n) {
+            None => self.base.actor_pairs[i as usize],
+            Some(k) => self.delta.actor_pairs[k],
+        }
+    }
+
+    /// The distinct actor names, accent- and case-folded.
+    pub fn actors_folded(&self) -> impl Iterator<Item = &str> {
+        let base = self.base.actors.folded.iter();
+        base.chain(&self.delta.new_actors.folded)
+            .map(String::as_str)
+    }
+
+    pub fn base_region(&self) -> &[Option<RegionIdx>] {
+        &self.fixed.base_region
+    }
+
+    pub fn place_region(&self) -> &[Option<RegionIdx>] {
+        &self.fixed.place_region
+    }
+
+    /// How many events lie in each region, parallel to [`Atlas::regions`].
+    pub fn region_event_count(&self) -> &[u64] {
+        &self.region_event_count
+    }
+
+    /// Accent- and case-folded names of each place: its name first, then alternates.
+    pub fn place_keys(&self) -> &[Vec<String>] {
+        &self.fixed.place_keys
+    }
+
+    /// Where and when each kind of item lies.
+    pub fn extents(&self) -> &Extents {
+        &self.extents
+    }
+
+    /// The region containing `p`, if any (lowest index if on a shared border).
+    pub fn region_at(&self, p: LonLat) -> Option<RegionIdx> {
+        self.fixed.regions_index.locate(p)
+    }
+
+    /// Events whose point lies in any of the envelopes (a pre-filter: callers do the
+    /// exact test). Indices come out in no particular order.
+    pub fn events_in(&self, envelopes: Vec<Envelope>) -> impl Iterator<Item = u32> + '_ {
+        self.event_points_in(envelopes).map(|(i, _)| i)
+    }
+
+    /// Like [`Atlas::events_in`], with each event's position read from the index itself
+    /// (no trip to the event records: at tens of thousands of candidates that matters).
+    pub fn event_points_in(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> impl Iterator<Item = (u32, LonLat)> + '_ {
+        let base = envelopes
+            .clone()
+            .into_iter()
+            .flat_map(|e| self.base.tree.locate_in_envelope(&aabb(&e)))
+            .filter(|p| !self.delta.hides(p.data));
+        let added = envelopes
+            .into_iter()
+            .flat_map(|e| self.delta.added.locate_in_envelope(&aabb(&e)));
+        base.chain(added).map(point)
+    }
+
+    /// What the delta changed in the envelopes: the points of added events (`true`) and
+    /// of hidden base events (`false`), for summaries of the base to correct.
+    pub fn changed_points_in(
+        &self,
+        envelopes: Vec<Envelope>,
+    ) -> impl Iterator<Item = (u32, LonLat, bool)> + '_ {
+        let added = envelopes
+            .clone()
+            .into_iter()
+            .flat_map(|e| self.delta.added.locate_in_envelope(&aabb(&e)))
+            .map(|p| (point(p), true));
+        let hidden = envelopes
+            .into_iter()
+            .flat_map(|e| self.delta.hidden_points.locate_in_envelope(&aabb(&e)))
+            .map(|p| (point(p), false));
+        added.chain(hidden).map(|((i, pos), added)| (i, pos, added))
+    }
+
+    /// Events in degree-space order of nearness to `p`: a candidate stream for exact
+    /// geodesic nearest-neighbour search.
+    pub fn events_by_planar_distance(&self, p: LonLat) -> impl Iterator<Item = u32> + '_ {
+        let q = [p.lon, p.lat];
+        let d2 =
+            move |x: &&IndexedPoint| (x.geom()[0] - q[0]).powi(2) + (x.geom()[1] - q[1]).powi(2);
+        let mut base = self
+            .base
+            .tree
+            .nearest_neighbor_iter(&q)
+            .filter(|x| !self.delta.hides(x.data))
+            .peekable();
+        let mut added = self.delta.added.nearest_neighbor_iter(&q).peekable();
+        // Two streams, each nearest first: merge them.
+        std::iter::from_fn(move || {
+            let next = match (base.peek(), added.peek()) {
+                (Some(a), Some(b)) if d2(a) > d2(b) => added.next(),
+                (Some(_), _) => base.next(),
+                (None, _) => added.next(),
+            };
+            next.map(|x| x.data)
+        })
+    }
+
+    /// The base events by grid cell (for dense radius queries). It includes hidden base
+    /// events (skip them with [`Atlas::is_hidden`]) and not the delta's (see
+    /// [`Atlas::changed_points_in`]).
+    pub fn grid(&self) -> &EventGrid {
+        &self.base.grid
+    }
+
+    pub fn event_index(&self, id: &str) -> Option<u32> {
+        if let Some(&i) = self.delta.ids.get(id) {
+            return Some(i);
+        }
+        let i = *self.base.ids.get(id)?;
+        (!self.delta.hides(i)).then_some(i)
+    }
+
+    pub fn base_index(&self, id: &str) -> Option<usize> {
+        self.fixed.base_ids.get(id).copied()
+    }
+
+    /// A region by ISO code (`ML-5`, case-insensitive) or by name (`Mopti`, `segou`,
+    /// `Tombouctou`; accents and case ignored).
+    pub fn region_index(&self, key: &str) -> Option<RegionIdx> {
+        self.fixed
+            .region_ids
+            .get(&key.trim().to_ascii_uppercase())
+            .or_else(|| self.fixed.region_names.get(&fold(key)))
+            .copied()
+    }
+
+    pub fn region_of_event(&self, i: u32) -> Option<&Region> {
+        self.event_region(i)
+            .map(|r| &self.fixed.regions[r as usize])
+    }
+}
+
+fn point(p: &IndexedPoint) -> (u32, LonLat) {
+    (p.data, LonLat::new(p.geom()[0], p.geom()[1]))
+}

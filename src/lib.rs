@@ -12,6 +12,7 @@ pub mod grid;
 pub mod http;
 pub mod live;
 pub mod load;
+pub mod memory;
 pub mod model;
 pub mod pip;
 pub mod query;

@@ -221,6 +221,7 @@ impl Live {
                 let next = Snapshot::new(atlas, sequence, version, self.epochs.clone());
                 let events = next.atlas.event_count();
                 self.current.store(Arc::new(next));
+                crate::memory::release_freed();
                 self.prepare_clusters();
                 tracing::info!(events, millis, "data reloaded");
                 Reload {
@@ -294,11 +295,10 @@ impl Live {
             Change::Delete(_) => None,
         });
         self.epochs.touch(old.chain(new), sequence);
-        let next = snap.with_changes(changes, sequence);
-        let merge = next.atlas.delta_size() > merge_threshold(next.atlas.base_events().len());
-        self.current.store(Arc::new(next));
+        self.current
+            .store(Arc::new(snap.with_changes(changes, sequence)));
         self.notices.send_replace(Notice::Sequence(sequence));
-        if merge {
+        if self.delta_too_big() {
             self.start_merge();
         }
         Ok(Written {
@@ -316,11 +316,26 @@ impl Live {
         }
         let live = self.clone();
         std::thread::spawn(move || {
-            if let Err(e) = live.merge(live.snapshot()) {
-                tracing::error!("merging written events failed (retried at the next write): {e}");
+            loop {
+                let merged = live.merge(live.snapshot());
+                live.merging.store(false, Ordering::Release);
+                if let Err(e) = merged {
+                    tracing::error!(
+                        "merging written events failed (retried at the next write): {e}"
+                    );
+                    return;
+                }
+                // Writes made during the merge may have grown the delta past the mark again.
+                if !live.delta_too_big() || live.merging.swap(true, Ordering::AcqRel) {
+                    return;
+                }
             }
-            live.merging.store(false, Ordering::Release);
         });
+    }
+
+    fn delta_too_big(&self) -> bool {
+        let atlas = &self.current.load().atlas;
+        atlas.delta_size() > merge_threshold(atlas.base_events().len())
     }
 
     /// Builds the events of `snap` into a new base beside the serving snapshot, lays the
@@ -367,6 +382,13 @@ impl Live {
             sequence = now.sequence,
             "written events merged into the base"
         );
+        // Readers finish with the old base within moments; then its memory can go back.
+        drop((snap, now, _one_writer));
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        crate::memory::release_freed();
+        if let Some(bytes) = crate::memory::in_use_bytes() {
+            tracing::info!(mb = bytes >> 20, "memory in use after the merge");
+        }
         Ok(())
     }
 

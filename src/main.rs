@@ -151,6 +151,7 @@ enum CliError {
 }
 
 fn main() -> ExitCode {
+    sahel_atlas::memory::tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

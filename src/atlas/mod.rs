@@ -263,10 +263,8 @@ impl Atlas {
     /// The same events with the delta folded into a newly indexed base (as slow as
     /// building the atlas; done in the background).
     pub fn merged(&self) -> Atlas {
-        let events = self
-            .event_indices()
-            .map(|i| self.event(i).clone())
-            .collect();
+        let mut events = Vec::with_capacity(self.event_count());
+        events.extend(self.event_indices().map(|i| self.event(i).clone()));
         let fixed = &self.fixed;
         let base = EventIndex::build(events, &fixed.regions_index, fixed.regions.len());
         Atlas::assemble(fixed.clone(), Arc::new(base), Arc::default())

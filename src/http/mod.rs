@@ -299,6 +299,8 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
             "places": a.places().len(),
             "data_version": r.snap.data_version,
             "sequence": r.snap.sequence,
+            // Written events not yet merged into the indexed base (plus those they hide).
+            "delta": a.delta_size(),
             "last_reload": reload,
         }),
     ))

@@ -483,6 +483,22 @@ mod tests {
         };
         moved.pos = LonLat::new(0.5, 16.0);
         live.write(&[Change::Upsert(moved)]).unwrap();
+        // The older snapshot must not cache its version of the tile the move touched; the
+        // current one caches it under the move's sequence.
+        let moved_to = crate::tiles::coord::project(LonLat::new(0.5, 16.0));
+        let quiet = crate::tiles::coord::project(LonLat::new(100.0, -40.0));
+        for z in [3, 10, 16] {
+            let (t, u) = (
+                TileCoord::containing(moved_to, z),
+                TileCoord::containing(quiet, z),
+            );
+            assert_eq!(before.tile_epoch(t), None);
+            assert_eq!(
+                live.snapshot().tile_epoch(t),
+                Some(live.snapshot().sequence)
+            );
+            assert_eq!(before.tile_epoch(u), Some(0));
+        }
         live.merge(before).unwrap();
         let check = |live: &Live, extra: u32| {
             let atlas = &live.snapshot().atlas;

@@ -5,31 +5,32 @@
 
 use std::sync::Arc;
 
-use rstar::RTree;
 use rustc_hash::FxHashMap;
 
 use super::events::{Actors, EventIndex};
-use super::{IndexedPoint, point_tree};
+use super::point_index;
+use super::points::PointIndex;
 use crate::model::{Change, Event, LonLat, RegionIdx};
 
 /// Events added or replaced since the base, and the base events hidden.
 #[derive(Default)]
 pub struct Delta {
-    /// Event `k` has atlas index `base length + k`.
-    pub events: Vec<Event>,
+    /// Event `k` has atlas index `base length + k`; shared with the deltas after it, so
+    /// that the next write copies pointers, not events.
+    pub events: Vec<Arc<Event>>,
     pub region: Vec<Option<RegionIdx>>,
     /// Each event's actors: ids below the base's table length are the base's, the rest
     /// are `base length + id` in `new_actors`.
     pub actor_pairs: Vec<[u32; 2]>,
     pub new_actors: Actors,
     /// The added events' points (data: atlas index).
-    pub added: RTree<IndexedPoint>,
+    pub added: PointIndex,
     /// Atlas index of each added event by id.
     pub ids: FxHashMap<Arc<str>, u32>,
     /// One bit per base event: set when replaced or deleted (empty: none).
     hidden: Vec<u64>,
     /// The hidden base events' points (data: base index).
-    pub hidden_points: RTree<IndexedPoint>,
+    pub hidden_points: PointIndex,
     pub hidden_list: Vec<u32>,
 }
 
@@ -56,7 +57,7 @@ impl Delta {
         locate: impl Fn(LonLat) -> Option<RegionIdx>,
     ) -> Delta {
         let n = base.events.len() as u32;
-        let mut slots: Vec<Option<(Event, Option<RegionIdx>)>> = self
+        let mut slots: Vec<Option<(Arc<Event>, Option<RegionIdx>)>> = self
             .events
             .iter()
             .cloned()
@@ -84,7 +85,7 @@ impl Delta {
             }
             match c {
                 Change::Upsert(e) => {
-                    let slot = Some((e.clone(), locate(e.pos)));
+                    let slot = Some((Arc::new(e.clone()), locate(e.pos)));
                     match slot_of.get(id) {
                         Some(&k) => slots[k] = slot,
                         None => {
@@ -100,14 +101,14 @@ impl Delta {
                 }
             }
         }
-        let (events, region): (Vec<Event>, Vec<Option<RegionIdx>>) =
+        let (events, region): (Vec<Arc<Event>>, Vec<Option<RegionIdx>>) =
             slots.into_iter().flatten().unzip();
         Delta::index(base, events, region, hidden, hidden_list)
     }
 
     fn index(
         base: &EventIndex,
-        events: Vec<Event>,
+        events: Vec<Arc<Event>>,
         region: Vec<Option<RegionIdx>>,
         hidden: Vec<u64>,
         hidden_list: Vec<u32>,
@@ -124,18 +125,18 @@ impl Delta {
             .iter()
             .map(|e| [actor(&e.actor1), actor(&e.actor2)])
             .collect();
-        let added = point_tree(&events, n, |e| e.pos);
+        let added = point_index(&events, n);
         let ids = events
             .iter()
             .enumerate()
             .map(|(k, e)| (e.id.clone(), n + k as u32))
             .collect();
-        let hidden_points = RTree::bulk_load(
+        let hidden_points = PointIndex::new(
             hidden_list
                 .iter()
                 .map(|&i| {
                     let p = base.events[i as usize].pos;
-                    IndexedPoint::new([p.lon, p.lat], i)
+                    ([p.lon, p.lat], i)
                 })
                 .collect(),
         );

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use rstar::RTree;
 use rustc_hash::FxHashMap;
 
 use chrono::NaiveDate;
 
-use super::{IndexedPoint, RegionLocator, bbox_of, point_tree};
+use super::points::PointIndex;
+use super::{RegionLocator, bbox_of, point_index};
 use crate::grid::EventGrid;
 use crate::model::{Event, RegionIdx};
 use crate::text::fold;
@@ -57,7 +57,7 @@ pub struct EventIndex {
     pub region: Vec<Option<RegionIdx>>,
     pub actors: Actors,
     pub actor_pairs: Vec<[u32; 2]>,
-    pub tree: RTree<IndexedPoint>,
+    pub points: PointIndex,
     pub grid: EventGrid,
     pub ids: FxHashMap<Arc<str>, u32>,
     /// How many events lie in each region.
@@ -72,8 +72,8 @@ impl EventIndex {
         // Stable: events of the same day keep their order in the files.
         events.sort_by_key(|e| e.date);
         // The per-event work is independent: spread it over the cores.
-        let (tree, grid, region, ids, (actors, actor_pairs)) = std::thread::scope(|s| {
-            let tree = s.spawn(|| point_tree(&events, 0, |e| e.pos));
+        let (points, grid, region, ids, (actors, actor_pairs)) = std::thread::scope(|s| {
+            let points = s.spawn(|| point_index(&events, 0));
             let grid = s.spawn(|| EventGrid::build(&events));
             let ids = s.spawn(|| {
                 events
@@ -86,7 +86,7 @@ impl EventIndex {
             let located: Vec<Option<RegionIdx>> =
                 events.iter().map(|e| regions.locate(e.pos)).collect();
             (
-                tree.join().expect("R-tree build"),
+                points.join().expect("point index build"),
                 grid.join().expect("grid build"),
                 located,
                 ids.join().expect("id map build"),
@@ -107,7 +107,7 @@ impl EventIndex {
             region,
             actors,
             actor_pairs,
-            tree,
+            points,
             grid,
             ids,
             region_event_count,

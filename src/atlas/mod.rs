@@ -10,14 +10,15 @@
 
 mod delta;
 mod events;
+pub mod points;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use geo::BoundingRect;
+use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree};
 
 use crate::geodesy::Envelope;
 use crate::grid::EventGrid;
@@ -27,9 +28,8 @@ use crate::pip::BandedPolygon;
 use crate::text::fold;
 use delta::Delta;
 use events::EventIndex;
+use points::PointIndex;
 
-/// A point in the R-tree, carrying the index of its item.
-pub type IndexedPoint = GeomWithData<[f64; 2], u32>;
 type IndexedBox = GeomWithData<Rectangle<[f64; 2]>, RegionIdx>;
 
 pub struct Atlas {
@@ -190,22 +190,18 @@ impl RegionLocator {
     }
 }
 
-/// An R-tree of the items' points; the `k`th item's data is `first + k`.
-fn point_tree<T>(items: &[T], first: u32, pos: impl Fn(&T) -> LonLat) -> RTree<IndexedPoint> {
-    RTree::bulk_load(
-        items
+/// An index of the events' points; the `k`th event's data is `first + k`.
+fn point_index<E: std::borrow::Borrow<Event>>(events: &[E], first: u32) -> PointIndex {
+    PointIndex::new(
+        events
             .iter()
             .enumerate()
-            .map(|(k, it)| {
-                let p = pos(it);
-                IndexedPoint::new([p.lon, p.lat], first + k as u32)
+            .map(|(k, e)| {
+                let p = e.borrow().pos;
+                ([p.lon, p.lat], first + k as u32)
             })
             .collect(),
     )
-}
-
-fn aabb(e: &Envelope) -> AABB<[f64; 2]> {
-    AABB::from_corners(e.min, e.max)
 }
 
 impl Atlas {
@@ -237,7 +233,10 @@ impl Atlas {
             .bbox
             .into_iter()
             .chain(bbox_of(delta.events.iter().map(|e| e.pos)));
-        let days = base.days.into_iter().chain(days_of(delta.events.iter()));
+        let days = base
+            .days
+            .into_iter()
+            .chain(days_of(delta.events.iter().map(|e| &**e)));
         let extents = Extents {
             events: events.reduce(union),
             event_days: days.reduce(|a, b| (a.0.min(b.0), a.1.max(b.1))),
@@ -411,11 +410,11 @@ impl Atlas {
         let base = envelopes
             .clone()
             .into_iter()
-            .flat_map(|e| self.base.tree.locate_in_envelope(&aabb(&e)))
-            .filter(|p| !self.delta.hides(p.data));
+            .flat_map(|e| self.base.points.in_box(e.min, e.max))
+            .filter(|p| !self.delta.hides(p.0));
         let added = envelopes
             .into_iter()
-            .flat_map(|e| self.delta.added.locate_in_envelope(&aabb(&e)));
+            .flat_map(|e| self.delta.added.in_box(e.min, e.max));
         base.chain(added).map(point)
     }
 
@@ -428,11 +427,11 @@ impl Atlas {
         let added = envelopes
             .clone()
             .into_iter()
-            .flat_map(|e| self.delta.added.locate_in_envelope(&aabb(&e)))
+            .flat_map(|e| self.delta.added.in_box(e.min, e.max))
             .map(|p| (point(p), true));
         let hidden = envelopes
             .into_iter()
-            .flat_map(|e| self.delta.hidden_points.locate_in_envelope(&aabb(&e)))
+            .flat_map(|e| self.delta.hidden_points.in_box(e.min, e.max))
             .map(|p| (point(p), false));
         added.chain(hidden).map(|((i, pos), added)| (i, pos, added))
     }
@@ -441,15 +440,14 @@ impl Atlas {
     /// geodesic nearest-neighbour search.
     pub fn events_by_planar_distance(&self, p: LonLat) -> impl Iterator<Item = u32> + '_ {
         let q = [p.lon, p.lat];
-        let d2 =
-            move |x: &&IndexedPoint| (x.geom()[0] - q[0]).powi(2) + (x.geom()[1] - q[1]).powi(2);
+        let d2 = move |x: &(u32, [f64; 2])| (x.1[0] - q[0]).powi(2) + (x.1[1] - q[1]).powi(2);
         let mut base = self
             .base
-            .tree
-            .nearest_neighbor_iter(&q)
-            .filter(|x| !self.delta.hides(x.data))
+            .points
+            .nearest(q)
+            .filter(|x| !self.delta.hides(x.0))
             .peekable();
-        let mut added = self.delta.added.nearest_neighbor_iter(&q).peekable();
+        let mut added = self.delta.added.nearest(q).peekable();
         // Two streams, each nearest first: merge them.
         std::iter::from_fn(move || {
             let next = match (base.peek(), added.peek()) {
@@ -457,7 +455,7 @@ impl Atlas {
                 (Some(_), _) => base.next(),
                 (None, _) => added.next(),
             };
-            next.map(|x| x.data)
+            next.map(|x| x.0)
         })
     }
 
@@ -496,6 +494,6 @@ impl Atlas {
     }
 }
 
-fn point(p: &IndexedPoint) -> (u32, LonLat) {
-    (p.data, LonLat::new(p.geom()[0], p.geom()[1]))
+fn point((i, p): (u32, [f64; 2])) -> (u32, LonLat) {
+    (i, LonLat::new(p[0], p[1]))
 }

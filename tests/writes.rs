@@ -252,6 +252,19 @@ fn bad_records_are_all_listed_and_nothing_is_stored() {
         404,
         "all or nothing"
     );
+    // Saved on Windows: the same lines.
+    let r = write(
+        &server,
+        "POST",
+        "/api/events",
+        CSV,
+        &csv.replace('\n', "\r\n"),
+    );
+    let errors = r.json()["errors"].clone();
+    assert_eq!(
+        (errors[0]["record"].clone(), errors[1]["record"].clone()),
+        (json!(3), json!(4))
+    );
     assert_eq!(server.json("/api/changes")["sequence"], 0);
 
     let bad = collection(vec![

@@ -1,9 +1,12 @@
 //! ACLED and UCDP GED CSV exports -> `Event`s. The format is detected from the header;
 //! columns we do not read are ignored, a UTF-8 byte-order mark is tolerated.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::rc::Rc;
 
 use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
@@ -71,24 +74,75 @@ pub fn read_events_csv(
     interner: &mut Interner,
     max_errors: usize,
 ) -> Result<Vec<Event>, Vec<LoadError>> {
+    let lines = Rc::new(RefCell::new(Newlines::default()));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(input);
+        .from_reader(LineCounter {
+            inner: input,
+            lines: lines.clone(),
+        });
+    let csv_error = |e: csv::Error| {
+        let line = e.position().map(|p| lines.borrow_mut().line_at(p.byte()));
+        csv_error(path, e, line)
+    };
     let header = reader
         .headers()
-        .map_err(|e| vec![csv_error(path, e)])?
+        .map_err(|e| vec![csv_error(e)])?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect::<csv::StringRecord>();
     let next = |record: &mut csv::StringRecord| match reader.read_record(record) {
         Ok(false) => Ok(None),
-        Ok(true) => Ok(Some(Location::Line(
-            record.position().map_or(0, |p| p.line()),
-        ))),
-        Err(e) => Err(csv_error(path, e)),
+        Ok(true) => {
+            let start = record.position().map_or(0, |p| p.byte());
+            Ok(Some(Location::Line(lines.borrow_mut().line_at(start))))
+        }
+        Err(e) => Err(csv_error(e)),
     };
     events_of_records(&header, next, path, interner, max_errors)
+}
+
+/// Passes a reader's bytes through, noting where each line ends, so that a record's
+/// start byte becomes its line number: the csv crate's own count is one short on files
+/// with Windows line endings.
+struct LineCounter<R> {
+    inner: R,
+    lines: Rc<RefCell<Newlines>>,
+}
+
+/// The offsets of the newlines read but not yet passed by the parser, and how many were.
+#[derive(Default)]
+struct Newlines {
+    ahead: VecDeque<u64>,
+    passed: u64,
+    read: u64,
+}
+
+impl Newlines {
+    /// The line (from 1) of a record starting at byte `offset`; offsets must not go
+    /// backwards. After `\r\n` the csv crate starts the next record at the `\n`, which
+    /// ends the line before: a newline at `offset` counts as passed.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.ahead.front().is_some_and(|&n| n <= offset) {
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut lines = self.lines.borrow_mut();
+        let at = lines.read;
+        lines
+            .ahead
+            .extend(memchr::memchr_iter(b'\n', &buf[..n]).map(|i| at + i as u64));
+        lines.read += n as u64;
+        Ok(n)
+    }
 }
 
 /// The events of `header`-named records that `next` reads one at a time into a reused
@@ -161,10 +215,9 @@ pub(super) fn events_of_records(
     }
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> LoadError {
-    let location = e
-        .position()
-        .map_or(Location::File, |p| Location::Line(p.line()));
+/// A structural CSV problem, at `line` if known.
+fn csv_error(path: &Path, e: csv::Error, line: Option<u64>) -> LoadError {
+    let location = line.map_or(Location::File, Location::Line);
     let problem = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -418,5 +471,99 @@ mod tests {
         assert_eq!(parse_event_date("2019-02-30"), None);
         assert_eq!(parse_event_date("03/23/2019"), None);
         assert_eq!(parse_event_date(""), None);
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    /// The lines of the first problem found in `text`, read as an ACLED export.
+    fn bad_lines(text: &str) -> Vec<String> {
+        let mut interner = Interner::default();
+        let errors = read_events_csv(text.as_bytes(), Path::new("t.csv"), &mut interner, 10)
+            .expect_err("has a bad record");
+        errors.iter().map(|e| e.to_string()).collect()
+    }
+
+    const HEADER: &str = "event_id_cnty,event_date,event_type,latitude,longitude,fatalities,notes";
+
+    fn rows(eol: &str) -> String {
+        [
+            HEADER,
+            "MLI1,2019-03-23,Battles,14.5,-4.2,3,fine",
+            "MLI2,2019-03-24,Battles,14.5,-4.2,x,bad fatalities",
+            "MLI3,2019-03-25,Battles,14.5,-4.2,1,fine",
+            "MLI4,2019-03-26,Battles,95.0,-4.2,1,bad latitude",
+        ]
+        .join(eol)
+            + eol
+    }
+
+    #[test]
+    fn line_numbers_with_lf_and_crlf() {
+        for eol in ["\n", "\r\n"] {
+            let errors = bad_lines(&rows(eol));
+            assert_eq!(errors.len(), 2, "{errors:?}");
+            assert!(
+                errors[0].starts_with("t.csv: line 3: "),
+                "{eol:?}: {errors:?}"
+            );
+            assert!(
+                errors[1].starts_with("t.csv: line 5: "),
+                "{eol:?}: {errors:?}"
+            );
+        }
+    }
+
+    /// A quoted note spanning three lines: the next records' lines count all of them.
+    #[test]
+    fn line_numbers_after_quoted_fields_spanning_lines() {
+        for eol in ["\n", "\r\n"] {
+            let text = [
+                HEADER,
+                "MLI1,2019-03-23,Battles,14.5,-4.2,3,\"a note",
+                "over three",
+                "lines\"",
+                "MLI2,2019-03-24,Battles,14.5,-4.2,x,\"bad, and quoted\"",
+                "MLI3,2019-03-25,Battles,14.5,-4.2,1,\"two",
+                "lines\"",
+                "MLI4,2019-03-26,Battles,95.0,-4.2,1,bad latitude",
+            ]
+            .join(eol);
+            let errors = bad_lines(&text);
+            assert!(
+                errors[0].starts_with("t.csv: line 5: "),
+                "{eol:?}: {errors:?}"
+            );
+            assert!(
+                errors[1].starts_with("t.csv: line 8: "),
+                "{eol:?}: {errors:?}"
+            );
+        }
+    }
+
+    /// A record with a field too many is a structural error: its line too.
+    #[test]
+    fn line_numbers_of_structural_errors() {
+        for eol in ["\n", "\r\n"] {
+            let text = [
+                HEADER,
+                "MLI1,2019-03-23,Battles,14.5,-4.2,3,\"a\nb\"",
+                "MLI2,2019-03-24,Battles,14.5,-4.2,1,fine",
+                "MLI3,2019-03-25,Battles,14.5,-4.2,1,one,too many",
+            ]
+            .join(eol);
+            let errors = bad_lines(&text);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(
+                errors[0].starts_with("t.csv: line 5: "),
+                "{eol:?}: {errors:?}"
+            );
+            assert!(
+                errors[0].contains("has 8 fields, the header has 7"),
+                "{errors:?}"
+            );
+        }
     }
 }

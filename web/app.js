@@ -54,6 +54,12 @@ function filterParams() {
 }
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+// The Content-Security-Policy refuses inline style attributes: a swatch carries its colour
+// as data, and paintSwatches sets it through the DOM once the markup is in the page.
+const swatch = (colour) => `<span class="swatch" data-colour="${esc(colour)}"></span>`;
+function paintSwatches(root) {
+  for (const s of root.querySelectorAll('.swatch[data-colour]')) s.style.background = s.dataset.colour;
+}
 
 // ---------- map ----------
 const map = new maplibregl.Map({
@@ -214,7 +220,8 @@ function buildTypeFilters() {
   for (const t of state.allTypes) {
     const label = document.createElement('label');
     label.title = t;
-    label.innerHTML = `<input type="checkbox" checked value="${esc(t)}"><span class="swatch" style="background:${colourOf('events', 'circle-color', t)}"></span>${esc(t)}`;
+    label.innerHTML = `<input type="checkbox" checked value="${esc(t)}">${swatch(colourOf('events', 'circle-color', t))}${esc(t)}`;
+    paintSwatches(label);
     label.querySelector('input').addEventListener('change', (e) => {
       if (e.target.checked) state.types.add(t); else state.types.delete(t);
       if (state.types.size === 0) { showError('Select at least one event type'); e.target.checked = true; state.types.add(t); return; }
@@ -245,12 +252,13 @@ function eventTable(features, withDistance) {
   if (!features.length) return '<p class="hint">No events.</p>';
   const rows = features.map((f, i) => {
     const p = f.properties;
-    return `<tr data-i="${i}"><td>${esc(p.event_date)}</td><td><span class="swatch" style="background:${colourOf('events', 'circle-color', p.event_type)}"></span>${esc(p.event_type)}<br><small>${esc(p.location)}</small></td><td class="num">${fmt.format(p.fatalities)}</td>${withDistance ? `<td class="num">${p.distance_km.toFixed(1)} km</td>` : ''}</tr>`;
+    return `<tr data-i="${i}"><td>${esc(p.event_date)}</td><td>${swatch(colourOf('events', 'circle-color', p.event_type))}${esc(p.event_type)}<br><small>${esc(p.location)}</small></td><td class="num">${fmt.format(p.fatalities)}</td>${withDistance ? `<td class="num">${p.distance_km.toFixed(1)} km</td>` : ''}</tr>`;
   }).join('');
   return `<table><thead><tr><th>Date</th><th>Type / place</th><th class="num">Deaths</th>${withDistance ? '<th class="num">Distance</th>' : ''}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function wireRows(container, features) {
+  paintSwatches(container);
   for (const tr of container.querySelectorAll('tbody tr')) {
     tr.addEventListener('click', () => {
       const f = features[Number(tr.dataset.i)];
@@ -318,7 +326,7 @@ async function searchNear(where) {
     const ring = fc.circle.coordinates[0];
     const lons = ring.map((c) => c[0]), lats = ring.map((c) => c[1]);
     map.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]], { padding: 40, maxZoom: 11 });
-    const byType = st.groups.map((g) => `<span class="swatch" style="background:${colourOf('events', 'circle-color', g.key)}"></span>${esc(g.key)}: ${fmt.format(g.count)}`).join('<br>');
+    const byType = st.groups.map((g) => `${swatch(colourOf('events', 'circle-color', g.key))}${esc(g.key)}: ${fmt.format(g.count)}`).join('<br>');
     out.innerHTML = `<h3>Within ${fc.radius_km} km of ${title}, ${state.from}–${state.to}</h3>
       ${totalsHtml(fc.numberMatched, st.total.fatalities)}
       <p class="hint">${byType}</p>
@@ -359,7 +367,7 @@ async function showBase(id) {
     map.getSource('selected-base').setData(c.circle);
     const years = Object.entries(c.totals.by_year);
     const types = Object.entries(c.totals.by_type);
-    out.innerHTML = `<h3><span class="swatch" style="background:${colourOf('bases', 'circle-color', b.operator)}"></span>${esc(b.name)}</h3>
+    out.innerHTML = `<h3>${swatch(colourOf('bases', 'circle-color', b.operator))}${esc(b.name)}</h3>
       <dl class="props">
         <dt>Operator</dt><dd>${esc(b.operator)}</dd><dt>Kind</dt><dd>${esc(b.kind)}</dd>
         <dt>Years</dt><dd>${b.opened ?? '?'}–${b.closed ?? (b.opened ? 'open' : '?')}</dd>
@@ -444,7 +452,7 @@ for (const l of CLICKABLE) {
 
 // ---------- legend (colours read from the style, so they cannot drift) ----------
 function buildLegend() {
-  const rows = (pairs, square) => pairs.map(([v, c]) => `<div class="legend-row"><span class="swatch${square ? ' square' : ''}" style="background:${c}"></span>${esc(v)}</div>`).join('');
+  const rows = (pairs, square) => pairs.map(([v, c]) => `<div class="legend-row"><span class="swatch${square ? ' square' : ''}" data-colour="${esc(c)}"></span>${esc(v)}</div>`).join('');
   $('#legend').innerHTML = `
     <h3>Event types</h3>${rows(matchColours('events', 'circle-color'))}
     <p class="hint">Below zoom 10 events are grouped: the circle shows how many, coloured by the most frequent type.</p>
@@ -455,4 +463,5 @@ function buildLegend() {
     <p class="hint">ACLED by region and year (1997–2018) as printed in EPON's 2019 MINUSMA report.</p>
     <h3>Data</h3>
     <p class="hint">Borders, rivers: Natural Earth (public domain). Towns: GeoNames (CC BY 4.0). Events and bases: cited per feature (see each popup's source).</p>`;
+  paintSwatches($('#legend'));
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::atlas::Atlas;
+use sahel_atlas::http::server::ConnectionLimits;
 use sahel_atlas::http::{AppState, Config, serve};
 use sahel_atlas::live::{Live, LoadFailed, Sources, read_atlas};
 use sahel_atlas::load::{Dataset, EventSources, LoadError, load_places, load_regions};
@@ -68,6 +69,12 @@ enum Command {
         /// File of write keys, one per line (also: env SAHEL_ATLAS_WRITE_KEYS, comma-separated).
         #[arg(long, value_name = "FILE")]
         write_keys_file: Option<PathBuf>,
+        /// Seconds a client has to send a request's headers (and, kept alive, to start the next).
+        #[arg(long, default_value_t = 10)]
+        header_timeout_secs: u64,
+        /// Open connections beyond this are closed at once.
+        #[arg(long, default_value_t = 10_000)]
+        max_connections: usize,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -170,6 +177,8 @@ fn main() -> ExitCode {
             font,
             store,
             write_keys_file,
+            header_timeout_secs,
+            max_connections,
         } => write_keys(write_keys_file.as_deref()).and_then(|write_keys| {
             let config = Config {
                 tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
@@ -177,6 +186,10 @@ fn main() -> ExitCode {
                 web_dir: web,
                 font,
                 write_keys,
+                connections: ConnectionLimits {
+                    header_timeout: std::time::Duration::from_secs(header_timeout_secs.max(1)),
+                    max_connections: max_connections.max(1),
+                },
             };
             let live = open_live(&data, &store)?;
             run_server(live, addr, config)
@@ -273,6 +286,15 @@ fn reload_on_hangup(state: Arc<AppState>) -> std::io::Result<()> {
 
 /// `serve`: listens on `addr` and serves the live data until SIGTERM or Ctrl-C.
 fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliError> {
+    let wanted = config.connections.max_connections as u64 + 64;
+    match sahel_atlas::http::server::raise_open_files_limit() {
+        Some(n) if n < wanted => tracing::warn!(
+            open_files = n,
+            max_connections = config.connections.max_connections,
+            "the open-file limit caps connections below --max-connections"
+        ),
+        _ => {}
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)

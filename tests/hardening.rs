@@ -117,3 +117,138 @@ fn paths_cannot_leave_their_folders() {
         );
     }
 }
+
+fn request(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+}
+
+/// A client sending its headers a byte a second is cut off by the header timeout.
+#[test]
+fn a_slow_header_client_is_cut_off() {
+    let server = Server::start(&["--header-timeout-secs", "2"]);
+    let addr = server.base.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(900)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let closed = "GET /healthz HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        .bytes()
+        .any(|b| {
+            if conn.write_all(&[b]).is_err() {
+                return true;
+            }
+            let mut buf = [0u8; 512];
+            match conn.read(&mut buf) {
+                Ok(0) => true,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    false
+                }
+                Err(e) => !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            }
+        });
+    let took = started.elapsed();
+    assert!(closed, "still open after {took:?}");
+    assert!(took < Duration::from_secs(6), "cut off after {took:?}");
+    assert!(
+        !String::from_utf8_lossy(&answer).contains(" 200 "),
+        "answered a partial request"
+    );
+    // And the server still serves everyone else.
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+/// Two thousand connections that never send a byte do not keep a new client waiting.
+#[test]
+fn idle_connections_do_not_block_new_clients() {
+    raise_open_files_limit(4_500);
+    let server = Server::start(&[]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let idle: Vec<TcpStream> = (0..2_000)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let started = std::time::Instant::now();
+    let answer = raw(&server, request("/healthz").as_bytes());
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
+/// Over the connection cap, new connections are closed at once (not queued), and served
+/// again once others close.
+#[test]
+fn connections_beyond_the_cap_are_refused_then_served() {
+    let server = Server::start(&["--max-connections", "50"]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let held: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = raw(&server, request("/healthz").as_bytes());
+    assert!(
+        answer.is_empty(),
+        "the 51st connection was served: {answer}"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        status_of(&raw(&server, request("/healthz").as_bytes())),
+        200
+    );
+}
+
+#[test]
+fn oversized_headers_uris_and_pipelining() {
+    let server = Server::start(&[]);
+    let big = "a".repeat(20_000);
+    let answer = raw(
+        &server,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(status_of(&answer), 431, "{answer}");
+    assert!(answer.contains("headers-too-large"), "{answer}");
+    // Our limit on query strings, as problem+json; hyper's on whole URIs.
+    let long = format!("/api/events?type={}", "Battles,".repeat(1_200));
+    let answer = raw(&server, request(&long).as_bytes());
+    assert_eq!(status_of(&answer), 414, "{answer}");
+    assert!(answer.contains("application/problem+json") && answer.contains("uri-too-long"));
+    let huge = format!("/api/events?type={}", "x".repeat(40_000));
+    assert_eq!(status_of(&raw(&server, request(&huge).as_bytes())), 414);
+    // Pipelining: three requests in one write, three answers in order.
+    let three = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\
+                 GET /api/events?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n\
+                 GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let answer = raw(&server, three.as_bytes());
+    let statuses: Vec<&str> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &answer[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "200", "404"], "{answer}");
+}
+
+/// Lets this test process (and the servers it starts) hold `n` open files.
+fn raise_open_files_limit(n: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain reads and writes of the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        assert!(
+            lim.rlim_max >= n,
+            "the hard open-file limit {} is below {n}",
+            lim.rlim_max
+        );
+        lim.rlim_cur = lim.rlim_cur.max(n);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+}

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod params;
 pub mod problem;
 pub mod routes;
+pub mod server;
 pub mod tiles;
 pub mod writes;
 
@@ -49,6 +50,7 @@ pub struct Config {
     pub font: std::path::PathBuf,
     /// Keys that may write (`Authorization: Bearer KEY`); none: writes are refused.
     pub write_keys: Vec<String>,
+    pub connections: server::ConnectionLimits,
 }
 
 /// What every request handler can reach: the live data, caches and metrics.
@@ -60,6 +62,7 @@ pub struct AppState {
     web: assets::WebFiles,
     glyphs: assets::Glyphs,
     metrics: Metrics,
+    connections: server::ConnectionLimits,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             web: assets::WebFiles::load(&config.web_dir),
             glyphs: assets::Glyphs::new(config.font),
             metrics: Metrics::default(),
+            connections: config.connections,
         }
     }
 
@@ -201,6 +205,27 @@ fn options_response() -> Response {
 fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
     if req.method == Method::OPTIONS {
         return ("options", options_response());
+    }
+    let header_bytes: usize = req
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > server::MAX_HEADER_BYTES {
+        let limit = server::MAX_HEADER_BYTES;
+        let p = Problem::new(
+            ProblemKind::HeadersTooLarge,
+            format!("the request headers take over {limit} bytes"),
+        );
+        return ("headers-too-large", p.into_response());
+    }
+    if req.query.len() > params::limits::MAX_QUERY_LEN {
+        let limit = params::limits::MAX_QUERY_LEN;
+        let p = Problem::new(
+            ProblemKind::UriTooLong,
+            format!("the query string is over {limit} bytes"),
+        );
+        return ("uri-too-long", p.into_response());
     }
     let path = req.path.as_str();
     if (req.method == Method::GET || req.method == Method::HEAD)
@@ -421,6 +446,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let limits = state.connections;
     let routes = warp::method()
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
@@ -455,9 +481,5 @@ pub async fn serve(
                 }
             },
         );
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    server::run(warp::service(routes), limits, listener, shutdown).await;
 }

@@ -135,7 +135,8 @@ fn operation(
                 ResponseBuilder::new().description("Not modified (If-None-Match)"),
             );
     }
-    for status in ["400", "404", "422"] {
+    // 414 and 431: a query string or headers over their limits, on any operation.
+    for status in ["400", "404", "414", "422", "431"] {
         responses = responses.response(status, problem());
     }
     OperationBuilder::new()

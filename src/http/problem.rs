@@ -25,6 +25,10 @@ pub enum ProblemKind {
     WritesDisabled,
     /// A request body over the limit (413).
     TooLarge,
+    /// A query string over the limit (414).
+    UriTooLong,
+    /// Request headers over the limit (431).
+    HeadersTooLarge,
     /// A body in a format we do not read (415).
     UnsupportedMediaType,
     /// Records that cannot be stored, each listed in `errors` (422).
@@ -46,6 +50,8 @@ impl ProblemKind {
             ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemKind::WritesDisabled => StatusCode::FORBIDDEN,
             ProblemKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            ProblemKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::InvalidRecords | ProblemKind::ReloadFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -65,6 +71,8 @@ impl ProblemKind {
             ProblemKind::Unauthorized => "unauthorized",
             ProblemKind::WritesDisabled => "writes-disabled",
             ProblemKind::TooLarge => "too-large",
+            ProblemKind::UriTooLong => "uri-too-long",
+            ProblemKind::HeadersTooLarge => "headers-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::InvalidRecords => "invalid-records",
             ProblemKind::ReloadFailed => "reload-failed",
@@ -82,6 +90,8 @@ impl ProblemKind {
             ProblemKind::Unauthorized => "Write key missing or wrong",
             ProblemKind::WritesDisabled => "Writes are not enabled",
             ProblemKind::TooLarge => "Request body too large",
+            ProblemKind::UriTooLong => "Query string too long",
+            ProblemKind::HeadersTooLarge => "Request headers too large",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
             ProblemKind::InvalidRecords => "Records cannot be stored",
             ProblemKind::ReloadFailed => "Data files cannot be reloaded",

@@ -15,7 +15,6 @@ use fields::ParamFields;
 use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
-use limits::MAX_QUERY_LEN;
 #[cfg(doc)]
 use limits::MAX_TEXT_LEN;
 
@@ -57,8 +56,8 @@ impl serde::de::Error for ParamError {
 
 /// Reads `raw` (a query string without `?`) into `T`.
 ///
-/// Refused before `T` sees them: a query string over [`MAX_QUERY_LEN`] bytes, a name `T`
-/// does not accept (the error lists those it does), a name given twice, an empty value.
+/// Refused before `T` sees them (the router has refused a query string over
+/// [`limits::MAX_QUERY_LEN`] bytes already): a name `T` does not accept (the error lists those it does), a name given twice, an empty value.
 /// Values are trimmed; a value (or list item) over [`MAX_TEXT_LEN`] characters is refused
 /// as it is read.
 ///
@@ -83,12 +82,6 @@ pub fn parse_path<T: DeserializeOwned>(captured: &[(String, String)]) -> Result<
 }
 
 fn pairs(raw: &str, accepted: &[&str]) -> Result<Vec<(String, String)>, ParamError> {
-    if raw.len() > MAX_QUERY_LEN {
-        return Err(ParamError::invalid(
-            "query",
-            format!("query string is longer than {MAX_QUERY_LEN} bytes"),
-        ));
-    }
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
         if !accepted.iter().any(|a| *a == k) {

@@ -201,31 +201,31 @@ fn options_response() -> Response {
     resp
 }
 
-/// Routes one request. Returns the route's label (for metrics) and the response.
-fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
-    if req.method == Method::OPTIONS {
-        return ("options", options_response());
-    }
+/// Headers or a query string over their limits (431, 414), checked before routing.
+fn over_limits(req: &Incoming) -> Option<Problem> {
     let header_bytes: usize = req
         .headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
-    if header_bytes > server::MAX_HEADER_BYTES {
-        let limit = server::MAX_HEADER_BYTES;
-        let p = Problem::new(
-            ProblemKind::HeadersTooLarge,
-            format!("the request headers take over {limit} bytes"),
-        );
-        return ("headers-too-large", p.into_response());
+    let (headers, query) = (server::MAX_HEADER_BYTES, params::limits::MAX_QUERY_LEN);
+    if header_bytes > headers {
+        let detail = format!("the request headers take over {headers} bytes");
+        return Some(Problem::new(ProblemKind::HeadersTooLarge, detail));
     }
-    if req.query.len() > params::limits::MAX_QUERY_LEN {
-        let limit = params::limits::MAX_QUERY_LEN;
-        let p = Problem::new(
-            ProblemKind::UriTooLong,
-            format!("the query string is over {limit} bytes"),
-        );
-        return ("uri-too-long", p.into_response());
+    (req.query.len() > query).then(|| {
+        let detail = format!("the query string is over {query} bytes");
+        Problem::new(ProblemKind::UriTooLong, detail)
+    })
+}
+
+/// Routes one request. Returns the route's label (for metrics) and the response.
+fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
+    if req.method == Method::OPTIONS {
+        return ("options", options_response());
+    }
+    if let Some(p) = over_limits(req) {
+        return ("over-limits", p.into_response());
     }
     let path = req.path.as_str();
     if (req.method == Method::GET || req.method == Method::HEAD)

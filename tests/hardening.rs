@@ -165,7 +165,12 @@ fn a_slow_header_client_is_cut_off() {
 /// Two thousand connections that never send a byte do not keep a new client waiting.
 #[test]
 fn idle_connections_do_not_block_new_clients() {
-    raise_open_files_limit(4_500);
+    // This process holds the client ends; the server it starts inherits the limit.
+    let limit = sahel_atlas::http::server::raise_open_files_limit();
+    assert!(
+        limit.is_some_and(|n| n >= 4_500),
+        "open-file limit {limit:?}"
+    );
     let server = Server::start(&[]);
     let addr = server.base.trim_start_matches("http://").to_string();
     let idle: Vec<TcpStream> = (0..2_000)
@@ -232,23 +237,4 @@ fn oversized_headers_uris_and_pipelining() {
         .map(|(i, _)| &answer[i + 9..i + 12])
         .collect();
     assert_eq!(statuses, ["200", "200", "404"], "{answer}");
-}
-
-/// Lets this test process (and the servers it starts) hold `n` open files.
-fn raise_open_files_limit(n: u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain reads and writes of the struct passed.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        assert!(
-            lim.rlim_max >= n,
-            "the hard open-file limit {} is below {n}",
-            lim.rlim_max
-        );
-        lim.rlim_cur = lim.rlim_cur.max(n);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-    }
 }

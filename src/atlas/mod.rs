@@ -41,6 +41,12 @@ pub struct Atlas {
     extents: Extents,
 }
 
+/// Where an atlas index points: into the base's events or the delta's.
+enum Part {
+    Base(usize),
+    Delta(usize),
+}
+
 /// Everything but the events, and its indexes: shared by every snapshot of one load.
 struct Fixed {
     regions: Vec<Region>,
@@ -120,10 +126,14 @@ fn bbox_of(points: impl Iterator<Item = LonLat>) -> Option<[f64; 4]> {
     points.map(|p| [p.lon, p.lat, p.lon, p.lat]).reduce(union)
 }
 
-fn days_of<'a>(events: impl Iterator<Item = &'a Event>) -> Option<(NaiveDate, NaiveDate)> {
-    events
-        .map(|e| (e.date, e.date))
-        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+type Days = (NaiveDate, NaiveDate);
+
+fn days_of<'a>(events: impl Iterator<Item = &'a Event>) -> Option<Days> {
+    events.map(|e| (e.date, e.date)).reduce(union_days)
+}
+
+fn union_days(a: Days, b: Days) -> Days {
+    (a.0.min(b.0), a.1.max(b.1))
 }
 
 impl Extents {
@@ -239,7 +249,7 @@ impl Atlas {
             .chain(days_of(delta.events.iter().map(|e| &**e)));
         let extents = Extents {
             events: events.reduce(union),
-            event_days: days.reduce(|a, b| (a.0.min(b.0), a.1.max(b.1))),
+            event_days: days.reduce(union_days),
             ..fixed.extents.clone()
         };
         Atlas {
@@ -290,13 +300,30 @@ impl Atlas {
         &self.fixed.basemap
     }
 
+    /// Which part holds atlas index `i`, and its index there.
+    #[inline]
+    fn part(&self, i: u32) -> Part {
+        match (i as usize).checked_sub(self.base.events.len()) {
+            None => Part::Base(i as usize),
+            Some(k) => Part::Delta(k),
+        }
+    }
+
+    /// Event `i`'s entry in one of two parallel columns, the base's or the delta's.
+    #[inline]
+    fn pick<T: Copy>(&self, i: u32, base: &[T], delta: &[T]) -> T {
+        match self.part(i) {
+            Part::Base(j) => base[j],
+            Part::Delta(k) => delta[k],
+        }
+    }
+
     /// The event with atlas index `i`.
     #[inline]
     pub fn event(&self, i: u32) -> &Event {
-        let n = self.base.events.len();
-        match (i as usize).checked_sub(n) {
-            None => &self.base.events[i as usize],
-            Some(k) => &self.delta.events[k],
+        match self.part(i) {
+            Part::Base(j) => &self.base.events[j],
+            Part::Delta(k) => &self.delta.events[k],
         }
     }
 
@@ -344,20 +371,12 @@ impl Atlas {
 
     /// The region event `i` lies in.
     pub fn event_region(&self, i: u32) -> Option<RegionIdx> {
-        let n = self.base.events.len();
-        match (i as usize).checked_sub(n) {
-            None => self.base.region[i as usize],
-            Some(k) => self.delta.region[k],
-        }
+        self.pick(i, &self.base.region, &self.delta.region)
     }
 
     /// Event `i`'s two actors, as indices into [`Atlas::actors_folded`].
     pub fn actor_pair(&self, i: u32) -> [u32; 2] {
-        let n = self.base.events.len();
-        match (i as usize).checked_sub(n) {
-            None => self.base.actor_pairs[i as usize],
-            Some(k) => self.delta.actor_pairs[k],
-        }
+        self.pick(i, &self.base.actor_pairs, &self.delta.actor_pairs)
     }
 
     /// The distinct actor names, accent- and case-folded.

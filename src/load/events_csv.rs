@@ -488,40 +488,45 @@ mod line_tests {
 
     const HEADER: &str = "event_id_cnty,event_date,event_type,latitude,longitude,fatalities,notes";
 
-    fn rows(eol: &str) -> String {
-        [
-            HEADER,
-            "MLI1,2019-03-23,Battles,14.5,-4.2,3,fine",
-            "MLI2,2019-03-24,Battles,14.5,-4.2,x,bad fatalities",
-            "MLI3,2019-03-25,Battles,14.5,-4.2,1,fine",
-            "MLI4,2019-03-26,Battles,95.0,-4.2,1,bad latitude",
-        ]
-        .join(eol)
-            + eol
+    /// Reads `rows` under the header, joined by LF and then by CRLF: the problems must be
+    /// exactly on `lines`, both times. Returns the problems of both readings.
+    fn problems_on(rows: &[&str], lines: &[u64]) -> Vec<String> {
+        let mut all = Vec::new();
+        for eol in ["\n", "\r\n"] {
+            let text = std::iter::once(HEADER)
+                .chain(rows.iter().copied())
+                .collect::<Vec<_>>()
+                .join(eol)
+                + eol;
+            let errors = bad_lines(&text);
+            assert_eq!(errors.len(), lines.len(), "{eol:?}: {errors:?}");
+            for (e, line) in errors.iter().zip(lines) {
+                let at = format!("t.csv: line {line}: ");
+                assert!(e.starts_with(&at), "{eol:?}: {errors:?}");
+            }
+            all.extend(errors);
+        }
+        all
     }
 
     #[test]
     fn line_numbers_with_lf_and_crlf() {
-        for eol in ["\n", "\r\n"] {
-            let errors = bad_lines(&rows(eol));
-            assert_eq!(errors.len(), 2, "{errors:?}");
-            assert!(
-                errors[0].starts_with("t.csv: line 3: "),
-                "{eol:?}: {errors:?}"
-            );
-            assert!(
-                errors[1].starts_with("t.csv: line 5: "),
-                "{eol:?}: {errors:?}"
-            );
-        }
+        problems_on(
+            &[
+                "MLI1,2019-03-23,Battles,14.5,-4.2,3,fine",
+                "MLI2,2019-03-24,Battles,14.5,-4.2,x,bad fatalities",
+                "MLI3,2019-03-25,Battles,14.5,-4.2,1,fine",
+                "MLI4,2019-03-26,Battles,95.0,-4.2,1,bad latitude",
+            ],
+            &[3, 5],
+        );
     }
 
     /// A quoted note spanning three lines: the next records' lines count all of them.
     #[test]
     fn line_numbers_after_quoted_fields_spanning_lines() {
-        for eol in ["\n", "\r\n"] {
-            let text = [
-                HEADER,
+        problems_on(
+            &[
                 "MLI1,2019-03-23,Battles,14.5,-4.2,3,\"a note",
                 "over three",
                 "lines\"",
@@ -529,41 +534,24 @@ mod line_tests {
                 "MLI3,2019-03-25,Battles,14.5,-4.2,1,\"two",
                 "lines\"",
                 "MLI4,2019-03-26,Battles,95.0,-4.2,1,bad latitude",
-            ]
-            .join(eol);
-            let errors = bad_lines(&text);
-            assert!(
-                errors[0].starts_with("t.csv: line 5: "),
-                "{eol:?}: {errors:?}"
-            );
-            assert!(
-                errors[1].starts_with("t.csv: line 8: "),
-                "{eol:?}: {errors:?}"
-            );
-        }
+            ],
+            &[5, 8],
+        );
     }
 
     /// A record with a field too many is a structural error: its line too.
     #[test]
     fn line_numbers_of_structural_errors() {
-        for eol in ["\n", "\r\n"] {
-            let text = [
-                HEADER,
+        let problems = problems_on(
+            &[
                 "MLI1,2019-03-23,Battles,14.5,-4.2,3,\"a\nb\"",
                 "MLI2,2019-03-24,Battles,14.5,-4.2,1,fine",
                 "MLI3,2019-03-25,Battles,14.5,-4.2,1,one,too many",
-            ]
-            .join(eol);
-            let errors = bad_lines(&text);
-            assert_eq!(errors.len(), 1, "{errors:?}");
-            assert!(
-                errors[0].starts_with("t.csv: line 5: "),
-                "{eol:?}: {errors:?}"
-            );
-            assert!(
-                errors[0].contains("has 8 fields, the header has 7"),
-                "{errors:?}"
-            );
+            ],
+            &[5],
+        );
+        for p in problems {
+            assert!(p.contains("has 8 fields, the header has 7"), "{p}");
         }
     }
 }

@@ -142,23 +142,39 @@ fn year_weight(year: i32) -> f64 {
     }
 }
 
-/// The columns [`write_events`] writes (a subset of ACLED's; the loader needs no more).
-const COLUMNS: [&str; 15] = [
+/// The columns [`write_events`] writes: ACLED's full export layout, as users load it.
+const COLUMNS: [&str; 31] = [
     "event_id_cnty",
     "event_date",
     "year",
+    "time_precision",
+    "disorder_type",
     "event_type",
     "sub_event_type",
     "actor1",
+    "assoc_actor_1",
+    "inter1",
     "actor2",
+    "assoc_actor_2",
+    "inter2",
+    "interaction",
+    "civilian_targeting",
+    "iso",
+    "region",
+    "country",
     "admin1",
+    "admin2",
+    "admin3",
     "location",
     "latitude",
     "longitude",
     "geo_precision",
-    "fatalities",
     "source",
+    "source_scale",
     "notes",
+    "fatalities",
+    "tags",
+    "timestamp",
 ];
 
 /// The weights synthetic events are drawn from, made once from the atlas.
@@ -171,8 +187,8 @@ struct Generator<'a> {
     years: Vec<i32>,
     year_cum: Vec<f64>,
     type_cum: Vec<f64>,
-    /// Each place's region name (admin1).
-    region_names: Vec<String>,
+    /// Each place's region: ISO 3166-2 id and name (admin1).
+    regions: Vec<(String, String)>,
     source: String,
 }
 
@@ -192,12 +208,13 @@ impl<'a> Generator<'a> {
             .collect();
         let years: Vec<i32> = (1997..=2020).collect();
         let year_cum = cumulative(years.iter().map(|&y| year_weight(y)));
-        let region_names = places
+        let regions = places
             .iter()
             .map(|p| {
-                atlas
-                    .region_at(p.pos)
-                    .map_or(String::new(), |r| atlas.regions()[r as usize].name.clone())
+                atlas.region_at(p.pos).map_or_else(Default::default, |r| {
+                    let r = &atlas.regions()[r as usize];
+                    (r.id.clone(), r.name.clone())
+                })
             })
             .collect();
         Generator {
@@ -209,7 +226,7 @@ impl<'a> Generator<'a> {
             years,
             year_cum,
             type_cum: cumulative(TYPES.iter().map(|t| t.1)),
-            region_names,
+            regions,
             source: format!("SYNTHETIC (sahel-atlas gen-events --seed {seed}): not real events"),
         }
     }
@@ -241,50 +258,222 @@ impl<'a> Generator<'a> {
             (town, p, if spread_km < 5.0 { 1 } else { 2 })
         }
     }
+}
 
+/// Associated actors ACLED lists beside the main ones (often none).
+const ASSOCIATES: &[&str] = &[
+    "Wagner Group",
+    "Fulani Ethnic Militia (Mali)",
+    "Dogon Ethnic Militia (Mali)",
+    "Tuareg Ethnic Militia (Mali)",
+    "Civilians (Mali); Fulani Ethnic Group (Mali)",
+    "Ansar Dine",
+    "Katiba Macina",
+    "Military Forces of Burkina Faso (2022-)",
+];
+
+const SOURCE_SCALES: &[&str] = &[
+    "National",
+    "Local partner-National",
+    "Subnational",
+    "International",
+    "Other",
+];
+
+/// Sentences that lengthen `notes` the way ACLED's do: context, sourcing, tolls.
+const NOTE_CLAUSES: &[&str] = &[
+    "The attackers arrived on motorbikes and withdrew towards the border after the clash.",
+    "Several houses and granaries were set on fire and livestock was stolen.",
+    "The army said it had repelled the attack and recovered weapons and vehicles.",
+    "Local sources report that the village had refused to pay zakat to the group.",
+    "Fatality counts differ between sources; the lowest reported figure is used.",
+    "Residents fled to the nearest town, where humanitarian agencies registered displaced families.",
+    "An improvised explosive device struck a vehicle of the convoy on the main road.",
+    "The group later claimed the attack in a statement relayed by its propaganda outlet.",
+];
+
+/// Each country's ISO 3166-1 numeric code by the ISO 3166-2 prefix of its regions.
+fn country(region_id: &str) -> (&'static str, u16) {
+    match region_id.split('-').next().unwrap_or("") {
+        "NE" => ("Niger", 562),
+        "BF" => ("Burkina Faso", 854),
+        "MR" => ("Mauritania", 478),
+        "DZ" => ("Algeria", 12),
+        "SN" => ("Senegal", 686),
+        "GN" => ("Guinea", 324),
+        "CI" => ("Ivory Coast", 384),
+        _ => ("Mali", 466),
+    }
+}
+
+/// ACLED's actor category code (`inter1`, `inter2`) for the actors above.
+fn inter_code(actor: &str) -> u8 {
+    match actor {
+        a if a.starts_with("Military Forces") => 1,
+        a if a.starts_with("MNLA") || a.starts_with("CMA") || a.starts_with("JNIM") => 2,
+        a if a.starts_with("Islamic State") || a.starts_with("Unidentified") => 2,
+        a if a.starts_with("GATIA") || a.starts_with("Dan Na") || a.starts_with("Dozo") => 4,
+        a if a.starts_with("Civilians") => 7,
+        _ => 8,
+    }
+}
+
+/// ACLED's `disorder_type` of an event type.
+fn disorder(event_type: &str) -> &'static str {
+    match event_type {
+        "Protests" | "Riots" => "Demonstrations",
+        "Strategic developments" => "Strategic developments",
+        _ => "Political violence",
+    }
+}
+
+/// The people and groups of one event, in ACLED's columns.
+struct Sides {
+    actor1: &'static str,
+    assoc1: &'static str,
+    actor2: &'static str,
+    assoc2: &'static str,
+}
+
+impl Sides {
+    /// `inter1`, `inter2` and `interaction` (the two codes, lower first; one alone x10).
+    fn interaction(&self) -> (u8, u8, u8) {
+        let one = inter_code(self.actor1);
+        if self.actor2.is_empty() {
+            return (one, 0, one * 10);
+        }
+        let two = inter_code(self.actor2);
+        (one, two, one.min(two) * 10 + one.max(two))
+    }
+
+    fn civilian_targeting(&self) -> &'static str {
+        if self.actor2.starts_with("Civilians") {
+            "Civilian targeting"
+        } else {
+            ""
+        }
+    }
+}
+
+impl Generator<'_> {
+    fn associate(&mut self) -> &'static str {
+        if self.rng.unit() < 0.7 {
+            ""
+        } else {
+            ASSOCIATES[(self.rng.next() % ASSOCIATES.len() as u64) as usize]
+        }
+    }
+
+    fn sides(&mut self, event_type: &str) -> Sides {
+        let actor1 = ACTORS[(self.rng.next() % ACTORS.len() as u64) as usize];
+        let actor2 = match event_type {
+            "Violence against civilians" => "Civilians (Mali)",
+            "Protests" | "Riots" => "",
+            _ => ACTORS[(self.rng.next() % ACTORS.len() as u64) as usize],
+        };
+        Sides {
+            actor1,
+            assoc1: self.associate(),
+            actor2,
+            assoc2: self.associate(),
+        }
+    }
+
+    /// A paragraph of 80 to about 600 characters, unique to the event.
+    fn notes(
+        &mut self,
+        date: &str,
+        sides: &Sides,
+        sub: &str,
+        location: &str,
+        fatalities: u32,
+    ) -> String {
+        let other = if sides.actor2.is_empty() {
+            "residents"
+        } else {
+            sides.actor2
+        };
+        let mut notes = format!(
+            "On {date}, {} ({sub}) involving {other} in {location}. {fatalities} reported fatalities.",
+            sides.actor1
+        );
+        let clauses = (self.rng.normal().abs() * 1.5) as usize;
+        for _ in 0..clauses.min(5) {
+            notes.push(' ');
+            notes.push_str(NOTE_CLAUSES[(self.rng.next() % NOTE_CLAUSES.len() as u64) as usize]);
+        }
+        notes
+    }
+}
+
+impl Generator<'_> {
     /// The `i`th event as a CSV record of [`COLUMNS`].
-    fn record(&mut self, i: u64) -> [String; 15] {
+    fn record(&mut self, i: u64) -> [String; 31] {
         let (anchor, pos, precision) = self.position();
         let rng = &mut self.rng;
         let year = self.years[rng.pick(&self.year_cum)];
         let day_of_year = (rng.next() % 365) as i64;
-        let date = chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("valid year")
+        let day = chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("valid year")
             + chrono::Duration::days(day_of_year);
         let ty = &TYPES[rng.pick(&self.type_cum)];
         let sub = ty.2[(rng.next() % ty.2.len() as u64) as usize];
-        let actor1 = ACTORS[(rng.next() % ACTORS.len() as u64) as usize];
-        let actor2 = if ty.0 == "Violence against civilians" {
-            "Civilians (Mali)"
-        } else {
-            ACTORS[(rng.next() % ACTORS.len() as u64) as usize]
-        };
         let fatalities: u32 = match ty.0 {
             "Protests" | "Strategic developments" => 0,
             _ if rng.unit() < 0.01 => 20 + (rng.next() % 130) as u32,
             _ => (-(rng.unit().max(1e-12)).ln() * 3.0) as u32,
         };
+        let time_precision = 1 + rng.next() % 3;
+        let scale = SOURCE_SCALES[(rng.next() % SOURCE_SCALES.len() as u64) as usize];
+        let sides = self.sides(ty.0);
         let town = &self.places[anchor].name;
         let location = if precision == 1 {
             town.clone()
         } else {
             format!("near {town}")
         };
+        let date = day.format("%Y-%m-%d").to_string();
+        let (region_id, admin1) = self.regions[anchor].clone();
+        let (country, iso) = country(&region_id);
+        let notes = self.notes(&date, &sides, sub, &location, fatalities);
+        let (inter1, inter2, interaction) = sides.interaction();
+        let tags = if fatalities > 0 && self.rng.unit() < 0.2 {
+            "local source reports"
+        } else {
+            ""
+        };
+        let timestamp = 1_600_000_000 + self.rng.next() % 100_000_000;
         [
             format!("SYN{}-{i:07}", self.seed),
-            date.format("%Y-%m-%d").to_string(),
+            date,
             year.to_string(),
+            time_precision.to_string(),
+            disorder(ty.0).to_string(),
             ty.0.to_string(),
             sub.to_string(),
-            actor1.to_string(),
-            actor2.to_string(),
-            self.region_names[anchor].clone(),
+            sides.actor1.to_string(),
+            sides.assoc1.to_string(),
+            inter1.to_string(),
+            sides.actor2.to_string(),
+            sides.assoc2.to_string(),
+            inter2.to_string(),
+            interaction.to_string(),
+            sides.civilian_targeting().to_string(),
+            iso.to_string(),
+            "Western Africa".to_string(),
+            country.to_string(),
+            admin1,
+            town.clone(),
+            town.clone(),
             location,
             format!("{:.5}", pos.lat),
             format!("{:.5}", pos.lon),
             precision.to_string(),
-            fatalities.to_string(),
             self.source.clone(),
-            "synthetic".to_string(),
+            scale.to_string(),
+            notes,
+            fatalities.to_string(),
+            tags.to_string(),
+            timestamp.to_string(),
         ]
     }
 }

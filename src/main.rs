@@ -10,6 +10,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::atlas::Atlas;
 use sahel_atlas::http::server::ConnectionLimits;
+use sahel_atlas::http::shed::ShedLimits;
 use sahel_atlas::http::{AppState, Config, serve};
 use sahel_atlas::live::{Live, LoadFailed, Sources, read_atlas};
 use sahel_atlas::load::{Dataset, EventSources, LoadError, load_places, load_regions};
@@ -38,6 +39,43 @@ struct DataArgs {
     /// Do not load the shipped geodata/events.csv, only the --events files.
     #[arg(long)]
     no_shipped_events: bool,
+}
+
+/// What one client can take of the server.
+#[derive(Args)]
+struct LimitArgs {
+    /// Seconds a client has to send a request's headers (and, kept alive, to start the next).
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Open connections beyond this are closed at once.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Expensive requests (filtered scans, coverage, stats, uncached filtered tiles) run at
+    /// once (default: one per core).
+    #[arg(long)]
+    max_expensive: Option<usize>,
+    /// Expensive requests that may wait up to a second for a turn (default: four per
+    /// core); beyond, 503 with Retry-After.
+    #[arg(long)]
+    expensive_queue: Option<usize>,
+}
+
+impl LimitArgs {
+    fn connections(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
+    }
+
+    fn shed(&self) -> ShedLimits {
+        let default = ShedLimits::default();
+        ShedLimits {
+            running: self.max_expensive.unwrap_or(default.running),
+            waiting: self.expensive_queue.unwrap_or(default.waiting),
+            ..default
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -69,12 +107,8 @@ enum Command {
         /// File of write keys, one per line (also: env SAHEL_ATLAS_WRITE_KEYS, comma-separated).
         #[arg(long, value_name = "FILE")]
         write_keys_file: Option<PathBuf>,
-        /// Seconds a client has to send a request's headers (and, kept alive, to start the next).
-        #[arg(long, default_value_t = 10)]
-        header_timeout_secs: u64,
-        /// Open connections beyond this are closed at once.
-        #[arg(long, default_value_t = 10_000)]
-        max_connections: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -177,8 +211,7 @@ fn main() -> ExitCode {
             font,
             store,
             write_keys_file,
-            header_timeout_secs,
-            max_connections,
+            limits,
         } => write_keys(write_keys_file.as_deref()).and_then(|write_keys| {
             let config = Config {
                 tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
@@ -186,10 +219,8 @@ fn main() -> ExitCode {
                 web_dir: web,
                 font,
                 write_keys,
-                connections: ConnectionLimits {
-                    header_timeout: std::time::Duration::from_secs(header_timeout_secs.max(1)),
-                    max_connections: max_connections.max(1),
-                },
+                connections: limits.connections(),
+                shed: limits.shed(),
             };
             let live = open_live(&data, &store)?;
             run_server(live, addr, config)
@@ -295,7 +326,7 @@ fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliErr
         ),
         _ => {}
     }
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let runtime = sahel_atlas::http::server::runtime(&config.shed).map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

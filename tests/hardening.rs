@@ -238,3 +238,70 @@ fn oversized_headers_uris_and_pipelining() {
         .collect();
     assert_eq!(statuses, ["200", "200", "404"], "{answer}");
 }
+
+/// Expensive requests past `--max-expensive` running and `--expensive-queue` waiting are
+/// shed: 503 problem+json with `Retry-After`, while cheap requests are served alongside and
+/// the shed request succeeds when retried alone. (Issue 11: a loop of scans must not make
+/// every client wait.)
+#[test]
+fn expensive_requests_past_the_limit_are_shed_with_retry_after() {
+    let dir = scratch("shed");
+    let file = dir.join("events.csv");
+    let out = std::process::Command::new(bin())
+        .args(["gen-events", "--n", "60000", "--seed", "5", "--out"])
+        .arg(&file)
+        .arg("--data")
+        .arg(geodata())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let server = Server::start(&[
+        "--events",
+        path_str(&file),
+        "--max-expensive",
+        "1",
+        "--expensive-queue",
+        "0",
+    ]);
+    let expensive = "/api/stats?group_by=month&type=Battles";
+    assert_eq!(server.get(expensive).status, 200);
+    let mut shed = None;
+    // Sixteen at once, each a scan of 60,000 events: with one turn and no queue, some are
+    // shed. (Up to ten rounds, in case the scheduler ran them one after the other.)
+    for _ in 0..10 {
+        let replies: Vec<Reply> = std::thread::scope(|s| {
+            let storm: Vec<_> = (0..16).map(|_| s.spawn(|| server.get(expensive))).collect();
+            let cheap = server.get("/api/places?q=gao");
+            assert_eq!(cheap.status, 200, "cheap requests are not shed");
+            storm.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for r in &replies {
+            assert!(
+                r.status == 200 || r.status == 503,
+                "{}: {}",
+                r.status,
+                r.body
+            );
+        }
+        shed = replies.into_iter().find(|r| r.status == 503);
+        if shed.is_some() {
+            break;
+        }
+    }
+    let shed = shed.expect("sixteen simultaneous scans with one turn: some are shed");
+    assert_eq!(shed.content_type, "application/problem+json");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    let body = shed.json();
+    assert_eq!(body["type"], "urn:sahel-atlas:problem:overloaded");
+    assert_eq!(body["status"], 503);
+    assert_eq!(
+        server.get(expensive).status,
+        200,
+        "served again once the storm passed"
+    );
+    let metrics = server.get("/metrics").body;
+    assert!(
+        metrics.contains("route=\"api_stats\",status=\"503\""),
+        "shed requests are counted"
+    );
+}

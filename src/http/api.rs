@@ -99,6 +99,9 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
     let sort = q.sort.resolve(near.is_some())?;
     let page = q.page.page(DEFAULT_LIMIT);
     let m = filter.compile(atlas);
+    // The index answers "nearest first, no filter" directly; anything else scans.
+    let indexed = near.is_some() && sort == Sort::Distance && m.is_everything();
+    let _turn = if indexed { None } else { Some(r.expensive()?) };
     let (matched, mut shown) = match near {
         Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),
         _ => {
@@ -142,7 +145,14 @@ pub fn events_nearest(r: &Request, _: NoQuery, q: NearestQuery) -> Result<Respon
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
     let point = crate::model::LonLat::new(q.point.lon.get(), q.point.lat.get());
     let k = q.point.k.map_or(DEFAULT_K, |k| k.get() as usize);
-    let hits = nearest(atlas, &filter.compile(atlas), point, k);
+    let m = filter.compile(atlas);
+    // A filter may send the search far from the point, through many non-matching events.
+    let _turn = if m.is_everything() {
+        None
+    } else {
+        Some(r.expensive()?)
+    };
+    let hits = nearest(atlas, &m, point, k);
     let extra = json!({"center": {"lon": point.lon, "lat": point.lat}, "k": k});
     let page = Page {
         limit: k,
@@ -260,6 +270,7 @@ pub fn base_coverage(r: &Request, path: IdPath, q: CoverageQuery) -> Result<Resp
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
     let page = q.page.page(DEFAULT_LIMIT);
     let prefix = page.offset.saturating_add(page.limit);
+    let _turn = r.expensive()?;
     let c = covering::base_coverage(atlas, b, &filter.compile(atlas), q.coverage.rule(), prefix);
     let base = &atlas.bases()[b];
     let circle = geodesy::circle(base.pos, c.radius_km, 128);
@@ -291,6 +302,7 @@ pub fn coverage(r: &Request, _: NoQuery, q: CoverageQuery) -> Result<Response, P
     let atlas = r.atlas();
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
     let page = q.page.page(DEFAULT_LIMIT);
+    let _turn = r.expensive()?;
     let report = coverage_all(atlas, &filter.compile(atlas), q.coverage.rule());
     let bases: Vec<Value> = report
         .bases
@@ -335,6 +347,7 @@ pub fn stats(r: &Request, _: NoQuery, q: StatsQuery) -> Result<Response, Problem
     let atlas = r.atlas();
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
     let near = q.near.resolve(atlas)?;
+    let _turn = r.expensive()?;
     let hits = find_events(
         atlas,
         &filter.compile(atlas),

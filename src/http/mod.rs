@@ -13,6 +13,7 @@ pub mod params;
 pub mod problem;
 pub mod routes;
 pub mod server;
+pub mod shed;
 pub mod tiles;
 pub mod writes;
 
@@ -51,6 +52,8 @@ pub struct Config {
     /// Keys that may write (`Authorization: Bearer KEY`); none: writes are refused.
     pub write_keys: Vec<String>,
     pub connections: server::ConnectionLimits,
+    /// How many expensive requests run at once, and wait (see [`shed`]).
+    pub shed: shed::ShedLimits,
 }
 
 /// What every request handler can reach: the live data, caches and metrics.
@@ -63,6 +66,7 @@ pub struct AppState {
     glyphs: assets::Glyphs,
     metrics: Metrics,
     connections: server::ConnectionLimits,
+    expensive: shed::Gate,
 }
 
 impl AppState {
@@ -76,6 +80,7 @@ impl AppState {
             glyphs: assets::Glyphs::new(config.font),
             metrics: Metrics::default(),
             connections: config.connections,
+            expensive: shed::Gate::new(config.shed),
         }
     }
 
@@ -179,6 +184,12 @@ impl Request<'_> {
 
     pub fn base_url(&self) -> String {
         base_url(self.state, self.headers)
+    }
+
+    /// A turn to do expensive work (a filtered scan, coverage, stats, a filtered tile not
+    /// yet cached); hold it until the work is done. A 503 when the server is saturated.
+    pub fn expensive(&self) -> Result<shed::Permit<'_>, Problem> {
+        self.state.expensive.enter()
     }
 }
 

@@ -320,7 +320,8 @@ impl<P: Queryable> ItemRequest<P> {
 }
 
 /// The matching items of collection `c`, in file (for events: date) order, and the page.
-fn matching(atlas: &Atlas, c: Collection, raw: &str) -> Result<(Vec<usize>, Page), Problem> {
+fn matching(r: &Request, c: Collection) -> Result<(Vec<usize>, Page), Problem> {
+    let (atlas, raw) = (r.atlas(), r.raw_query);
     Ok(match c {
         Collection::Events => {
             let q = ItemRequest::<EventProp>::read(raw)?;
@@ -332,6 +333,8 @@ fn matching(atlas: &Atlas, c: Collection, raw: &str) -> Result<(Vec<usize>, Page
                 equals: q.equals,
                 ..EventFilter::default()
             };
+            // Pages are in date order: every matching event is found and sorted.
+            let _turn = r.expensive()?;
             let hits = find_events(atlas, &filter.compile(atlas), None, Sort::Date, 0);
             (hits.into_iter().map(|h| h.event as usize).collect(), q.page)
         }
@@ -412,7 +415,7 @@ pub fn items(r: &Request) -> Result<Response, Problem> {
     let id = path.collection_id.0.0;
     let c = Collection::parse(&id)?;
     let atlas = r.atlas();
-    let (matched, page) = matching(atlas, c, r.raw_query)?;
+    let (matched, page) = matching(r, c)?;
     let feats: Vec<Value> = page
         .slice(&matched)
         .iter()

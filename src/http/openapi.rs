@@ -44,6 +44,21 @@ fn problem() -> utoipa::openapi::Response {
         .build()
 }
 
+/// 503: an expensive request shed under load (see `shed`), to be retried after the
+/// `Retry-After` seconds.
+fn busy() -> utoipa::openapi::Response {
+    let retry = utoipa::openapi::header::HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(SchemaType::Integer))
+        .description(Some("Seconds to wait before retrying"))
+        .build();
+    let mut r = problem();
+    r.description = "Busy: too many expensive requests at once (or a part of the server is \
+        unavailable); retry after Retry-After seconds"
+        .into();
+    r.headers.insert("Retry-After".into(), retry);
+    r
+}
+
 /// A write's request body, key and answers: 201/200 with what was written (204 for a
 /// delete), 401 without a valid key, 403 when writes are off, 413, 415 and 422.
 fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method, body: bool) {
@@ -139,6 +154,7 @@ fn operation(
     for status in ["400", "404", "414", "422", "431"] {
         responses = responses.response(status, problem());
     }
+    responses = responses.response("503", busy());
     OperationBuilder::new()
         .summary(Some(summary))
         .parameters(Some(parameters))

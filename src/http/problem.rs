@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
 use super::params::ParamError;
@@ -37,6 +37,8 @@ pub enum ProblemKind {
     ReloadFailed,
     /// Something needed to answer is missing on the server (503).
     Unavailable,
+    /// Too many expensive requests at once: shed, retry later (503, with `Retry-After`).
+    Overloaded,
     Internal,
 }
 
@@ -56,7 +58,7 @@ impl ProblemKind {
             ProblemKind::InvalidRecords | ProblemKind::ReloadFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Unavailable | ProblemKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,6 +79,7 @@ impl ProblemKind {
             ProblemKind::InvalidRecords => "invalid-records",
             ProblemKind::ReloadFailed => "reload-failed",
             ProblemKind::Unavailable => "unavailable",
+            ProblemKind::Overloaded => "overloaded",
             ProblemKind::Internal => "internal",
         }
     }
@@ -96,6 +99,7 @@ impl ProblemKind {
             ProblemKind::InvalidRecords => "Records cannot be stored",
             ProblemKind::ReloadFailed => "Data files cannot be reloaded",
             ProblemKind::Unavailable => "Service unavailable",
+            ProblemKind::Overloaded => "Too many expensive requests",
             ProblemKind::Internal => "Internal error",
         }
     }
@@ -179,14 +183,24 @@ impl Problem {
         let mut resp = Response::new(bytes.into());
         *resp.status_mut() = status;
         resp.headers_mut().insert(
-            warp::http::header::CONTENT_TYPE,
-            warp::http::HeaderValue::from_static("application/problem+json"),
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
         );
-        if self.kind == ProblemKind::Unauthorized {
-            resp.headers_mut().insert(
-                warp::http::header::WWW_AUTHENTICATE,
-                warp::http::HeaderValue::from_static("Bearer realm=\"sahel-atlas\""),
-            );
+        let h = resp.headers_mut();
+        match self.kind {
+            ProblemKind::Unauthorized => {
+                h.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"sahel-atlas\""),
+                );
+            }
+            ProblemKind::Overloaded => {
+                h.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(super::shed::RETRY_AFTER_SECS),
+                );
+            }
+            _ => {}
         }
         resp
     }

@@ -37,6 +37,17 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Beyond this the connection is dropped unanswered (reading on would be the attack).
 pub const HARD_HEADER_BYTES: usize = 64 * 1024;
 
+/// The runtime the server runs on. Handlers run on its blocking pool, bounded so that ten
+/// thousand connections cannot mean ten thousand threads: expensive requests hold at most
+/// their running and waiting turns of it (see `shed`), and the rest of it serves everything
+/// cheap, a few microseconds each, in arrival order.
+pub fn runtime(shed: &super::shed::ShedLimits) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads((shed.running + shed.waiting + 32).max(64))
+        .build()
+}
+
 /// Serves `service` on every connection `listener` accepts until `shutdown` completes, then
 /// lets open requests finish.
 pub async fn run<S>(

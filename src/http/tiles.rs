@@ -10,7 +10,7 @@ use super::problem::Problem;
 use super::{JSON, Request, json_response};
 use crate::tiles::cache::{FilterKey, TileKey};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};
-use crate::tiles::events::INDIVIDUAL_FROM_ZOOM;
+use crate::tiles::events::{INDIVIDUAL_FROM_ZOOM, scans_widely};
 use crate::tiles::layers::{self, LAYERS};
 
 const MVT: &str = "application/vnd.mapbox-vector-tile";
@@ -39,9 +39,10 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
         epoch,
         data_version: snap.data_version,
     });
-    let encoded = r
-        .state
-        .tile_cache
+    let cache = &r.state.tile_cache;
+    let costly = scans_widely(t, &filter) && !key.as_ref().is_some_and(|k| cache.contains(k));
+    let _turn = if costly { Some(r.expensive()?) } else { None };
+    let encoded = cache
         .get_or_render(key, || {
             snap.tiles
                 .render(&snap.atlas, t, &filter.compile(&snap.atlas))

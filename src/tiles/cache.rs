@@ -114,6 +114,10 @@ impl TileCache {
         TileCache { cache }
     }
 
+    pub fn contains(&self, key: &TileKey) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.contains_key(key))
+    }
+
     /// The cached tile, or `render`'s result, cached (not cached without a key).
     /// Concurrent requests for the same missing tile render it once.
     pub fn get_or_render<E: Send + Sync + 'static>(

@@ -255,6 +255,12 @@ impl ClusterPyramid {
     }
 }
 
+/// Whether tile `t` under filter `f` means a scan of a wide area (a low zoom with a filter
+/// the cluster pyramid cannot answer): the one costly kind of tile to render.
+pub fn scans_widely(t: TileCoord, f: &crate::query::filter::EventFilter) -> bool {
+    t.z < INDIVIDUAL_FROM_ZOOM && f.whole_years().is_none()
+}
+
 /// The matching events whose points fall in tile `t` (each point belongs to exactly one
 /// tile per zoom: the one `floor(world * 2^z)` names), as features. Low-zoom tiles come
 /// from `pyramid` when it is ready and the filter allows.

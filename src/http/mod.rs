@@ -414,6 +414,22 @@ fn handle(state: &AppState, req: Incoming) -> Response {
     resp
 }
 
+/// The answer to one `GET` of `target` (a path and query string, as sent), exactly as the
+/// server gives it but without a connection: for the fuzzer, which feeds it hostile targets.
+pub fn answer_get(state: &AppState, target: &str) -> Response {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    handle(
+        state,
+        Incoming {
+            method: Method::GET,
+            path: path.to_string(),
+            query: query.to_string(),
+            headers: HeaderMap::new(),
+            body: Ok(bytes::Bytes::new()),
+        },
+    )
+}
+
 /// Reads a request body of at most [`MAX_BODY_BYTES`]; a longer one is a 413 (read no
 /// further than the limit).
 async fn read_body(

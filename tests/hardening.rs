@@ -245,16 +245,7 @@ fn oversized_headers_uris_and_pipelining() {
 /// every client wait.)
 #[test]
 fn expensive_requests_past_the_limit_are_shed_with_retry_after() {
-    let dir = scratch("shed");
-    let file = dir.join("events.csv");
-    let out = std::process::Command::new(bin())
-        .args(["gen-events", "--n", "60000", "--seed", "5", "--out"])
-        .arg(&file)
-        .arg("--data")
-        .arg(geodata())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let file = synthetic_events("shed", 60_000, 5);
     let server = Server::start(&[
         "--events",
         path_str(&file),

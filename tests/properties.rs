@@ -74,9 +74,17 @@ fn check<S: Strategy>(
     strategy: S,
     property: impl Fn(&Server, S::Value) -> Result<(), TestCaseError>,
 ) {
-    let server = Server::start(&[]);
+    check_on(&Server::start(&[]), n, strategy, property);
+}
+
+fn check_on<S: Strategy>(
+    server: &Server,
+    n: u32,
+    strategy: S,
+    property: impl Fn(&Server, S::Value) -> Result<(), TestCaseError>,
+) {
     let mut runner = proptest::test_runner::TestRunner::new(cases(n));
-    if let Err(e) = runner.run(&strategy, |v| property(&server, v)) {
+    if let Err(e) = runner.run(&strategy, |v| property(server, v)) {
         panic!("{e}");
     }
 }
@@ -93,6 +101,80 @@ fn any_tile_address_is_answered_or_refused() {
                 "application/vnd.mapbox-vector-tile"
             );
         }
+        Ok(())
+    });
+}
+
+/// The `count` and `fatalities` sums of a tile's event features, decoded by the
+/// independent Python decoder; (0, 0) for an empty tile (204).
+fn tile_sums(server: &Server, paths: &[String]) -> Vec<(u64, u64)> {
+    let dir = scratch("sums");
+    let mut files = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let r = ask(server, path);
+        assert!(r.status == 200 || r.status == 204, "{path}: {}", r.status);
+        let file = dir.join(format!("{i}.mvt"));
+        std::fs::write(&file, &r.bytes).unwrap();
+        files.push((r.status == 200).then_some(file));
+    }
+    let mut args = vec!["decode"];
+    args.extend(files.iter().flatten().map(|f| path_str(f)));
+    let decoded = if args.len() > 1 {
+        match run_truth("mvt.py", &args) {
+            Value::Array(a) if args.len() > 2 => a,
+            one => vec![one],
+        }
+    } else {
+        Vec::new()
+    };
+    let mut decoded = decoded.into_iter();
+    let sum = |tile: &Value, key: &str| -> u64 {
+        tile["events"]["features"].as_array().map_or(0, |fs| {
+            fs.iter()
+                .map(|f| f["properties"][key].as_u64().unwrap())
+                .sum()
+        })
+    };
+    files
+        .iter()
+        .map(|f| match f {
+            Some(_) => {
+                let tile = decoded.next().unwrap();
+                (sum(&tile, "count"), sum(&tile, "fatalities"))
+            }
+            None => (0, 0),
+        })
+        .collect()
+}
+
+/// Each event lies in exactly one tile per zoom, so whatever the tile and the filter, a
+/// tile's event counts and fatalities are the sums of its four children's: low zooms come
+/// from the cluster pyramid, high ones from a scan, dense ones from a fine grid, and all
+/// must agree. Random tiles over 20,000 synthetic events (and the shipped ones).
+#[test]
+fn tile_event_counts_add_up_over_random_tiles() {
+    let file = synthetic_events("sums", 20_000, 3);
+    let server = Server::start(&["--events", path_str(&file)]);
+    let filters = prop_oneof![
+        Just(String::new()),
+        (1997i32..2021).prop_map(|y| format!("from={y}")),
+        (1997i32..2021, 0i32..4).prop_map(|(y, n)| format!("from={y}&to={}", y + n)),
+        Just("type=Battles,Protests".to_string()),
+        (0u32..15).prop_map(|m| format!("min_fatalities={m}")),
+        Just("actor=jnim&region=ML-5".to_string()),
+    ];
+    // Points over Mali, where the events are; zooms from the whole world to streets.
+    let tiles = (0u8..15, -12.0f64..4.3, 10.0f64..25.0, filters);
+    check_on(&server, 40, tiles, |server, (z, lon, lat, filter)| {
+        let (x, y) = tile_of(lon, lat, z);
+        let mut paths = vec![format!("/tiles/{z}/{x}/{y}.mvt?{filter}")];
+        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            let (cx, cy, cz) = (2 * x + dx, 2 * y + dy, z + 1);
+            paths.push(format!("/tiles/{cz}/{cx}/{cy}.mvt?{filter}"));
+        }
+        let sums = tile_sums(server, &paths);
+        let children = sums[1..].iter().fold((0, 0), |a, s| (a.0 + s.0, a.1 + s.1));
+        prop_assert_eq!(sums[0], children, "{} vs its children", &paths[0]);
         Ok(())
     });
 }

@@ -11,21 +11,6 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-/// Web Mercator, written out independently of the server's code: lon/lat -> world 0..1.
-fn world(lon: f64, lat: f64) -> (f64, f64) {
-    let lr = lat.to_radians();
-    (
-        (lon + 180.0) / 360.0,
-        (1.0 - (lr.tan() + 1.0 / lr.cos()).ln() / std::f64::consts::PI) / 2.0,
-    )
-}
-
-fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
-    let (x, y) = world(lon, lat);
-    let n = (1u64 << z) as f64;
-    ((x * n).floor() as u32, (y * n).floor() as u32)
-}
-
 struct CsvEvent {
     id: String,
     date: String,
@@ -626,20 +611,7 @@ fn tilejson_and_style_describe_our_tiles_only() {
 /// fine cluster grid) and their counts still add up.
 #[test]
 fn dense_tiles_stay_small_and_counts_add_up() {
-    let dir = scratch("dense");
-    let file = dir.join("synthetic.csv");
-    let out = std::process::Command::new(bin())
-        .args(["gen-events", "--n", "200000", "--seed", "11", "--out"])
-        .arg(&file)
-        .arg("--data")
-        .arg(geodata())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let file = synthetic_events("dense", 200_000, 11);
     let events = csv_events(&file);
     assert_eq!(events.len(), 200_000);
     let server = Server::start(&["--events", path_str(&file), "--no-shipped-events"]);
@@ -669,7 +641,7 @@ fn dense_tiles_stay_small_and_counts_add_up() {
             r.bytes.len()
         );
         largest = largest.max(r.bytes.len());
-        let f = dir.join(format!("{z}_{x}_{y}.mvt"));
+        let f = file.with_file_name(format!("{z}_{x}_{y}.mvt"));
         std::fs::write(&f, &r.bytes).unwrap();
         files.push(f);
     }

@@ -19,6 +19,10 @@ pub struct Delta {
     /// that the next write copies pointers, not events.
     pub events: Vec<Arc<Event>>,
     pub region: Vec<Option<RegionIdx>>,
+    /// Each event's date key (see `Atlas::date_key`): in the top half, how many base
+    /// events fall on its day or before (where it sorts among them, the base being in
+    /// date order); in the bottom half, its rank among the delta's events by date.
+    pub date_keys: Vec<u64>,
     /// Each event's actors: ids below the base's table length are the base's, the rest
     /// are `base length + id` in `new_actors`.
     pub actor_pairs: Vec<[u32; 2]>,
@@ -126,6 +130,13 @@ impl Delta {
             .map(|e| [actor(&e.actor1), actor(&e.actor2)])
             .collect();
         let added = point_index(&events, n);
+        let mut by_date: Vec<usize> = (0..events.len()).collect();
+        by_date.sort_by_key(|&k| events[k].date);
+        let mut date_keys = vec![0; events.len()];
+        for (order, &k) in by_date.iter().enumerate() {
+            let rank = base.events.partition_point(|b| b.date <= events[k].date);
+            date_keys[k] = ((rank as u64) << 32) | order as u64;
+        }
         let ids = events
             .iter()
             .enumerate()
@@ -143,6 +154,7 @@ impl Delta {
         Delta {
             events,
             region,
+            date_keys,
             actor_pairs,
             new_actors,
             added,

@@ -69,7 +69,8 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    pub fn render(&self, atlas: &Atlas) -> String {
+    /// The metrics text; `tile_cache_bytes` is what the tile cache holds now.
+    pub fn render(&self, atlas: &Atlas, tile_cache_bytes: u64) -> String {
         for (kind, n) in [
             ("events", atlas.event_count()),
             ("bases", atlas.bases().len()),
@@ -88,6 +89,9 @@ impl Metrics {
             "sahel_uptime_seconds {:.3}\n",
             self.started.elapsed().as_secs_f64()
         ));
+        text.push_str("# HELP sahel_tile_cache_bytes Bytes of encoded tiles held in memory.\n");
+        text.push_str("# TYPE sahel_tile_cache_bytes gauge\n");
+        text.push_str(&format!("sahel_tile_cache_bytes {tile_cache_bytes}\n"));
         text
     }
 }

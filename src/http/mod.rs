@@ -345,7 +345,9 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
 pub fn metrics_text(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
     Ok(text_response(
         "text/plain; version=0.0.4",
-        r.state.metrics.render(r.atlas()),
+        r.state
+            .metrics
+            .render(r.atlas(), r.state.tile_cache.weighted_bytes()),
     ))
 }
 

@@ -8,7 +8,7 @@ use warp::reply::Response;
 use super::params::queries::{NoQuery, TilePath, TileQuery};
 use super::problem::Problem;
 use super::{JSON, Request, json_response};
-use crate::tiles::cache::{FilterKey, TileKey};
+use crate::tiles::cache::{FilterKey, TileKey, TileVersion};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};
 use crate::tiles::events::{INDIVIDUAL_FROM_ZOOM, scans_widely};
 use crate::tiles::layers::{self, LAYERS};
@@ -33,14 +33,20 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
     let t = TileCoord::new(path.z.get() as u8, path.x.get(), path.y.get())?;
     let snap = &r.snap;
     let filter = q.filter.resolve(&snap.atlas, None)?;
-    let key = snap.tile_epoch(t).map(|epoch| TileKey {
-        tile: t,
-        filter: FilterKey::of(&filter),
-        epoch,
-        data_version: snap.data_version,
+    let key = snap.tile_epoch(t).map(|epoch| {
+        let key = TileKey {
+            tile: t,
+            filter: FilterKey::of(&filter),
+        };
+        let version = TileVersion {
+            epoch,
+            data_version: snap.data_version,
+        };
+        (key, version)
     });
     let cache = &r.state.tile_cache;
-    let costly = scans_widely(t, &filter) && !key.as_ref().is_some_and(|k| cache.contains(k));
+    let cached = key.as_ref().is_some_and(|(k, v)| cache.contains(k, *v));
+    let costly = scans_widely(t, &filter) && !cached;
     let _turn = if costly { Some(r.expensive()?) } else { None };
     let encoded = cache
         .get_or_render(key, || {

@@ -84,11 +84,18 @@ impl FilterKey {
     }
 }
 
-/// One tile of one filter.
+/// One tile of one filter: what the cache is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TileKey {
     pub tile: TileCoord,
     pub filter: FilterKey,
+}
+
+/// Which state of the data a tile was rendered from. Not part of the key: a newer version
+/// replaces a tile's entry rather than adding one beside it, so a stream of writes does
+/// not fill the cache with tiles no snapshot can ask for again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileVersion {
     /// The last write that changed the tile's events (see `live::Snapshot::tile_epoch`):
     /// a write makes exactly its tiles miss.
     pub epoch: u64,
@@ -96,8 +103,14 @@ pub struct TileKey {
     pub data_version: u64,
 }
 
+/// A cached tile and the version it was rendered from.
+struct Versioned {
+    version: TileVersion,
+    tile: Arc<EncodedTile>,
+}
+
 pub struct TileCache {
-    cache: Option<moka::sync::Cache<TileKey, Arc<EncodedTile>>>,
+    cache: Option<moka::sync::Cache<TileKey, Arc<Versioned>>>,
 }
 
 impl TileCache {
@@ -106,29 +119,57 @@ impl TileCache {
         let cache = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|k: &TileKey, v: &Arc<EncodedTile>| {
-                    (k.filter.weight() + v.raw.len() + v.gzip.len()).min(u32::MAX as usize) as u32
+                .weigher(|k: &TileKey, v: &Arc<Versioned>| {
+                    let bytes = k.filter.weight() + v.tile.raw.len() + v.tile.gzip.len();
+                    bytes.min(u32::MAX as usize) as u32
                 })
                 .build()
         });
         TileCache { cache }
     }
 
-    pub fn contains(&self, key: &TileKey) -> bool {
-        self.cache.as_ref().is_some_and(|c| c.contains_key(key))
+    /// Whether the tile is cached at this version.
+    pub fn contains(&self, key: &TileKey, version: TileVersion) -> bool {
+        self.cache
+            .as_ref()
+            .and_then(|c| c.get(key))
+            .is_some_and(|v| v.version == version)
     }
 
-    /// The cached tile, or `render`'s result, cached (not cached without a key).
-    /// Concurrent requests for the same missing tile render it once.
+    /// Bytes held (by the weigher's count), for metrics.
+    pub fn weighted_bytes(&self) -> u64 {
+        self.cache.as_ref().map_or(0, |c| {
+            c.run_pending_tasks();
+            c.weighted_size()
+        })
+    }
+
+    /// The cached tile at `version`, or `render`'s result, cached in place of an older
+    /// version (not cached without a key). Concurrent requests for the same missing tile
+    /// render it once.
     pub fn get_or_render<E: Send + Sync + 'static>(
         &self,
-        key: Option<TileKey>,
-        render: impl FnOnce() -> Result<Option<Vec<u8>>, E>,
+        key: Option<(TileKey, TileVersion)>,
+        render: impl Fn() -> Result<Option<Vec<u8>>, E>,
     ) -> Result<Arc<EncodedTile>, Arc<E>> {
         let make = || render().map(|raw| Arc::new(EncodedTile::new(raw)));
-        match (&self.cache, key) {
-            (Some(c), Some(key)) => c.try_get_with(key, make),
-            _ => make().map_err(Arc::new),
+        let (Some(c), Some((key, version))) = (&self.cache, key) else {
+            return make().map_err(Arc::new);
+        };
+        match c.get(&key) {
+            Some(hit) if hit.version == version => return Ok(hit.tile.clone()),
+            Some(_) => c.invalidate(&key),
+            None => {}
+        }
+        let got = c.try_get_with(key, || {
+            make().map(|tile| Arc::new(Versioned { version, tile }))
+        })?;
+        if got.version == version {
+            Ok(got.tile.clone())
+        } else {
+            // Another snapshot's render won the race (a request that started before a
+            // write, or after one this request does not see): answer from our own.
+            make().map_err(Arc::new)
         }
     }
 }
@@ -162,5 +203,39 @@ impl TileEpochs {
         for t in tiles {
             map.insert(t, sequence);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A newer version of a tile replaces its entry: a stream of writes does not grow the
+    /// cache, and an older snapshot still gets its own tile.
+    #[test]
+    fn a_new_version_replaces_the_entry() {
+        let cache = TileCache::new(1 << 20);
+        let key = TileKey {
+            tile: TileCoord::new(5, 15, 14).unwrap(),
+            filter: FilterKey::of(&EventFilter::default()),
+        };
+        let version = |epoch| TileVersion {
+            epoch,
+            data_version: 1,
+        };
+        let render = |bytes: u8| move || Ok::<_, ()>(Some(vec![bytes; 100]));
+        for epoch in 0..50u8 {
+            let v = version(u64::from(epoch));
+            let got = cache.get_or_render(Some((key.clone(), v)), render(epoch));
+            assert_eq!(got.unwrap().raw[0], epoch);
+            assert!(cache.contains(&key, v));
+            let again = cache.get_or_render(Some((key.clone(), v)), render(255));
+            assert_eq!(again.unwrap().raw[0], epoch, "served from the cache");
+        }
+        let c = cache.cache.as_ref().unwrap();
+        c.run_pending_tasks();
+        assert_eq!(c.entry_count(), 1);
+        let old = cache.get_or_render(Some((key.clone(), version(3))), render(3));
+        assert_eq!(old.unwrap().raw[0], 3, "an older snapshot renders its own");
     }
 }

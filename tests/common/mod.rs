@@ -269,3 +269,44 @@ pub fn run_truth(script: &str, args: &[&str]) -> Value {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// Web Mercator, written out independently of the server's code: lon/lat -> world 0..1.
+pub fn world(lon: f64, lat: f64) -> (f64, f64) {
+    let lr = lat.to_radians();
+    (
+        (lon + 180.0) / 360.0,
+        (1.0 - (lr.tan() + 1.0 / lr.cos()).ln() / std::f64::consts::PI) / 2.0,
+    )
+}
+
+/// The tile at zoom `z` holding a point (tiles are half-open squares).
+pub fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
+    let (x, y) = world(lon, lat);
+    let n = (1u64 << z) as f64;
+    ((x * n).floor() as u32, (y * n).floor() as u32)
+}
+
+/// Synthetic events in the full ACLED layout (`gen-events`), in a scratch file of `name`.
+pub fn synthetic_events(name: &str, n: u32, seed: u32) -> PathBuf {
+    let file = scratch(name).join("events.csv");
+    let out = Command::new(bin())
+        .args([
+            "gen-events",
+            "--n",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
+        .arg(&file)
+        .arg("--data")
+        .arg(geodata())
+        .output()
+        .expect("run gen-events");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    file
+}

@@ -16,13 +16,12 @@ fn schemathesis_finds_no_failure_against_the_openapi_document() {
     // this server's own fresh store).
     let key = "contract-test-key";
     let server = Server::start_env(&[], &[("SAHEL_ATLAS_WRITE_KEYS", key)]);
-    // Every operation but POST and PUT (left out below) and the document's own path.
+    // Every operation but the document's own path.
     let operations = server.json("/ogc/api")["paths"]
         .as_object()
         .unwrap()
         .values()
         .flat_map(|item| item.as_object().unwrap().keys())
-        .filter(|method| *method != "post" && *method != "put")
         .count()
         - 1;
     let schemathesis = common::python().with_file_name("schemathesis");
@@ -33,11 +32,6 @@ fn schemathesis_finds_no_failure_against_the_openapi_document() {
         .args(["run", &format!("{}/ogc/api", server.base)])
         .args(["--checks", "all", "--phases", "examples,coverage,fuzzing"])
         .args(["--header", &format!("Authorization: Bearer {key}")])
-        // The bodies of POST and PUT are documented as GeoJSON objects or CSV text, far
-        // looser than what is stored (ACLED columns, valid dates, Points): Schemathesis
-        // rightly reports them as mostly rejected. Until the body schema states the
-        // rules, those two are left out; DELETE and every read are in.
-        .args(["--exclude-method", "POST", "--exclude-method", "PUT"])
         // Fixed, so a failure can be replayed; CI and developers run the same cases.
         .args(["--max-examples", "30", "--seed", "20261124"])
         .args(["--no-color"])

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod assets;
+mod body_schema;
 pub mod features;
 pub mod metrics;
 pub mod ogc;

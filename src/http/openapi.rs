@@ -64,13 +64,18 @@ fn busy() -> utoipa::openapi::Response {
 fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method, body: bool) {
     use utoipa::openapi::request_body::RequestBodyBuilder;
     if body {
-        let any = || Content::new(ObjectBuilder::new().schema_type(SchemaType::Object));
+        let geojson = || {
+            Content::new(match *method {
+                Method::PUT => super::body_schema::put_body(),
+                _ => super::body_schema::post_body(),
+            })
+        };
         let csv = Content::new(ObjectBuilder::new().schema_type(SchemaType::String));
         op.request_body = Some(
             RequestBodyBuilder::new()
                 .description(Some("GeoJSON Feature(s) of Points with ACLED properties, or an ACLED/UCDP CSV export"))
-                .content("application/geo+json", any())
-                .content("application/json", any())
+                .content("application/geo+json", geojson())
+                .content("application/json", geojson())
                 .content("text/csv", csv)
                 .required(Some(Required::True))
                 .build(),

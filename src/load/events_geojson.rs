@@ -83,9 +83,8 @@ fn feature_record(
         match value {
             None | Some(serde_json::Value::Null) => record.push_field(""),
             Some(serde_json::Value::String(s)) => record.push_field(s),
-            Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
-                record.push_field(&v.to_string())
-            }
+            Some(serde_json::Value::Number(n)) => record.push_field(&n.to_string()),
+            // Booleans, arrays and objects are no ACLED value (the body's schema says so).
             Some(_) => return Err(("properties", format!("{name} is not a string or number"))),
         }
     }

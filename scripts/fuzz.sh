@@ -3,7 +3,8 @@
 # each target in fuzz/fuzz_targets for SECS seconds (default 300), from the seeds in
 # fuzz/seeds plus the corpus kept in target/fuzz-corpus between runs. Prints executions
 # and crashes per target; a crash's input lands in fuzz/artifacts/TARGET/ (replay it with
-# `cargo +nightly fuzz run TARGET FILE` in fuzz/) and becomes a regression test.
+# `cargo +nightly fuzz run TARGET FILE` in fuzz/) and becomes a regression test: copy it
+# into tests/fuzz-found/TARGET/, which tests/loaders.rs replays.
 #   scripts/fuzz.sh [SECS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."

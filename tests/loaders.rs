@@ -307,3 +307,30 @@ fn bad_geojson_names_feature_and_field() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("lakes.geojson"));
 }
+
+/// Every input a fuzz target crashed on (`scripts/fuzz.sh`), replayed: the loaders now
+/// refuse it with an error naming the file, as the target demands, instead of panicking.
+#[test]
+fn inputs_the_fuzzer_crashed_on_are_refused_with_the_file_named() {
+    use sahel_atlas::load::{load_bases, load_places, load_regions};
+    let dir = common::repo().join("tests/fuzz-found/geojson_files");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.display().to_string();
+        for result in [
+            load_regions(&path).map(|r| r.len()),
+            load_bases(&path).map(|b| b.len()),
+            load_places(&path).map(|p| p.len()),
+        ] {
+            let e = result.expect_err(&name).to_string();
+            assert!(e.contains(&name), "{e}");
+        }
+        replayed += 1;
+    }
+    assert!(replayed >= 1);
+    // The first one: a polygon vertex of one number.
+    let e = load_regions(&dir.join("short-position.geojson")).unwrap_err();
+    assert!(e.to_string().contains("feature 0"), "{e}");
+    assert!(e.to_string().contains("position of 1 number"), "{e}");
+}

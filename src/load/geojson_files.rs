@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use geo::{Geometry, MultiPolygon, Validation};
-use geojson::{Feature, FeatureCollection};
+use geojson::{Feature, FeatureCollection, GeometryValue, Position};
 use serde_json::Value;
 
 use super::{LoadError, Location};
@@ -81,6 +81,15 @@ impl<'a> Feat<'a> {
             .geometry
             .as_ref()
             .ok_or_else(|| self.err("geometry", "is missing"))?;
+        if let Some(p) = short_position(&g.value) {
+            return Err(self.err(
+                "geometry",
+                format!(
+                    "has a position of {} number(s); each needs longitude and latitude",
+                    p.len()
+                ),
+            ));
+        }
         let geom = Geometry::<f64>::try_from(&g.value)
             .map_err(|e| self.err("geometry", format!("cannot be read: {e}")))?;
         use geo::CoordsIter;
@@ -100,6 +109,27 @@ impl<'a> Feat<'a> {
         match self.geometry()? {
             Geometry::Point(p) => Ok(LonLat::new(p.x(), p.y())),
             _ => Err(self.err("geometry", "must be a Point")),
+        }
+    }
+}
+
+/// A position of fewer than two numbers in `g`, if any: the geojson crate's conversion
+/// reads the second without checking, and panics (found by fuzzing).
+fn short_position(g: &GeometryValue) -> Option<&Position> {
+    let short = |p: &&Position| p.len() < 2;
+    match g {
+        GeometryValue::Point { coordinates } => Some(coordinates).filter(short),
+        GeometryValue::MultiPoint { coordinates } | GeometryValue::LineString { coordinates } => {
+            coordinates.iter().find(short)
+        }
+        GeometryValue::MultiLineString { coordinates } | GeometryValue::Polygon { coordinates } => {
+            coordinates.iter().flatten().find(short)
+        }
+        GeometryValue::MultiPolygon { coordinates } => {
+            coordinates.iter().flatten().flatten().find(short)
+        }
+        GeometryValue::GeometryCollection { geometries } => {
+            geometries.iter().find_map(|g| short_position(&g.value))
         }
     }
 }

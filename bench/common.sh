@@ -31,3 +31,25 @@ start() {
 }
 
 rss_mb() { echo $(( $(awk '/VmRSS/ {print $2}' /proc/"$1"/status) / 1024 )); }
+
+# postgis_start: a new PostgreSQL 15 + PostGIS cluster in $TMP on a free loopback port,
+# with database sahel (installs Debian's postgresql-15-postgis-3 when missing); sets
+# PGURL and PSQL. Stopped by the EXIT trap.
+postgis_start() {
+  local as_root=(); [ "$(id -u)" = 0 ] || as_root=(sudo)
+  [ -f /usr/share/postgresql/15/extension/postgis.control ] \
+    || { "${as_root[@]}" apt-get update -q; "${as_root[@]}" apt-get install -y -q postgresql-15-postgis-3; }
+  local pg=/usr/lib/postgresql/15/bin owner=()
+  [ "$(id -u)" = 0 ] && owner=(runuser -u postgres --)
+  PGDIR=$(mktemp -d /tmp/sahel-bench-pg.XXXXXX)
+  [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
+  PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "${owner[@]}" "$pg/initdb" -A trust -U postgres -D "$PGDIR/data" >/dev/null
+  "${owner[@]}" "$pg/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start \
+    -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1" >/dev/null
+  PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -X -A -t -v ON_ERROR_STOP=1)
+  "${PSQL[@]}" -d postgres -c 'CREATE DATABASE sahel' >/dev/null
+  PGURL=postgres://postgres@127.0.0.1:$PGPORT/sahel
+  PG_STOP=("${owner[@]}" "$pg/pg_ctl" -D "$PGDIR/data" -m immediate stop)
+  trap 'cleanup; "${PG_STOP[@]}" >/dev/null 2>&1 || true; rm -rf "$PGDIR"' EXIT
+}

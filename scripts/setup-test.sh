@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust: a Python virtualenv with the packages
 # in tests/requirements.txt (GeographicLib, shapely, mapbox-vector-tile) used as
-# independent ground truth, Debian's Chromium for the browser test, and gdal-bin (ogrinfo,
-# ogr2ogr) as a real OGC API – Features client.
+# independent ground truth, Debian's Chromium for the browser test, gdal-bin (ogrinfo,
+# ogr2ogr) as a real OGC API – Features client, and PostgreSQL 15 with PostGIS, which
+# tests/replicas.rs starts as the store replicas share.
 set -euo pipefail
 venv=${1:-.venv}
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v ogrinfo >/dev/null || missing+=(gdal-bin)
+[ -f /usr/share/postgresql/15/extension/postgis.control ] && [ -x /usr/lib/postgresql/15/bin/initdb ] \
+  || missing+=(postgresql-15-postgis-3 postgresql-15)
 if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -q
   as_root apt-get install -y -q "${missing[@]}"

@@ -10,6 +10,7 @@ pub mod atlas;
 pub mod geodesy;
 pub mod grid;
 pub mod http;
+pub mod import;
 pub mod live;
 pub mod load;
 pub mod memory;

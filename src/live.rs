@@ -129,6 +129,12 @@ fn merge_threshold(base_events: usize) -> usize {
     (base_events / 64).max(8_192)
 }
 
+/// Changes fetched at a time when following a shared store.
+const FOLLOW_BATCH: usize = 50_000;
+
+/// How long the follower waits for a notice before it polls anyway.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What a write did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Written {
@@ -280,10 +286,33 @@ impl Live {
     /// visible or kept).
     pub fn write(self: &Arc<Self>, changes: &[Change]) -> Result<Written, WriteError> {
         let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = self.store.shared();
+        if shared {
+            // Others write too: check ids against what they have committed.
+            self.catch_up_locked()?;
+        }
         let snap = self.current.load_full();
         let (inserted, updated) = count_changes(&snap.atlas, changes)?;
         let records = self.store.commit(changes)?;
         let sequence = records.last().map_or(snap.sequence, |r| r.seq);
+        let contiguous = records.first().is_none_or(|r| r.seq == snap.sequence + 1);
+        if shared && !contiguous {
+            // Another replica committed in between: take its changes and ours, in order.
+            self.catch_up_locked()?;
+        } else {
+            self.apply_locked(&snap, changes, sequence);
+        }
+        Ok(Written {
+            inserted,
+            updated,
+            records,
+            sequence,
+        })
+    }
+
+    /// Makes `changes`, committed up to `sequence`, visible over `snap` (the current
+    /// snapshot; the caller holds the writer lock).
+    fn apply_locked(self: &Arc<Self>, snap: &Snapshot, changes: &[Change], sequence: u64) {
         // Before the swap: a reader of the old snapshot then sees the new epoch and does
         // not cache its (old) version of these tiles under it.
         let atlas = &snap.atlas;
@@ -297,16 +326,69 @@ impl Live {
         self.epochs.touch(old.chain(new), sequence);
         self.current
             .store(Arc::new(snap.with_changes(changes, sequence)));
-        self.notices.send_replace(Notice::Sequence(sequence));
+        self.notices.send_if_modified(|n| match n {
+            Notice::Closing => false,
+            n => {
+                *n = Notice::Sequence(sequence);
+                true
+            }
+        });
         if self.delta_too_big() {
             self.start_merge();
         }
-        Ok(Written {
-            inserted,
-            updated,
-            records,
-            sequence,
-        })
+    }
+
+    /// Applies what other processes committed to a shared store since the current
+    /// snapshot; returns the sequence number now visible.
+    ///
+    /// # Errors
+    /// The store cannot be read (the snapshot stays as it was).
+    pub fn catch_up(self: &Arc<Self>) -> Result<u64, StoreError> {
+        let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up_locked()
+    }
+
+    fn catch_up_locked(self: &Arc<Self>) -> Result<u64, StoreError> {
+        loop {
+            let snap = self.current.load_full();
+            let followed = self.store.changes_after(snap.sequence, FOLLOW_BATCH)?;
+            if followed.sequence == snap.sequence {
+                return Ok(snap.sequence);
+            }
+            self.apply_locked(&snap, &followed.changes, followed.sequence);
+        }
+    }
+
+    /// Follows the writes other replicas make to a shared store, from a thread of its
+    /// own: woken by the store's notices, and polling every second in case one is lost.
+    /// Does nothing for a store only this process writes.
+    pub fn follow(self: &Arc<Self>) {
+        if !self.store.shared() {
+            return;
+        }
+        let live = self.clone();
+        let mut notices = self.subscribe();
+        std::thread::spawn(move || {
+            let mut failing = false;
+            while *notices.borrow_and_update() != Notice::Closing {
+                let result = live
+                    .store
+                    .wait_for_changes(FOLLOW_POLL)
+                    .and_then(|()| live.catch_up());
+                match result {
+                    Err(e) if !failing => {
+                        tracing::error!("following the store failed (retrying every second): {e}");
+                        failing = true;
+                    }
+                    Err(_) => std::thread::sleep(FOLLOW_POLL),
+                    Ok(seq) if failing => {
+                        tracing::info!(sequence = seq, "following the store again");
+                        failing = false;
+                    }
+                    Ok(_) => {}
+                }
+            }
+        });
     }
 
     /// Folds the delta into a new base in the background, unless a merge is under way.

@@ -1,4 +1,4 @@
-//! `sahel-atlas`: serve | check | gen-events.
+//! `sahel-atlas`: serve | import | check | gen-events.
 #![warn(clippy::too_many_lines)]
 
 use std::net::SocketAddr;
@@ -12,10 +12,10 @@ use sahel_atlas::atlas::Atlas;
 use sahel_atlas::http::server::ConnectionLimits;
 use sahel_atlas::http::shed::ShedLimits;
 use sahel_atlas::http::{AppState, Config, serve};
+use sahel_atlas::import::{ImportError, import_files};
 use sahel_atlas::live::{Live, LoadFailed, Sources, read_atlas};
 use sahel_atlas::load::{Dataset, EventSources, LoadError, load_places, load_regions};
 use sahel_atlas::store::StoreError;
-use sahel_atlas::store::gpkg::GeoPackageStore;
 
 #[derive(Parser)]
 #[command(
@@ -100,10 +100,11 @@ enum Command {
             default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
         )]
         font: PathBuf,
-        /// GeoPackage holding the events written at run time (created when missing);
-        /// applied over the data files at start-up.
-        #[arg(long, default_value = "store/atlas.gpkg")]
-        store: PathBuf,
+        /// Where events written at run time (and imported) are kept, laid over the data
+        /// files at start-up: a GeoPackage path (created when missing) or a
+        /// postgres://user@host/db URL of a PostGIS database that replicas share.
+        #[arg(long, default_value = "store/atlas.gpkg", value_name = "PATH|URL")]
+        store: String,
         /// File of write keys, one per line (also: env SAHEL_ATLAS_WRITE_KEYS, comma-separated).
         #[arg(long, value_name = "FILE")]
         write_keys_file: Option<PathBuf>,
@@ -111,6 +112,19 @@ enum Command {
         limits: LimitArgs,
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// Load ACLED or UCDP GED exports into a store, in batches; a stopped import resumes
+    /// where it stopped, a finished one is skipped.
+    Import {
+        /// A GeoPackage path or a postgres://user@host/db URL.
+        #[arg(long, value_name = "PATH|URL")]
+        store: String,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+        /// CSV exports (format detected from the header).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// Validate the data and print what would be served; exits non-zero on any error.
     Check {
@@ -184,6 +198,8 @@ enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Data(#[from] LoadFailed),
+    #[error(transparent)]
+    Import(#[from] ImportError),
     #[error("cannot read the write keys from {}: {source}", path.display())]
     Keys {
         path: PathBuf,
@@ -202,6 +218,11 @@ fn main() -> ExitCode {
     let done = match Cli::parse().command {
         Command::GenEvents { n, seed, out, data } => gen_events(n, seed, &out, &data),
         Command::Check { data } => check(&data),
+        Command::Import {
+            store,
+            batch,
+            files,
+        } => import(&store, batch, &files),
         Command::Serve {
             addr,
             data,
@@ -296,10 +317,31 @@ fn write_keys(file: Option<&Path>) -> Result<Vec<String>, CliError> {
 }
 
 /// Opens the store, lays its events over the data files and builds the first snapshot.
-fn open_live(data: &DataArgs, store_path: &Path) -> Result<Live, CliError> {
-    let store = GeoPackageStore::open(store_path)?;
-    tracing::info!(store = %store_path.display(), "store opened");
-    Ok(Live::open(sources(data), Box::new(store))?)
+fn open_live(data: &DataArgs, store: &str) -> Result<Live, CliError> {
+    let store = sahel_atlas::store::open(store)?;
+    tracing::info!(store = %store.name(), shared = store.shared(), "store opened");
+    Ok(Live::open(sources(data), store)?)
+}
+
+/// `import`: the files into the store, then a line per file.
+fn import(store: &str, batch: usize, files: &[PathBuf]) -> Result<(), CliError> {
+    let store = sahel_atlas::store::open(store)?;
+    let started = Instant::now();
+    for f in import_files(&*store, files, batch)? {
+        println!(
+            "{}: {} events, {} committed now",
+            f.file.display(),
+            f.events,
+            f.committed
+        );
+    }
+    println!(
+        "imported into {} in {:.1} s; store sequence {}",
+        store.name(),
+        started.elapsed().as_secs_f64(),
+        store.sequence()?
+    );
+    Ok(())
 }
 
 /// Reloads the data files on every SIGHUP (the outcome is logged and shown by /healthz).
@@ -337,6 +379,7 @@ fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliErr
         println!("listening on http://{local}");
         let started = Instant::now();
         let state = Arc::new(AppState::new(live, config));
+        state.live.follow();
         reload_on_hangup(state.clone()).map_err(CliError::Signals)?;
         tracing::info!(
             tile_prep_ms = started.elapsed().as_millis() as u64,

@@ -11,9 +11,9 @@ use std::sync::Mutex;
 
 use chrono::{Datelike, NaiveDate};
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Change, ChangeRecord, EventStore, Op, StoreError, Stored};
+use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
 use crate::load::Interner;
 use crate::model::{Event, LonLat};
 
@@ -132,6 +132,18 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description) VALUE
   ('sahel_deleted', 'attributes', 'sahel_deleted', 'Event ids deleted (hidden from the data files)');
 "#;
 
+/// Added after the first stores were made: created in those when they are opened.
+const IMPORTS: &str = r#"
+CREATE TABLE IF NOT EXISTS sahel_imports (
+  file TEXT PRIMARY KEY,
+  bytes INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  done INTEGER NOT NULL,
+  at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
+  ('sahel_imports', 'attributes', 'sahel_imports', 'Files imported, and how far');
+"#;
+
 /// The ACLED columns of `events`, in insert order (after `geom`).
 const COLUMNS: &str = "event_id_cnty, event_date, year, event_type, sub_event_type, actor1, \
     actor2, admin1, admin2, location, latitude, longitude, geo_precision, fatalities, source, notes";
@@ -206,6 +218,7 @@ impl GeoPackageStore {
             conn.pragma_update(None, "user_version", GPKG_VERSION)
                 .map_err(|e| self.sqlite(e))?;
             conn.execute_batch(SCHEMA).map_err(|e| self.sqlite(e))?;
+            conn.execute_batch(IMPORTS).map_err(|e| self.sqlite(e))?;
             // GDAL reads application_id from the file's header, not through SQLite: move
             // the new first page out of the WAL now.
             return conn
@@ -229,7 +242,27 @@ impl GeoPackageStore {
                  move it away or pass another --store",
             ));
         }
-        Ok(())
+        conn.execute_batch(IMPORTS).map_err(|e| self.sqlite(e))
+    }
+
+    fn commit_with(
+        &self,
+        changes: &[Change],
+        mark: Option<&ImportMark>,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        let records = apply(&tx, changes).map_err(|e| self.sqlite(e))?;
+        if let Some(m) = mark {
+            tx.execute(
+                "INSERT OR REPLACE INTO sahel_imports (file, bytes, rows, done) VALUES (?1, ?2, ?3, ?4)",
+                params![m.file, m.bytes as i64, m.rows as i64, m.done],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        }
+        // With synchronous=FULL in WAL mode the commit returns after the log is synced.
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(records)
     }
 }
 
@@ -267,12 +300,68 @@ impl EventStore for GeoPackageStore {
     }
 
     fn commit(&self, changes: &[Change]) -> Result<Vec<ChangeRecord>, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        let records = apply(&tx, changes).map_err(|e| self.sqlite(e))?;
-        // With synchronous=FULL in WAL mode the commit returns after the log is synced.
-        tx.commit().map_err(|e| self.sqlite(e))?;
-        Ok(records)
+        self.commit_with(changes, None)
+    }
+
+    fn commit_import(
+        &self,
+        changes: &[Change],
+        mark: &ImportMark,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.commit_with(changes, Some(mark))
+    }
+
+    fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT bytes, rows, done FROM sahel_imports WHERE file = ?1",
+                [file],
+                |r| {
+                    Ok(ImportMark {
+                        file: file.to_string(),
+                        bytes: r.get::<_, i64>(0)? as u64,
+                        rows: r.get::<_, i64>(1)? as u64,
+                        done: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    fn changes_after(&self, since: u64, limit: usize) -> Result<Followed, StoreError> {
+        let conn = self.lock();
+        let mut interner = Interner::default();
+        // The event columns first, where event_of_row reads them.
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT e.fid, {COLUMNS}, c.seq, c.event_id FROM sahel_changes c
+                 LEFT JOIN events e ON e.event_id_cnty = c.event_id
+                 WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2"
+            ))
+            .map_err(|e| self.sqlite(e))?;
+        let mut rows = stmt
+            .query(params![since as i64, limit.min(i64::MAX as usize) as i64])
+            .map_err(|e| self.sqlite(e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
+            let seq = row.get::<_, i64>(17).map_err(|e| self.sqlite(e))? as u64;
+            let id = interner.intern(&row.get::<_, String>(18).map_err(|e| self.sqlite(e))?);
+            let stored = row.get::<_, Option<i64>>(0).map_err(|e| self.sqlite(e))?;
+            let event = match stored {
+                Some(_) => Some(
+                    event_of_row(row, &mut interner)
+                        .map_err(|problem| self.invalid(format!("events: {problem}")))?,
+                ),
+                None => None,
+            };
+            out.push((seq, id, event));
+        }
+        Ok(Followed::from_rows(since, out))
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
     }
 
     fn changes_since(&self, since: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError> {

@@ -1,12 +1,15 @@
-//! The durable event store: events written at run time (inserted, replaced, deleted),
-//! kept across restarts and applied over the loaded files by event id. [`EventStore`] is
-//! the small trait a store implements; [`gpkg::GeoPackageStore`] is the embedded one (a
-//! GeoPackage that QGIS and GDAL open as it is).
+//! The durable event store: events written at run time (inserted, replaced, deleted) or
+//! imported, kept across restarts and applied over the loaded files by event id.
+//! [`EventStore`] is the small trait a store implements; [`gpkg::GeoPackageStore`] is the
+//! embedded one (a GeoPackage that QGIS and GDAL open as it is), [`postgis::PostgisStore`]
+//! the shared one that replicas of the service write to and follow.
 
 pub mod gpkg;
+pub mod postgis;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::model::Event;
 
@@ -79,9 +82,69 @@ impl Stored {
     }
 }
 
+/// The changes committed after a sequence number, each as the store holds its event now:
+/// an upsert of the stored event, or a delete when the store no longer has it.
+#[derive(Debug, Default)]
+pub struct Followed {
+    pub changes: Vec<Change>,
+    /// The last sequence number these changes cover (the one asked from when none).
+    pub sequence: u64,
+}
+
+impl Followed {
+    /// From `(seq, id, the event as stored now)` rows in sequence order: one change per
+    /// id (its latest state), in the order of each id's last change.
+    fn from_rows(since: u64, rows: Vec<(u64, Arc<str>, Option<Event>)>) -> Followed {
+        let sequence = rows.last().map_or(since, |r| r.0);
+        let mut last: HashMap<Arc<str>, usize> = HashMap::new();
+        for (i, (_, id, _)) in rows.iter().enumerate() {
+            last.insert(id.clone(), i);
+        }
+        let changes = rows
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (_, id, _))| last.get(id) == Some(i))
+            .map(|(_, (_, id, event))| match event {
+                Some(e) => Change::Upsert(e),
+                None => Change::Delete(id),
+            })
+            .collect();
+        Followed { changes, sequence }
+    }
+}
+
+/// How far the import of one file has got, kept in the store with the rows it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportMark {
+    /// The file's absolute path.
+    pub file: String,
+    /// Its size when the import began: another size means another file.
+    pub bytes: u64,
+    /// Rows of it committed.
+    pub rows: u64,
+    pub done: bool,
+}
+
+/// Opens the store `spec` names: a `postgres://` or `postgresql://` URL for PostGIS,
+/// otherwise the path of a GeoPackage (created when missing).
+///
+/// # Errors
+/// A store that cannot be opened or is not ours.
+pub fn open(spec: &str) -> Result<Box<dyn EventStore>, StoreError> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        Ok(Box::new(postgis::PostgisStore::connect(spec)?))
+    } else {
+        Ok(Box::new(gpkg::GeoPackageStore::open(
+            std::path::Path::new(spec),
+        )?))
+    }
+}
+
 /// Why the store cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("store {url}: {problem}")]
+    Postgres { url: String, problem: String },
     #[error("store {path}: {source}")]
     Sqlite {
         path: String,
@@ -110,4 +173,33 @@ pub trait EventStore: Send + Sync {
 
     /// The last committed sequence number.
     fn sequence(&self) -> Result<u64, StoreError>;
+
+    /// The changes after sequence number `since` (at most `limit` of them), with the
+    /// events as stored now: what a reader that has seen up to `since` must apply.
+    fn changes_after(&self, since: u64, limit: usize) -> Result<Followed, StoreError>;
+
+    /// Commits `changes` and, in the same transaction, `mark`: an import resumes from
+    /// what was committed.
+    fn commit_import(
+        &self,
+        changes: &[Change],
+        mark: &ImportMark,
+    ) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// Where the import of `file` has got to, if it was begun.
+    fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError>;
+
+    /// Whether other processes write to this store too: this one then follows them.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Returns when another process may have committed, or after `timeout`.
+    fn wait_for_changes(&self, timeout: Duration) -> Result<(), StoreError> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
+
+    /// How the store is named in logs (a URL without its password, or a path).
+    fn name(&self) -> String;
 }

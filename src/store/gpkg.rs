@@ -244,8 +244,10 @@ impl GeoPackageStore {
         }
         conn.execute_batch(IMPORTS).map_err(|e| self.sqlite(e))
     }
+}
 
-    fn commit_with(
+impl EventStore for GeoPackageStore {
+    fn commit_marked(
         &self,
         changes: &[Change],
         mark: Option<&ImportMark>,
@@ -264,9 +266,7 @@ impl GeoPackageStore {
         tx.commit().map_err(|e| self.sqlite(e))?;
         Ok(records)
     }
-}
 
-impl EventStore for GeoPackageStore {
     fn load(&self) -> Result<Stored, StoreError> {
         let conn = self.lock();
         let mut interner = Interner::default();
@@ -297,18 +297,6 @@ impl EventStore for GeoPackageStore {
             deleted,
             sequence: last_sequence(&conn).map_err(|e| self.sqlite(e))?,
         })
-    }
-
-    fn commit(&self, changes: &[Change]) -> Result<Vec<ChangeRecord>, StoreError> {
-        self.commit_with(changes, None)
-    }
-
-    fn commit_import(
-        &self,
-        changes: &[Change],
-        mark: &ImportMark,
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
-        self.commit_with(changes, Some(mark))
     }
 
     fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError> {

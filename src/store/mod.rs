@@ -164,9 +164,19 @@ pub trait EventStore: Send + Sync {
     /// Everything stored, for start-up.
     fn load(&self) -> Result<Stored, StoreError>;
 
-    /// Applies `changes` in one transaction, in order, and returns their records once the
-    /// transaction is committed and on disk: nothing of a failed batch is kept.
-    fn commit(&self, changes: &[Change]) -> Result<Vec<ChangeRecord>, StoreError>;
+    /// Applies `changes` in one transaction, in order, with `mark` (an import's progress)
+    /// when given, and returns their records once the transaction is committed and on
+    /// disk: nothing of a failed batch is kept.
+    fn commit_marked(
+        &self,
+        changes: &[Change],
+        mark: Option<&ImportMark>,
+    ) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// Commits `changes` (see [`EventStore::commit_marked`]).
+    fn commit(&self, changes: &[Change]) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.commit_marked(changes, None)
+    }
 
     /// Changes after sequence number `since`, oldest first, at most `limit`.
     fn changes_since(&self, since: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError>;
@@ -184,7 +194,9 @@ pub trait EventStore: Send + Sync {
         &self,
         changes: &[Change],
         mark: &ImportMark,
-    ) -> Result<Vec<ChangeRecord>, StoreError>;
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.commit_marked(changes, Some(mark))
+    }
 
     /// Where the import of `file` has got to, if it was begun.
     fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError>;

@@ -141,27 +141,6 @@ impl PostgisStore {
         result.map_err(|e| self.error(&e))
     }
 
-    fn commit_with(
-        &self,
-        changes: &[Change],
-        mark: Option<&ImportMark>,
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
-        self.with_client(|c| {
-            let mut tx = c.transaction()?;
-            let records = apply(&mut tx, changes)?;
-            if let Some(m) = mark {
-                tx.execute(
-                    "INSERT INTO sahel_imports (file, bytes, rows, done) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (file) DO UPDATE SET bytes = excluded.bytes,
-                       rows = excluded.rows, done = excluded.done, at = now()",
-                    &[&m.file, &(m.bytes as i64), &(m.rows as i64), &m.done],
-                )?;
-            }
-            tx.commit()?;
-            Ok(records)
-        })
-    }
-
     /// Opens a transaction that sees one consistent state of every table.
     fn reading<T>(
         &self,
@@ -201,6 +180,27 @@ fn redact(url: &str) -> String {
 }
 
 impl EventStore for PostgisStore {
+    fn commit_marked(
+        &self,
+        changes: &[Change],
+        mark: Option<&ImportMark>,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            let records = apply(&mut tx, changes)?;
+            if let Some(m) = mark {
+                tx.execute(
+                    "INSERT INTO sahel_imports (file, bytes, rows, done) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (file) DO UPDATE SET bytes = excluded.bytes,
+                       rows = excluded.rows, done = excluded.done, at = now()",
+                    &[&m.file, &(m.bytes as i64), &(m.rows as i64), &m.done],
+                )?;
+            }
+            tx.commit()?;
+            Ok(records)
+        })
+    }
+
     fn load(&self) -> Result<Stored, StoreError> {
         let rows = self.reading(|tx| {
             let mut interner = Interner::default();
@@ -229,18 +229,6 @@ impl EventStore for PostgisStore {
             deleted,
             sequence,
         })
-    }
-
-    fn commit(&self, changes: &[Change]) -> Result<Vec<ChangeRecord>, StoreError> {
-        self.commit_with(changes, None)
-    }
-
-    fn commit_import(
-        &self,
-        changes: &[Change],
-        mark: &ImportMark,
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
-        self.commit_with(changes, Some(mark))
     }
 
     fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError> {

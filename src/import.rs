@@ -2,13 +2,11 @@
 //! rather than from files. Rows go in batches, each committed with a mark of how far the
 //! file has got: an import that was stopped resumes after its last committed batch.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::load::{Interner, LoadError, load_events_file};
+use crate::progress::Progress;
 use crate::store::{Change, EventStore, ImportMark, StoreError};
 
 /// Why an import stopped.
@@ -82,7 +80,7 @@ fn import_file(
     if from > 0 {
         tracing::info!(file = %key, from, total, "resuming");
     }
-    let progress = Progress::new(&key, total, from);
+    let progress = Progress::new(&key, "events", total, from);
     let mut done = from.min(total);
     let mut rest = events.into_iter().skip(done as usize).peekable();
     loop {
@@ -106,59 +104,4 @@ fn import_file(
         events: total,
         committed: total - from.min(total),
     })
-}
-
-/// A progress bar on a terminal; a log line every tenth of the file otherwise.
-struct Progress {
-    bar: Option<ProgressBar>,
-    file: String,
-    total: u64,
-    logged: std::cell::Cell<u64>,
-}
-
-impl Progress {
-    fn new(file: &str, total: u64, from: u64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {human_pos}/{human_len} events, {per_sec}, ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            bar.set_message(file.to_string());
-            bar.set_position(from);
-            bar
-        });
-        Progress {
-            bar,
-            file: file.to_string(),
-            total,
-            logged: std::cell::Cell::new(from),
-        }
-    }
-
-    fn set(&self, done: u64) {
-        match &self.bar {
-            Some(bar) => bar.set_position(done),
-            None if done - self.logged.get() >= (self.total / 10).max(1) || done == self.total => {
-                self.logged.set(done);
-                tracing::info!(file = %self.file, done, total = self.total, "importing");
-            }
-            None => {}
-        }
-    }
-
-    fn finish(&self, started: Instant) {
-        if let Some(bar) = &self.bar {
-            bar.finish();
-        }
-        tracing::info!(
-            file = %self.file,
-            events = self.total,
-            secs = started.elapsed().as_secs_f64(),
-            "imported"
-        );
-    }
 }

@@ -7,6 +7,7 @@
 #![warn(clippy::too_many_lines)]
 
 pub mod atlas;
+pub mod export;
 pub mod geodesy;
 pub mod grid;
 pub mod http;
@@ -16,6 +17,7 @@ pub mod load;
 pub mod memory;
 pub mod model;
 pub mod pip;
+pub mod progress;
 pub mod query;
 pub mod store;
 pub mod synth;

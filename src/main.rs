@@ -1,4 +1,4 @@
-//! `sahel-atlas`: serve | import | check | gen-events.
+//! `sahel-atlas`: serve | import | export | check | gen-events.
 #![warn(clippy::too_many_lines)]
 
 use std::net::SocketAddr;
@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::atlas::Atlas;
+use sahel_atlas::export::{ArchiveFormat, ExportError, ExportSpec, export_tiles};
+use sahel_atlas::http::params::queries::TileQuery;
 use sahel_atlas::http::server::ConnectionLimits;
 use sahel_atlas::http::shed::ShedLimits;
 use sahel_atlas::http::{AppState, Config, serve};
@@ -16,6 +18,7 @@ use sahel_atlas::import::{ImportError, import_files};
 use sahel_atlas::live::{Live, LoadFailed, Sources, read_atlas};
 use sahel_atlas::load::{Dataset, EventSources, LoadError, load_places, load_regions};
 use sahel_atlas::store::StoreError;
+use sahel_atlas::tiles::TileSource;
 
 #[derive(Parser)]
 #[command(
@@ -126,6 +129,11 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Write the atlas as a file to publish.
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
     /// Validate the data and print what would be served; exits non-zero on any error.
     Check {
         #[command(flatten)]
@@ -146,6 +154,37 @@ enum Command {
         #[arg(long, default_value = "geodata")]
         data: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// Every non-empty tile of the zoom range and box as a PMTiles v3 or MBTiles 1.3
+    /// archive (gzipped MVT, the same tiles /tiles serves).
+    Tiles {
+        #[arg(long, value_enum, default_value = "pmtiles")]
+        format: FormatArg,
+        /// The archive to write (replaced once complete).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        minzoom: u8,
+        #[arg(long, default_value_t = 12)]
+        maxzoom: u8,
+        /// west,south,east,north in degrees (default: Mali and its surroundings).
+        #[arg(long, value_name = "W,S,E,N")]
+        bbox: Option<String>,
+        /// Event filters as /tiles takes them, e.g. "from=2018&type=Battles".
+        #[arg(long, value_name = "QUERY", default_value = "")]
+        filter: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Pmtiles,
+    Mbtiles,
 }
 
 fn sources(args: &DataArgs) -> Sources {
@@ -200,6 +239,10 @@ enum CliError {
     Data(#[from] LoadFailed),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot read the write keys from {}: {source}", path.display())]
     Keys {
         path: PathBuf,
@@ -223,6 +266,30 @@ fn main() -> ExitCode {
             batch,
             files,
         } => import(&store, batch, &files),
+        Command::Export {
+            what:
+                ExportWhat::Tiles {
+                    format,
+                    out,
+                    minzoom,
+                    maxzoom,
+                    bbox,
+                    filter,
+                    data,
+                },
+        } => {
+            let spec = ExportSpec {
+                format: match format {
+                    FormatArg::Pmtiles => ArchiveFormat::Pmtiles,
+                    FormatArg::Mbtiles => ArchiveFormat::Mbtiles,
+                },
+                out,
+                minzoom,
+                maxzoom,
+                bbox: [0.0; 4],
+            };
+            export(spec, bbox.as_deref(), &filter, &data)
+        }
         Command::Serve {
             addr,
             data,
@@ -321,6 +388,51 @@ fn open_live(data: &DataArgs, store: &str) -> Result<Live, CliError> {
     let store = sahel_atlas::store::open(store)?;
     tracing::info!(store = %store.name(), shared = store.shared(), "store opened");
     Ok(Live::open(sources(data), store)?)
+}
+
+/// `export tiles`: loads the data, then writes the archive and a line of figures.
+fn export(
+    mut spec: ExportSpec,
+    bbox: Option<&str>,
+    filter: &str,
+    data: &DataArgs,
+) -> Result<(), CliError> {
+    spec.bbox = match bbox {
+        None => sahel_atlas::tiles::BOUNDS,
+        Some(text) => {
+            let v: Vec<f64> = text
+                .split(',')
+                .map(|p| p.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    CliError::Usage(format!("--bbox {text:?}: expected W,S,E,N numbers"))
+                })?;
+            v.try_into()
+                .map_err(|_| CliError::Usage(format!("--bbox {text:?}: expected four numbers")))?
+        }
+    };
+    let params: TileQuery = sahel_atlas::http::params::parse(filter)
+        .map_err(|e| CliError::Usage(format!("--filter: {}", e.detail)))?;
+    let atlas = load(data)?;
+    let filter = params
+        .filter
+        .resolve(&atlas, None)
+        .map_err(|p| CliError::Usage(format!("--filter: {}", p.detail)))?;
+    let source = TileSource::build(&atlas);
+    source.prepare_clusters(&atlas);
+    let done = export_tiles(&atlas, &source, &filter, &spec)?;
+    println!(
+        "wrote {}: {} tiles of {} addresses at z{}-{}, {:.1} MB, {:.1} s ({:.0} tiles/s)",
+        spec.out.display(),
+        done.tiles,
+        done.considered,
+        spec.minzoom,
+        spec.maxzoom,
+        done.bytes as f64 / 1e6,
+        done.secs,
+        done.considered as f64 / done.secs.max(1e-9)
+    );
+    Ok(())
 }
 
 /// `import`: the files into the store, then a line per file.

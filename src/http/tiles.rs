@@ -11,14 +11,10 @@ use super::{JSON, Request, json_response};
 use crate::tiles::cache::{FilterKey, TileKey, TileVersion};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};
 use crate::tiles::events::{INDIVIDUAL_FROM_ZOOM, scans_widely};
-use crate::tiles::layers::{self, LAYERS};
+use crate::tiles::layers;
 
 const MVT: &str = "application/vnd.mapbox-vector-tile";
-pub const ATTRIBUTION: &str = "Natural Earth (public domain) · GeoNames (CC BY 4.0) · events and bases: cited sources per feature";
-
-/// Mali and its surroundings: bounds and centre for TileJSON and the style.
-const BOUNDS: [f64; 4] = [-12.3, 10.1, 4.3, 25.0];
-const CENTER: [f64; 3] = [-4.0, 17.0, 5.0];
+pub use crate::tiles::{ATTRIBUTION, BOUNDS, CENTER};
 
 /// Whether the client already has the tile with this ETag.
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
@@ -119,22 +115,7 @@ fn tiles_url(r: &Request, q: &TileQuery) -> Result<String, Problem> {
 /// `GET /tiles.json` (TileJSON 3.0.0); the tile filters may be given and are passed on.
 pub fn tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Problem> {
     let url = tiles_url(r, &q)?;
-    let layers = LAYERS
-        .iter()
-        .map(|l| {
-            let mut layer = tilejson::VectorLayer::new(
-                l.id().to_string(),
-                l.attributes()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.tilejson().to_string()))
-                    .collect(),
-            );
-            layer.description = Some(l.description().to_string());
-            layer.minzoom = Some(0);
-            layer.maxzoom = Some(MAX_ZOOM);
-            layer
-        })
-        .collect();
+    let layers = layers::vector_layers();
     let mut tj = tilejson::tilejson! { tiles: vec![url] };
     tj.name = Some("Sahel Atlas".into());
     tj.description = Some(format!(
@@ -284,6 +265,7 @@ fn style_json(base: &str, tiles: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tiles::layers::LAYERS;
 
     /// Every `["get", name]` inside a style expression.
     fn attributes_read(v: &Value, out: &mut Vec<String>) {

@@ -286,3 +286,23 @@ pub static LAYERS: &[&dyn Describe] = &[
     &PLACES,
     &EVENTS,
 ];
+
+/// The layers and their attributes, as TileJSON and tile archives' metadata list them.
+pub fn vector_layers() -> Vec<tilejson::VectorLayer> {
+    LAYERS
+        .iter()
+        .map(|l| {
+            let mut layer = tilejson::VectorLayer::new(
+                l.id().to_string(),
+                l.attributes()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.tilejson().to_string()))
+                    .collect(),
+            );
+            layer.description = Some(l.description().to_string());
+            layer.minzoom = Some(0);
+            layer.maxzoom = Some(super::coord::MAX_ZOOM);
+            layer
+        })
+        .collect()
+}

@@ -8,6 +8,14 @@ pub mod events;
 pub mod layers;
 pub mod shapes;
 
+/// Attribution of every tile's data, for TileJSON, the style and archives.
+pub const ATTRIBUTION: &str = "Natural Earth (public domain) · GeoNames (CC BY 4.0) · events and bases: cited sources per feature";
+
+/// Mali and its surroundings: bounds `[west, south, east, north]` and centre `[lon, lat,
+/// zoom]` for TileJSON, the style and archives.
+pub const BOUNDS: [f64; 4] = [-12.3, 10.1, 4.3, 25.0];
+pub const CENTER: [f64; 3] = [-4.0, 17.0, 5.0];
+
 use std::sync::{Arc, OnceLock};
 
 use mvt::{GeomData, GeomEncoder, GeomType, Layer, Tile};

@@ -221,36 +221,41 @@ impl Live {
         let result = read_atlas(&self.sources, Some(&*self.store));
         let millis = started.elapsed().as_millis() as u64;
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let report = match result {
+        let record = |report: &Reload| {
+            *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
+        };
+        match result {
             Ok((atlas, sequence)) => {
                 let version = self.current.load().data_version + 1;
                 let next = Snapshot::new(atlas, sequence, version, self.epochs.clone());
-                let events = next.atlas.event_count();
-                self.current.store(Arc::new(next));
-                crate::memory::release_freed();
-                self.prepare_clusters();
-                tracing::info!(events, millis, "data reloaded");
-                Reload {
+                let report = Reload {
                     at,
                     ok: true,
                     error: None,
-                    events,
+                    events: next.atlas.event_count(),
                     millis,
-                }
+                };
+                // Recorded first: whoever sees the new data also sees how it came.
+                record(&report);
+                self.current.store(Arc::new(next));
+                crate::memory::release_freed();
+                self.prepare_clusters();
+                tracing::info!(events = report.events, millis, "data reloaded");
+                report
             }
             Err(e) => {
                 tracing::error!("reload failed, the previous data keeps serving: {e}");
-                Reload {
+                let report = Reload {
                     at,
                     ok: false,
                     error: Some(e.to_string()),
                     events: self.current.load().atlas.event_count(),
                     millis,
-                }
+                };
+                record(&report);
+                report
             }
-        };
-        *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
-        report
+        }
     }
 
     /// Notices of writes (and of shutdown), for change streams.

@@ -191,7 +191,7 @@ fn tile_list(spec: &ExportSpec) -> Result<Vec<TileCoord>, ExportError> {
             }
         }
     }
-    coords.sort_by_key(|t| tile_id(*t));
+    coords.sort_by_cached_key(|t| tile_id(*t));
     Ok(coords)
 }
 

@@ -348,7 +348,7 @@ impl Live {
     ///
     /// # Errors
     /// The store cannot be read (the snapshot stays as it was).
-    pub fn catch_up(self: &Arc<Self>) -> Result<u64, StoreError> {
+    fn catch_up(self: &Arc<Self>) -> Result<u64, StoreError> {
         let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.catch_up_locked()
     }

@@ -11,20 +11,21 @@ use common::{Server, path_str, run_truth, scratch};
 
 /// Exports z0-10 over the default box to `out` with `filter`; returns the tiles written.
 fn export(format: &str, out: &std::path::Path, filter: &str) -> u64 {
-    let run = Command::new(common::bin())
-        .args(["export", "tiles", "--format", format, "--maxzoom", "10"])
-        .args(["--filter", filter, "--data", path_str(&common::geodata())])
-        .arg("--out")
-        .arg(out)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run export");
-    let text = String::from_utf8_lossy(&run.stdout).to_string();
-    assert!(
-        run.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let data = common::geodata();
+    let text = common::run_cli(&[
+        "export".as_ref(),
+        "tiles".as_ref(),
+        "--format".as_ref(),
+        format.as_ref(),
+        "--maxzoom".as_ref(),
+        "10".as_ref(),
+        "--filter".as_ref(),
+        filter.as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
     // "wrote FILE: N tiles of M addresses ..."
     let n = text.split(": ").nth(1).and_then(|t| t.split(' ').next());
     n.and_then(|n| n.parse().ok())

@@ -27,19 +27,14 @@ fn replica(url: &str) -> Server {
 }
 
 fn import(url: &str, file: &std::path::Path) -> String {
-    let out = Command::new(common::bin())
-        .args(["import", "--store", url, "--batch", "10"])
-        .arg(file)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run import");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "import failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    common::run_cli(&[
+        "import".as_ref(),
+        "--store".as_ref(),
+        url.as_ref(),
+        "--batch".as_ref(),
+        "10".as_ref(),
+        file.as_os_str(),
+    ])
 }
 
 fn total(s: &Server) -> u64 {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
+use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
 
 use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
 use crate::load::Interner;
@@ -300,12 +300,7 @@ impl EventStore for PostgisStore {
     }
 
     fn sequence(&self) -> Result<u64, StoreError> {
-        self.with_client(|c| {
-            let mut tx = c.transaction()?;
-            let s = last_sequence(&mut tx)?;
-            tx.commit()?;
-            Ok(s)
-        })
+        self.with_client(last_sequence)
     }
 
     fn shared(&self) -> bool {
@@ -340,8 +335,8 @@ impl EventStore for PostgisStore {
     }
 }
 
-fn last_sequence(tx: &mut Transaction) -> Result<u64, postgres::Error> {
-    let row = tx.query_one("SELECT coalesce(max(seq), 0) FROM sahel_changes", &[])?;
+fn last_sequence(c: &mut impl GenericClient) -> Result<u64, postgres::Error> {
+    let row = c.query_one("SELECT coalesce(max(seq), 0) FROM sahel_changes", &[])?;
     Ok(row.get::<_, i64>(0) as u64)
 }
 

@@ -234,6 +234,23 @@ fn reply_of(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
 }
 
 /// The Python with GeographicLib that `make test` set up (override with SAHEL_PYTHON).
+/// Runs `sahel-atlas ARGS` to completion; panics with its output unless it succeeds, and
+/// returns what it printed on stdout.
+pub fn run_cli(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(bin())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run sahel-atlas");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "sahel-atlas {args:?} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 pub fn python() -> PathBuf {
     std::env::var_os("SAHEL_PYTHON")
         .map(PathBuf::from)

@@ -6,6 +6,7 @@
 // Functions stay short enough to read at once (threshold in clippy.toml).
 #![warn(clippy::too_many_lines)]
 
+pub mod archive;
 pub mod atlas;
 pub mod export;
 pub mod geodesy;

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
+use sahel_atlas::archive::Archive;
 use sahel_atlas::atlas::Atlas;
 use sahel_atlas::export::{ArchiveFormat, ExportError, ExportSpec, export_tiles};
+use sahel_atlas::http::archives::Archives;
 use sahel_atlas::http::params::queries::TileQuery;
 use sahel_atlas::http::server::ConnectionLimits;
 use sahel_atlas::http::shed::ShedLimits;
@@ -111,6 +113,9 @@ enum Command {
         /// File of write keys, one per line (also: env SAHEL_ATLAS_WRITE_KEYS, comma-separated).
         #[arg(long, value_name = "FILE")]
         write_keys_file: Option<PathBuf>,
+        /// A PMTiles or MBTiles archive to serve at /archives/NAME (repeatable).
+        #[arg(long = "archive", value_name = "NAME=FILE")]
+        archives: Vec<String>,
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
@@ -299,9 +304,11 @@ fn main() -> ExitCode {
             font,
             store,
             write_keys_file,
+            archives,
             limits,
         } => write_keys(write_keys_file.as_deref()).and_then(|write_keys| {
             let config = Config {
+                archives: open_archives(&archives)?,
                 tile_cache_bytes: tile_cache_mb.saturating_mul(1 << 20),
                 public_url,
                 web_dir: web,
@@ -381,6 +388,33 @@ fn write_keys(file: Option<&Path>) -> Result<Vec<String>, CliError> {
     }
     keys.retain(|k| !k.is_empty());
     Ok(keys)
+}
+
+/// Opens each `NAME=FILE` of `serve --archive`.
+fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
+    let mut named: Vec<(String, Arc<Archive>)> = Vec::new();
+    for spec in specs {
+        let usage = |why: &str| CliError::Usage(format!("--archive {spec:?}: {why}"));
+        let (name, file) = spec
+            .split_once('=')
+            .ok_or_else(|| usage("expected NAME=FILE"))?;
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !name_ok {
+            return Err(usage(
+                "the name may hold only letters, digits, '-', '_' and '.'",
+            ));
+        }
+        if named.iter().any(|(n, _)| n == name) {
+            return Err(usage("that name is given twice"));
+        }
+        let archive = Archive::open(Path::new(file)).map_err(|e| usage(&e.problem))?;
+        tracing::info!(name, file, format = archive.format(), "archive opened");
+        named.push((name.to_string(), Arc::new(archive)));
+    }
+    Ok(Archives::new(named))
 }
 
 /// Opens the store, lays its events over the data files and builds the first snapshot.

@@ -8,8 +8,20 @@ use common::*;
 #[test]
 fn web_map_works_in_chromium() {
     let key = "browser-test-key";
+    let archive = scratch("browser").join("base.pmtiles");
+    run_cli(&[
+        "export".as_ref(),
+        "tiles".as_ref(),
+        "--maxzoom".as_ref(),
+        "8".as_ref(),
+        "--data".as_ref(),
+        geodata().as_os_str(),
+        "--out".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let served = format!("base={}", archive.display());
     let server = Server::start_env(
-        &["--web", path_str(&repo().join("web"))],
+        &["--web", path_str(&repo().join("web")), "--archive", &served],
         &[("SAHEL_ATLAS_WRITE_KEYS", key)],
     );
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
@@ -18,6 +30,7 @@ fn web_map_works_in_chromium() {
         .arg(&server.base)
         .arg(&shots)
         .arg(key)
+        .arg("base")
         .output()
         .expect("run node (installed by the README's test command)");
     let text = format!(

@@ -62,9 +62,11 @@ function paintSwatches(root) {
 }
 
 // ---------- map ----------
+// `?basemap=NAME` in the page's address starts on that archive (see /archives).
+const startBasemap = new URLSearchParams(location.search).get('basemap') || '';
 const map = new maplibregl.Map({
   container: 'map',
-  style: '/style.json',
+  style: startBasemap ? `/style.json?basemap=${encodeURIComponent(startBasemap)}` : '/style.json',
   center: [-2.5, 16.5],
   zoom: 4.6,
   attributionControl: { compact: false },
@@ -173,6 +175,7 @@ map.on('load', async () => {
     showError(`Could not load the filters: ${e.message}`);
   }
   followChanges();
+  loadArchives();
 });
 
 // ---------- time control ----------
@@ -238,6 +241,41 @@ for (const [group, layers] of Object.entries(LAYER_GROUPS)) {
     for (const id of layers) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', e.target.checked ? 'visible' : 'none');
   });
 }
+
+// ---------- base map: the live tiles, or an archive the server publishes ----------
+const OVERLAYS = ['search-area', 'selected-base'];
+/** The new style with this page's overlays (searched area, selected base) and the layers
+ * the panel hides carried over from the style it replaces. */
+function carryOver(prev, next) {
+  const sources = { ...next.sources };
+  for (const id of OVERLAYS) if (prev && prev.sources[id]) sources[id] = prev.sources[id];
+  const overlays = prev ? prev.layers.filter((l) => OVERLAYS.includes(l.source)) : [];
+  const hidden = new Set(Object.entries(LAYER_GROUPS).filter(([g]) => !$(`#toggle-${g}`).checked).flatMap(([, ids]) => ids));
+  const layers = next.layers.map((l) => (hidden.has(l.id) ? { ...l, layout: { ...l.layout, visibility: 'none' } } : l));
+  return { ...next, sources, layers: [...layers, ...overlays] };
+}
+async function loadArchives() {
+  let archives = [];
+  try {
+    archives = (await api('/archives')).archives;
+  } catch (e) {
+    return; // the live tiles still draw everything
+  }
+  if (!archives.length) return;
+  const select = $('#basemap');
+  for (const a of archives) select.add(new Option(`${a.name} (${a.format}, zoom ${a.minzoom}–${a.maxzoom})`, a.name));
+  select.value = archives.some((a) => a.name === startBasemap) ? startBasemap : '';
+  $('#basemap-choice').hidden = false;
+}
+$('#basemap').addEventListener('change', (e) => {
+  const p = filterParams();
+  if (state.version) p.set('v', String(state.version));
+  if (e.target.value) p.set('basemap', e.target.value);
+  map.setStyle(`/style.json?${p}`, { transformStyle: carryOver });
+  const url = new URL(location.href);
+  if (e.target.value) url.searchParams.set('basemap', e.target.value); else url.searchParams.delete('basemap');
+  history.replaceState(null, '', url);
+});
 
 // ---------- tabs ----------
 function showTab(name) {

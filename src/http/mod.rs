@@ -4,6 +4,7 @@
 //! becomes problem+json. Nothing below this module knows about HTTP.
 
 pub mod api;
+pub mod archives;
 pub mod assets;
 mod body_schema;
 pub mod features;
@@ -55,6 +56,8 @@ pub struct Config {
     pub connections: server::ConnectionLimits,
     /// How many expensive requests run at once, and wait (see [`shed`]).
     pub shed: shed::ShedLimits,
+    /// Tile archives served under /archives.
+    pub archives: archives::Archives,
 }
 
 /// What every request handler can reach: the live data, caches and metrics.
@@ -68,6 +71,7 @@ pub struct AppState {
     metrics: Metrics,
     connections: server::ConnectionLimits,
     expensive: shed::Gate,
+    archives: archives::Archives,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ impl AppState {
             metrics: Metrics::default(),
             connections: config.connections,
             expensive: shed::Gate::new(config.shed),
+            archives: config.archives,
         }
     }
 

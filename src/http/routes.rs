@@ -13,7 +13,7 @@ use super::params::fields::ParamFields;
 use super::params::fields::struct_fields;
 use super::params::queries::*;
 use super::problem::Problem;
-use super::{GEOJSON, JSON, Request, api, ogc, tiles, writes};
+use super::{GEOJSON, JSON, Request, api, archives, ogc, tiles, writes};
 
 pub type Handler = fn(&Request) -> Result<Response, Problem>;
 
@@ -141,8 +141,35 @@ pub static ROUTES: &[Route] = &[
         "MapLibre style over these tiles",
         JSON,
         NoQuery,
-        TileQuery,
+        StyleQuery,
         tiles::style
+    ),
+    route!(
+        "/archives",
+        "archives",
+        "The tile archives served (serve --archive NAME=FILE)",
+        JSON,
+        NoQuery,
+        NoQuery,
+        archives::list
+    ),
+    route!(
+        "/archives/{name}/tiles.json",
+        "archive_tilejson",
+        "TileJSON 3.0.0 of one archive",
+        JSON,
+        ArchivePath,
+        NoQuery,
+        archives::tilejson
+    ),
+    route!(
+        "/archives/{name}/{z}/{x}/{y}.mvt",
+        "archive_tiles",
+        "A tile from an archive, as stored (gzip); 204 when the archive has none",
+        MVT,
+        ArchiveTilePath,
+        NoQuery,
+        archives::tile
     ),
     route!(
         "/fonts/{fontstack}/{range}.pbf",

@@ -1,11 +1,13 @@
 //! `/tiles/{z}/{x}/{y}.mvt`, `/tiles.json` (TileJSON 3.0.0) and `/style.json` (MapLibre).
 
+use bytes::Bytes;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde_json::{Value, json};
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::params::queries::{NoQuery, TilePath, TileQuery};
+use super::params::groups::EventFilterParams;
+use super::params::queries::{NoQuery, StyleQuery, TilePath, TileQuery};
 use super::problem::Problem;
 use super::{JSON, Request, json_response};
 use crate::tiles::cache::{FilterKey, TileKey, TileVersion};
@@ -51,6 +53,34 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
         })
         .map_err(|e| Problem::internal(format!("tile {}/{}/{}: {e}", t.z, t.x, t.y)))?;
 
+    let body = if encoded.is_empty() {
+        TileBody::Empty
+    } else {
+        TileBody::Both {
+            raw: encoded.raw.clone(),
+            gzip: encoded.gzip.clone(),
+        }
+    };
+    tile_response(r.headers, &encoded.etag, body)
+}
+
+/// A tile's content as its source holds it.
+pub enum TileBody {
+    Empty,
+    /// Encoded both ways (the live tiles).
+    Both {
+        raw: Bytes,
+        gzip: Bytes,
+    },
+    /// Gzipped (archives), unzipped for a client that does not take gzip.
+    Gzip(Bytes),
+    /// Not compressed.
+    Raw(Bytes),
+}
+
+/// The answer for one tile, live or from an archive: 304 when the client already has this
+/// ETag, 204 when empty, else the MVT, gzipped when the client takes gzip.
+pub fn tile_response(headers: &HeaderMap, etag: &str, body: TileBody) -> Result<Response, Problem> {
     let mut resp = Response::new(Default::default());
     let h = resp.headers_mut();
     // Short: events change at run time (the web map follows /api/changes and asks with
@@ -60,27 +90,40 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
         HeaderValue::from_static("public, max-age=60"),
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Ok(v) = HeaderValue::from_str(&encoded.etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
-    if not_modified(r.headers, &encoded.etag) {
+    if not_modified(headers, etag) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(resp);
     }
-    if encoded.is_empty() {
-        *resp.status_mut() = StatusCode::NO_CONTENT;
-        return Ok(resp);
+    let gzip = accepts_gzip(headers);
+    let (bytes, zipped) = match body {
+        TileBody::Empty => {
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            return Ok(resp);
+        }
+        TileBody::Both { gzip: g, .. } if gzip => (g, true),
+        TileBody::Both { raw, .. } | TileBody::Raw(raw) => (raw, false),
+        TileBody::Gzip(g) if gzip => (g, true),
+        TileBody::Gzip(g) => (gunzip(&g)?, false),
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    if zipped {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
-    if accepts_gzip(r.headers) {
-        resp.headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        *resp.body_mut() = encoded.gzip.clone().into();
-    } else {
-        *resp.body_mut() = encoded.raw.clone().into();
-    }
+    *resp.body_mut() = bytes.into();
     Ok(resp)
+}
+
+fn gunzip(gzipped: &[u8]) -> Result<Bytes, Problem> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(gzipped.len() * 3);
+    flate2::read::GzDecoder::new(gzipped)
+        .read_to_end(&mut out)
+        .map_err(|e| Problem::internal(format!("a stored tile is not valid gzip: {e}")))?;
+    Ok(out.into())
 }
 
 fn accepts_gzip(headers: &HeaderMap) -> bool {
@@ -98,13 +141,21 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The tile URL template, carrying the request's filters (validated).
-fn tiles_url(r: &Request, q: &TileQuery) -> Result<String, Problem> {
-    q.filter.resolve(r.atlas(), None)?;
-    let query = if r.raw_query.is_empty() {
-        String::new()
+/// The tile URL template, carrying the request's filters (validated) and nothing else.
+fn tiles_url(r: &Request, filter: &EventFilterParams) -> Result<String, Problem> {
+    filter.resolve(r.atlas(), None)?;
+    let pairs = form_urlencoded::parse(r.raw_query.as_bytes());
+    let query = if pairs.clone().any(|(k, _)| k == "basemap") {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.filter(|(k, _)| k != "basemap"))
+            .finish()
     } else {
-        format!("?{}", r.raw_query)
+        r.raw_query.to_string()
+    };
+    let query = if query.is_empty() {
+        query
+    } else {
+        format!("?{query}")
     };
     Ok(format!(
         "{}/tiles/{{z}}/{{x}}/{{y}}.mvt{query}",
@@ -114,7 +165,7 @@ fn tiles_url(r: &Request, q: &TileQuery) -> Result<String, Problem> {
 
 /// `GET /tiles.json` (TileJSON 3.0.0); the tile filters may be given and are passed on.
 pub fn tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Problem> {
-    let url = tiles_url(r, &q)?;
+    let url = tiles_url(r, &q.filter)?;
     let layers = layers::vector_layers();
     let mut tj = tilejson::tilejson! { tiles: vec![url] };
     tj.name = Some("Sahel Atlas".into());
@@ -135,9 +186,30 @@ pub fn tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Probl
 }
 
 /// `GET /style.json`: a MapLibre style drawing every layer from our tiles alone.
-pub fn style(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Problem> {
-    let tiles = tiles_url(r, &q)?;
-    Ok(json_response(JSON, &style_json(&r.base_url(), &tiles)))
+pub fn style(r: &Request, _: NoQuery, q: StyleQuery) -> Result<Response, Problem> {
+    let tiles = tiles_url(r, &q.filter)?;
+    let basemap = match &q.base.basemap {
+        None => None,
+        Some(name) => {
+            let a = r
+                .state
+                .archives
+                .get(&name.0)
+                .map_err(|p| Problem::param("basemap", p.detail))?;
+            Some(json!({
+                "type": "vector",
+                "tiles": [super::archives::template(r, &name.0)],
+                "minzoom": a.info.minzoom,
+                "maxzoom": a.info.maxzoom,
+                "bounds": a.info.bounds,
+                "attribution": a.info.metadata.get("attribution").cloned().unwrap_or(json!(ATTRIBUTION)),
+            }))
+        }
+    };
+    Ok(json_response(
+        JSON,
+        &style_json(&r.base_url(), &tiles, basemap),
+    ))
 }
 
 /// Operator colours, shared by bases and their coverage circles.
@@ -184,9 +256,12 @@ fn event_colour() -> Value {
 /// The font stack label layers ask for (any name gets our one font; see `assets::Glyphs`).
 const FONT: &str = "DejaVu Sans";
 
-fn style_json(base: &str, tiles: &str) -> Value {
+/// The style over the live tiles; with `basemap` (a vector source), the layers that do
+/// not change with events or bases (land, borders, water, towns) are drawn from it.
+fn style_json(base: &str, tiles: &str, basemap: Option<Value>) -> Value {
     let src = "sahel";
-    json!({
+    let base_src = if basemap.is_some() { "basemap" } else { src };
+    let mut style = json!({
         "version": 8,
         "name": "Sahel Atlas",
         "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
@@ -205,28 +280,28 @@ fn style_json(base: &str, tiles: &str) -> Value {
         },
         "layers": [
             {"id": "background", "type": "background", "paint": {"background-color": "#eef3f6"}},
-            {"id": "neighbours", "type": "fill", "source": src, "source-layer": layers::NEIGHBOURS.id,
+            {"id": "neighbours", "type": "fill", "source": base_src, "source-layer": layers::NEIGHBOURS.id,
              "paint": {"fill-color": "#f4f1ea", "fill-outline-color": "#b8b2a7"}},
-            {"id": "country", "type": "fill", "source": src, "source-layer": layers::COUNTRY.id,
+            {"id": "country", "type": "fill", "source": base_src, "source-layer": layers::COUNTRY.id,
              "paint": {"fill-color": "#fbf7ef"}},
             {"id": "regions", "type": "fill", "source": src, "source-layer": layers::REGIONS.id,
              "paint": {
                 "fill-color": ["interpolate", ["linear"], ["get", "fatalities"],
                     0, "#fff5eb", 100, "#fdbe85", 500, "#fd8d3c", 1000, "#e6550d", 2000, "#a63603"],
                 "fill-opacity": 0.75}},
-            {"id": "region-borders", "type": "line", "source": src, "source-layer": layers::REGIONS.id,
+            {"id": "region-borders", "type": "line", "source": base_src, "source-layer": layers::REGIONS.id,
              "paint": {"line-color": "#8c6d4f", "line-width": 0.8}},
-            {"id": "country-border", "type": "line", "source": src, "source-layer": layers::COUNTRY.id,
+            {"id": "country-border", "type": "line", "source": base_src, "source-layer": layers::COUNTRY.id,
              "paint": {"line-color": "#5b4636", "line-width": 1.6}},
-            {"id": "lakes", "type": "fill", "source": src, "source-layer": layers::LAKES.id,
+            {"id": "lakes", "type": "fill", "source": base_src, "source-layer": layers::LAKES.id,
              "paint": {"fill-color": "#9cc7e0"}},
-            {"id": "rivers", "type": "line", "source": src, "source-layer": layers::RIVERS.id,
+            {"id": "rivers", "type": "line", "source": base_src, "source-layer": layers::RIVERS.id,
              "paint": {"line-color": "#5b9bd5", "line-width": ["interpolate", ["linear"], ["zoom"], 3, 0.8, 10, 3]}},
             {"id": "coverage", "type": "fill", "source": src, "source-layer": layers::COVERAGE.id,
              "paint": {"fill-color": operator_colour(), "fill-opacity": 0.08}},
             {"id": "coverage-outline", "type": "line", "source": src, "source-layer": layers::COVERAGE.id,
              "paint": {"line-color": operator_colour(), "line-width": 1, "line-dasharray": [3, 2]}},
-            {"id": "places", "type": "circle", "source": src, "source-layer": layers::PLACES.id,
+            {"id": "places", "type": "circle", "source": base_src, "source-layer": layers::PLACES.id,
              "paint": {"circle-radius": 2.5, "circle-color": "#333333", "circle-stroke-color": "#ffffff", "circle-stroke-width": 0.8}},
             {"id": "event-clusters", "type": "circle", "source": src, "source-layer": layers::EVENTS.id,
              "filter": [">", ["get", "count"], 1],
@@ -249,7 +324,7 @@ fn style_json(base: &str, tiles: &str) -> Value {
              "layout": {"text-field": ["to-string", ["get", "count"]], "text-font": [FONT], "text-size": 11,
                         "text-allow-overlap": true},
              "paint": {"text-color": "#ffffff", "text-halo-color": "rgba(0,0,0,0.35)", "text-halo-width": 0.8}},
-            {"id": "place-labels", "type": "symbol", "source": src, "source-layer": layers::PLACES.id,
+            {"id": "place-labels", "type": "symbol", "source": base_src, "source-layer": layers::PLACES.id,
              "layout": {"text-field": ["get", "name"], "text-font": [FONT],
                         "text-size": ["interpolate", ["linear"], ["zoom"], 4, 10, 10, 14],
                         "text-offset": [0, 0.7], "text-anchor": "top", "text-optional": true},
@@ -259,7 +334,11 @@ fn style_json(base: &str, tiles: &str) -> Value {
                         "text-offset": [0, -0.9], "text-anchor": "bottom", "text-optional": true},
              "paint": {"text-color": "#111111", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
         ]
-    })
+    });
+    if let Some(b) = basemap {
+        style["sources"][base_src] = b;
+    }
+    style
 }
 
 #[cfg(test)]
@@ -285,7 +364,7 @@ mod tests {
 
     #[test]
     fn the_style_draws_only_announced_layers_and_attributes() {
-        let style = style_json("http://x", "http://x/tiles/{z}/{x}/{y}.mvt");
+        let style = style_json("http://x", "http://x/tiles/{z}/{x}/{y}.mvt", None);
         let mut drawn = std::collections::BTreeSet::new();
         for l in style["layers"].as_array().unwrap() {
             let Some(source_layer) = l["source-layer"].as_str() else {

@@ -20,12 +20,17 @@ pub struct EncodedTile {
     pub etag: String,
 }
 
+/// A strong ETag for a tile's bytes.
+pub fn etag(bytes: &[u8]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("\"{:016x}-{:x}\"", hasher.finish(), bytes.len())
+}
+
 impl EncodedTile {
     pub fn new(raw: Option<Vec<u8>>) -> EncodedTile {
         let raw = raw.unwrap_or_default();
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        raw.hash(&mut hasher);
-        let etag = format!("\"{:016x}-{:x}\"", hasher.finish(), raw.len());
+        let etag = etag(&raw);
         let gzip = if raw.is_empty() {
             Bytes::new()
         } else {

@@ -1,13 +1,14 @@
 // Browser test of the web map, in Debian's Chromium driven by playwright-core.
-//   node web/test/map.test.mjs http://127.0.0.1:PORT SCREENSHOT_DIR [WRITE_KEY]
-// With a write key, it also posts an event and waits for it to appear on the open map.
+//   node web/test/map.test.mjs http://127.0.0.1:PORT SCREENSHOT_DIR [WRITE_KEY [ARCHIVE]]
+// With a write key, it also posts an event and waits for it to appear on the open map;
+// with the name of an archive the server serves, it switches the base map to it.
 // Exits non-zero with a message on the first failure. Run by tests/browser.rs, which
 // starts the real server.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [base, outDir, writeKey] = process.argv.slice(2);
+const [base, outDir, writeKey, archive] = process.argv.slice(2);
 if (!base || !outDir) {
   console.error('usage: map.test.mjs BASE_URL SCREENSHOT_DIR');
   process.exit(2);
@@ -112,6 +113,30 @@ try {
       const baseShown = Number((await page.textContent('#base-count')).replace(/,/g, ''));
       check(baseShown === baseApi.totals.count, `base panel shows ${baseShown}, API ${baseApi.totals.count} (${baseName})`);
       check(await page.locator('#base-details svg.chart').count() >= 1, 'no chart in the base panel');
+
+      if (archive) {
+        // The base map from a tile archive: land, borders and towns come from it, events
+        // stay live, the hidden coverage layer stays hidden, the overlays survive.
+        const archived = [];
+        page.on('response', (r) => { if (new URL(r.url()).pathname.startsWith(`/archives/${archive}/`)) archived.push(r.status()); });
+        await page.waitForSelector('#basemap-choice:not([hidden])', { timeout: 15000 });
+        await page.evaluate(() => { window.__mapIdle = false; });
+        await page.selectOption('#basemap', archive);
+        await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap.getSource('basemap') && window.sahelMap.areTilesLoaded(), null, { timeout: 60000 });
+        const drawn = await page.evaluate(() => {
+          const m = window.sahelMap;
+          const q = (l) => m.queryRenderedFeatures({ layers: [l] });
+          return {
+            country: q('country').map((f) => f.source), events: q('events').length + q('event-clusters').length,
+            coverage: m.getLayoutProperty('coverage', 'visibility'), overlays: !!m.getLayer('selected-base-line'),
+            address: location.search,
+          };
+        });
+        check(archived.length > 0 && archived.every((s) => s === 200 || s === 204), `archive tile responses: ${archived}`);
+        check(drawn.country.length > 0 && drawn.country.every((s) => s === 'basemap'), `country from ${drawn.country}`);
+        check(drawn.events > 0 && drawn.coverage === 'none' && drawn.overlays, `after the switch: ${JSON.stringify(drawn)}`);
+        check(drawn.address.includes(`basemap=${archive}`), `page address ${drawn.address}`);
+      }
 
       if (writeKey) {
         // Live: an event written now appears on the open map, without a reload.

@@ -159,6 +159,49 @@ query!(
     /// a tile is its own box).
     TileQuery { filter: EventFilterParams, version: VersionParams }
 );
+/// The archive whose tiles draw the base map (`serve --archive NAME=FILE`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BaseMapParams {
+    /// An archive's name: land, borders, rivers and towns come from it; regions, bases and
+    /// events stay live. Without it everything is live.
+    #[param(inline, nullable = false)]
+    pub basemap: Option<Text>,
+}
+
+query!(
+    /// `GET /style.json`: the tile filters and the base map.
+    StyleQuery { filter: EventFilterParams, version: VersionParams, base: BaseMapParams }
+);
+
+/// `/archives/{name}/tiles.json`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ArchivePath {
+    /// The archive's name, as given to `serve --archive NAME=FILE`.
+    #[param(inline)]
+    pub name: Text,
+}
+
+/// `/archives/{name}/{z}/{x}/{y}.mvt`
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ArchiveTilePath {
+    /// The archive's name.
+    #[param(inline)]
+    pub name: Text,
+    /// Zoom.
+    #[param(inline)]
+    pub z: Zoom,
+    /// Column from the west (below 2^z; 422 otherwise).
+    #[param(inline)]
+    pub x: TileIndex,
+    /// Row from the north (below 2^z; 422 otherwise).
+    #[param(inline)]
+    pub y: TileIndex,
+}
+
 query!(
     /// OGC API documents other than items.
     OgcQuery { f: FormatParams }

@@ -12,6 +12,7 @@ use sahel_atlas::archive::Archive;
 use sahel_atlas::atlas::Atlas;
 use sahel_atlas::export::{ArchiveFormat, ExportError, ExportSpec, export_tiles};
 use sahel_atlas::http::archives::Archives;
+use sahel_atlas::http::download::DownloadLimits;
 use sahel_atlas::http::params::queries::TileQuery;
 use sahel_atlas::http::server::ConnectionLimits;
 use sahel_atlas::http::shed::ShedLimits;
@@ -63,6 +64,12 @@ struct LimitArgs {
     /// core); beyond, 503 with Retry-After.
     #[arg(long)]
     expensive_queue: Option<usize>,
+    /// Rows one download (f=csv, f=geojson) may hold; a larger answer is refused.
+    #[arg(long, default_value_t = DownloadLimits::default().max_rows)]
+    max_download_rows: usize,
+    /// Downloads written at once; beyond, 503 with Retry-After.
+    #[arg(long, default_value_t = DownloadLimits::default().at_once)]
+    max_downloads: usize,
 }
 
 impl LimitArgs {
@@ -70,6 +77,13 @@ impl LimitArgs {
         ConnectionLimits {
             header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
             max_connections: self.max_connections.max(1),
+        }
+    }
+
+    fn downloads(&self) -> DownloadLimits {
+        DownloadLimits {
+            max_rows: self.max_download_rows,
+            at_once: self.max_downloads.max(1),
         }
     }
 
@@ -316,6 +330,7 @@ fn main() -> ExitCode {
                 write_keys,
                 connections: limits.connections(),
                 shed: limits.shed(),
+                downloads: limits.downloads(),
             };
             let live = open_live(&data, &store)?;
             run_server(live, addr, config)

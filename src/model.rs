@@ -70,6 +70,42 @@ pub struct Place {
     pub pos: LonLat,
 }
 
+/// ACLED's full export layout, in its order: what users load, what `gen-events` writes and
+/// what CSV downloads follow.
+pub const ACLED_COLUMNS: [&str; 31] = [
+    "event_id_cnty",
+    "event_date",
+    "year",
+    "time_precision",
+    "disorder_type",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "assoc_actor_1",
+    "inter1",
+    "actor2",
+    "assoc_actor_2",
+    "inter2",
+    "interaction",
+    "civilian_targeting",
+    "iso",
+    "region",
+    "country",
+    "admin1",
+    "admin2",
+    "admin3",
+    "location",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "source",
+    "source_scale",
+    "notes",
+    "fatalities",
+    "tags",
+    "timestamp",
+];
+
 /// One conflict event. Repeated text (types, actors, places, sources, notes) is interned by the
 /// loader as `Arc<str>` so a million events share their vocabulary.
 #[derive(Debug, Clone)]

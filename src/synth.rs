@@ -8,7 +8,7 @@ use std::io::Write;
 
 use crate::atlas::Atlas;
 use crate::geodesy::destination;
-use crate::model::LonLat;
+use crate::model::{ACLED_COLUMNS, LonLat};
 
 /// SplitMix64: small, fast, and the same sequence on every platform.
 struct Rng(u64);
@@ -141,41 +141,6 @@ fn year_weight(year: i32) -> f64 {
         y => 8.0 + 4.0 * (y - 2014) as f64,
     }
 }
-
-/// The columns [`write_events`] writes: ACLED's full export layout, as users load it.
-const COLUMNS: [&str; 31] = [
-    "event_id_cnty",
-    "event_date",
-    "year",
-    "time_precision",
-    "disorder_type",
-    "event_type",
-    "sub_event_type",
-    "actor1",
-    "assoc_actor_1",
-    "inter1",
-    "actor2",
-    "assoc_actor_2",
-    "inter2",
-    "interaction",
-    "civilian_targeting",
-    "iso",
-    "region",
-    "country",
-    "admin1",
-    "admin2",
-    "admin3",
-    "location",
-    "latitude",
-    "longitude",
-    "geo_precision",
-    "source",
-    "source_scale",
-    "notes",
-    "fatalities",
-    "tags",
-    "timestamp",
-];
 
 /// The weights synthetic events are drawn from, made once from the atlas.
 struct Generator<'a> {
@@ -407,7 +372,7 @@ impl Generator<'_> {
 }
 
 impl Generator<'_> {
-    /// The `i`th event as a CSV record of [`COLUMNS`].
+    /// The `i`th event as a CSV record of [`ACLED_COLUMNS`].
     fn record(&mut self, i: u64) -> [String; 31] {
         let (anchor, pos, precision) = self.position();
         let rng = &mut self.rng;
@@ -483,7 +448,7 @@ impl Generator<'_> {
 pub fn write_events(atlas: &Atlas, n: u64, seed: u64, out: impl Write) -> csv::Result<()> {
     let mut generator = Generator::new(atlas, seed);
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(COLUMNS)?;
+    w.write_record(ACLED_COLUMNS)?;
     for i in 0..n {
         w.write_record(generator.record(i))?;
     }

@@ -621,7 +621,7 @@ fn bad_input_is_a_problem_naming_the_parameter() {
         ("/api/events?to=yesterday", 400, Some("to")),
         ("/api/events?from=2019&to=2018", 422, Some("from")),
         ("/api/events?limit=-1", 400, Some("limit")),
-        ("/api/events?limit=1000000", 400, Some("limit")),
+        ("/api/events?limit=1000000", 422, Some("limit")),
         ("/api/events?offset=x", 400, Some("offset")),
         ("/api/events?min_fatalities=-3", 400, Some("min_fatalities")),
         ("/api/events?region=Atlantis", 400, Some("region")),

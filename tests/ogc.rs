@@ -211,7 +211,7 @@ fn items_paging_filters_and_errors() {
     for (path, status, param) in [
         (
             "/ogc/collections/events/items?limit=100001",
-            400,
+            422,
             Some("limit"),
         ),
         ("/ogc/collections/events/items?limit=x", 400, Some("limit")),

@@ -171,6 +171,7 @@ map.on('load', async () => {
     await loadYears();
     updateYearLabel();
     updateTiles();
+    updateDownloads();
   } catch (e) {
     showError(`Could not load the filters: ${e.message}`);
   }
@@ -186,7 +187,7 @@ let refreshTimer;
 function filtersChanged() {
   updateYearLabel();
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => { updateTiles(); refreshPanels(); }, 250);
+  refreshTimer = setTimeout(() => { updateTiles(); refreshPanels(); updateDownloads(); }, 250);
 }
 $('#year-from').addEventListener('input', (e) => {
   state.from = Number(e.target.value);
@@ -282,6 +283,35 @@ function showTab(name) {
   for (const b of document.querySelectorAll('.tabs button')) b.classList.toggle('active', b.dataset.tab === name);
   for (const s of document.querySelectorAll('.tab')) s.hidden = s.id !== `tab-${name}`;
   if (name === 'uncovered') loadUncovered();
+  updateDownloads();
+}
+
+// ---------- downloads: the selection the panel shows, as a file ----------
+/** The query behind what the open panel shows (a radius search, a base's coverage, the
+ * events no base covers), or every event matching the filters. */
+function selection() {
+  const p = filterParams();
+  const tab = document.querySelector('.tabs button.active').dataset.tab;
+  if (tab === 'near' && lastNear) {
+    if (lastNear.near) p.set('near', lastNear.near); else { p.set('lon', lastNear.lon.toFixed(5)); p.set('lat', lastNear.lat.toFixed(5)); }
+    p.set('radius_km', String(state.radius));
+    const where = lastNear.near || `${lastNear.lat.toFixed(3)}, ${lastNear.lon.toFixed(3)}`;
+    return { path: '/api/events', p, what: `Events within ${state.radius} km of ${where}.` };
+  }
+  if (tab === 'base' && selectedBase) {
+    return { path: `/api/bases/${encodeURIComponent(selectedBase)}/coverage`, p, what: `Events within the coverage radius of ${selectedBase}.` };
+  }
+  if (tab === 'uncovered') return { path: '/api/coverage', p, what: "Events outside every base's radius." };
+  return { path: '/api/events', p, what: 'Every event matching the filters.' };
+}
+function updateDownloads() {
+  const { path, p, what } = selection();
+  for (const f of ['csv', 'geojson']) {
+    const q = new URLSearchParams(p);
+    q.set('f', f);
+    $(`#download-${f}`).href = `${path}?${q}`;
+  }
+  $('#download-what').textContent = `${what} ${state.from}–${state.to}.`;
 }
 for (const b of document.querySelectorAll('.tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
 
@@ -350,6 +380,7 @@ $('#near-form').addEventListener('submit', (e) => {
 async function searchNear(where) {
   lastNear = where;
   showTab('near');
+  updateDownloads();
   const out = $('#near-results');
   out.innerHTML = '<p class="hint">Searching…</p>';
   const p = filterParams();
@@ -395,6 +426,7 @@ function barChart(title, entries, key) {
 async function showBase(id) {
   selectedBase = id;
   showTab('base');
+  updateDownloads();
   const out = $('#base-details');
   out.innerHTML = '<p class="hint">Loading…</p>';
   const p = filterParams();

@@ -1,11 +1,12 @@
 //! `/api/...`: the query endpoints. Each handler gets its typed parameters, asks `query`,
 //! and shapes the answer as GeoJSON (or JSON for statistics).
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use warp::reply::Response;
 
+use super::download::{self, Rows, rows_wanted};
 use super::features;
-use super::params::groups::Page;
+use super::params::groups::{Page, PageParams};
 use super::params::limits::*;
 use super::params::queries::*;
 use super::problem::Problem;
@@ -15,7 +16,9 @@ use crate::geodesy;
 use crate::query::coverage::{self as covering, coverage_all};
 use crate::query::items::{self, BaseProp, ItemFilter};
 use crate::query::stats::group;
-use crate::query::{Hit, Sort, Totals, fill_distances, find_events, near_page, nearest, places};
+use crate::query::{
+    Hit, Near, Sort, Totals, fill_distances, find_events, near_page, nearest, places,
+};
 
 /// A FeatureCollection page: `numberMatched`/`numberReturned`, paging, foreign members
 /// (`extra`), links, then the features (serialised straight from their structs).
@@ -97,8 +100,26 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
     let near = q.near.resolve(atlas)?;
     let sort = q.sort.resolve(near.is_some())?;
-    let page = q.page.page(DEFAULT_LIMIT);
+    let page = q.page.page(DEFAULT_LIMIT, q.f.download().is_some())?;
     let m = filter.compile(atlas);
+    if let Some(format) = q.f.download() {
+        let _turn = r.expensive()?;
+        let explicit = explicit_page(&q.page);
+        let hits = find_events(
+            atlas,
+            &m,
+            near.map(|(n, _)| n),
+            sort,
+            rows_wanted(r, explicit),
+        );
+        let rows = Rows::Events {
+            from: near.map(|(n, _)| n.center),
+            hits,
+        };
+        let matched = rows.len();
+        let members = near_members(atlas, near);
+        return download::respond(r, format, "events", matched, rows, explicit, members);
+    }
     // The index answers "nearest first, no filter" directly; anything else scans.
     let indexed = near.is_some() && sort == Sort::Distance && m.is_everything();
     let _turn = if indexed { None } else { Some(r.expensive()?) };
@@ -109,19 +130,7 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
             (hits.len(), page.slice(&hits).to_vec())
         }
     };
-    let extra = match near {
-        Some((n, place)) => json!({
-            "center": {
-                "lon": n.center.lon,
-                "lat": n.center.lat,
-                "place": place.map(|i| &atlas.places()[i].name),
-            },
-            "radius_km": n.radius_km,
-            // The searched area, for drawing: a geodesic circle, not a planar one.
-            "circle": features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128)),
-        }),
-        None => json!({}),
-    };
+    let extra = Value::Object(near_members(atlas, near));
     if let Some((n, _)) = near {
         fill_distances(atlas, n.center, &mut shown);
     }
@@ -130,6 +139,32 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
         GEOJSON,
         &collection("/api/events", r.raw_query, matched, page, feats, extra),
     ))
+}
+
+/// What a radius search adds to its collection: the centre, radius and circle.
+fn near_members(atlas: &Atlas, near: Option<(Near, Option<usize>)>) -> Map<String, Value> {
+    let Some((n, place)) = near else {
+        return Map::new();
+    };
+    let members = json!({
+        "center": {
+            "lon": n.center.lon,
+            "lat": n.center.lat,
+            "place": place.map(|i| &atlas.places()[i].name),
+        },
+        "radius_km": n.radius_km,
+        // The searched area, for drawing: a geodesic circle, not a planar one.
+        "circle": features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128)),
+    });
+    as_members(members)
+}
+
+/// `limit`/`offset` as a download takes them: only when given.
+fn explicit_page(p: &PageParams) -> Option<Page> {
+    download::explicit_page(
+        p.limit.map(|l| l.get() as usize),
+        p.offset.map(|o| o.get() as usize),
+    )
 }
 
 fn event_features<'a>(
@@ -268,8 +303,12 @@ pub fn base_coverage(r: &Request, path: IdPath, q: CoverageQuery) -> Result<Resp
     let id = path.id.0;
     let b = base_index(atlas, &id)?;
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
-    let page = q.page.page(DEFAULT_LIMIT);
-    let prefix = page.offset.saturating_add(page.limit);
+    let page = q.page.page(DEFAULT_LIMIT, q.f.download().is_some())?;
+    let explicit = explicit_page(&q.page);
+    let prefix = match q.f.download() {
+        Some(_) => rows_wanted(r, explicit),
+        None => page.offset.saturating_add(page.limit),
+    };
     let _turn = r.expensive()?;
     let c = covering::base_coverage(atlas, b, &filter.compile(atlas), q.coverage.rule(), prefix);
     let base = &atlas.bases()[b];
@@ -284,6 +323,15 @@ pub fn base_coverage(r: &Request, path: IdPath, q: CoverageQuery) -> Result<Resp
         },
         "totals": c.totals,
     });
+    if let Some(format) = q.f.download() {
+        let (matched, name) = (c.hits.len(), format!("coverage-{id}"));
+        let rows = Rows::Events {
+            hits: c.hits,
+            from: Some(base.pos),
+        };
+        let members = as_members(extra);
+        return download::respond(r, format, &name, matched, rows, explicit, members);
+    }
     let mut shown = page.slice(&c.hits).to_vec();
     fill_distances(atlas, base.pos, &mut shown);
     let feats = event_features(atlas, &shown);
@@ -301,7 +349,7 @@ pub fn base_coverage(r: &Request, path: IdPath, q: CoverageQuery) -> Result<Resp
 pub fn coverage(r: &Request, _: NoQuery, q: CoverageQuery) -> Result<Response, Problem> {
     let atlas = r.atlas();
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
-    let page = q.page.page(DEFAULT_LIMIT);
+    let page = q.page.page(DEFAULT_LIMIT, q.f.download().is_some())?;
     let _turn = r.expensive()?;
     let report = coverage_all(atlas, &filter.compile(atlas), q.coverage.rule());
     let bases: Vec<Value> = report
@@ -326,8 +374,18 @@ pub fn coverage(r: &Request, _: NoQuery, q: CoverageQuery) -> Result<Response, P
             distance_km: None,
         })
         .collect();
-    let feats = event_features(atlas, page.slice(&uncovered_hits));
     let totals = Totals::of(atlas, report.uncovered.iter().copied());
+    if let Some(format) = q.f.download() {
+        let matched = uncovered_hits.len();
+        let rows = Rows::Events {
+            hits: uncovered_hits,
+            from: None,
+        };
+        let members = as_members(json!({ "totals": totals }));
+        let explicit = explicit_page(&q.page);
+        return download::respond(r, format, "uncovered", matched, rows, explicit, members);
+    }
+    let feats = event_features(atlas, page.slice(&uncovered_hits));
     let uncovered = collection(
         "/api/coverage",
         r.raw_query,
@@ -365,4 +423,11 @@ pub fn stats(r: &Request, _: NoQuery, q: StatsQuery) -> Result<Response, Problem
         JSON,
         &json!({"group_by": by.name(), "groups": groups, "total": total}),
     ))
+}
+
+fn as_members(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod archives;
 pub mod assets;
 mod body_schema;
+pub mod download;
 pub mod features;
 pub mod metrics;
 pub mod ogc;
@@ -58,6 +59,8 @@ pub struct Config {
     pub shed: shed::ShedLimits,
     /// Tile archives served under /archives.
     pub archives: archives::Archives,
+    /// Rows per download, and downloads at once.
+    pub downloads: download::DownloadLimits,
 }
 
 /// What every request handler can reach: the live data, caches and metrics.
@@ -72,6 +75,7 @@ pub struct AppState {
     connections: server::ConnectionLimits,
     expensive: shed::Gate,
     archives: archives::Archives,
+    downloads: download::Downloads,
 }
 
 impl AppState {
@@ -87,6 +91,7 @@ impl AppState {
             connections: config.connections,
             expensive: shed::Gate::new(config.shed),
             archives: config.archives,
+            downloads: download::Downloads::new(config.downloads),
         }
     }
 

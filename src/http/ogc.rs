@@ -3,11 +3,12 @@
 
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use utoipa::IntoParams;
 use warp::reply::Response;
 
-use super::params::groups::{Page, checked_bbox};
+use super::download::{self, Rows};
+use super::params::groups::{Download, Page, checked_bbox};
 use super::params::limits::OGC_DEFAULT_LIMIT;
 use super::params::queries::{ItemsQuery, NoQuery, OgcQuery};
 use super::params::values::{Interval, Text};
@@ -280,6 +281,8 @@ struct ItemRequest<P> {
     to: Option<NaiveDate>,
     equals: Vec<(P, String)>,
     page: Page,
+    /// `f=csv|geojson`, and then `limit`/`offset` only as given.
+    download: Option<(Download, Option<Page>)>,
 }
 
 impl<P: Queryable> ItemRequest<P> {
@@ -303,24 +306,43 @@ impl<P: Queryable> ItemRequest<P> {
             from,
             to,
             equals: q.props.0,
-            page: q.page.page(OGC_DEFAULT_LIMIT),
+            page: q.page.page(OGC_DEFAULT_LIMIT, q.f.download().is_some())?,
+            download: q.f.download().map(|d| {
+                let explicit = download::explicit_page(
+                    q.page.limit.map(|l| l.get() as usize),
+                    q.page.offset.map(|o| o.get() as usize),
+                );
+                (d, explicit)
+            }),
         })
     }
 
-    /// The filter for bases, places and regions: bases match the years they were open.
-    fn item_filter(self) -> (ItemFilter<P>, Page) {
+    /// Bases, places or regions found by `find` with this request's filter (bases match
+    /// the years they were open).
+    fn matched(self, find: impl FnOnce(&ItemFilter<P>) -> Vec<usize>) -> Matched {
         let years = (self.from.map(|d| d.year()), self.to.map(|d| d.year()));
         let f = ItemFilter {
             bbox: self.bbox,
             years,
             equals: self.equals,
         };
-        (f, self.page)
+        Matched {
+            rows: find(&f),
+            page: self.page,
+            download: self.download,
+        }
     }
 }
 
-/// The matching items of collection `c`, in file (for events: date) order, and the page.
-fn matching(r: &Request, c: Collection) -> Result<(Vec<usize>, Page), Problem> {
+/// The matching items of a collection (in file order; events in date order), the page
+/// to show, and the download asked for.
+struct Matched {
+    rows: Vec<usize>,
+    page: Page,
+    download: Option<(Download, Option<Page>)>,
+}
+
+fn matching(r: &Request, c: Collection) -> Result<Matched, Problem> {
     let (atlas, raw) = (r.atlas(), r.raw_query);
     Ok(match c {
         Collection::Events => {
@@ -336,21 +358,61 @@ fn matching(r: &Request, c: Collection) -> Result<(Vec<usize>, Page), Problem> {
             // Pages are in date order: every matching event is found and sorted.
             let _turn = r.expensive()?;
             let hits = find_events(atlas, &filter.compile(atlas), None, Sort::Date, 0);
-            (hits.into_iter().map(|h| h.event as usize).collect(), q.page)
+            Matched {
+                rows: hits.into_iter().map(|h| h.event as usize).collect(),
+                page: q.page,
+                download: q.download,
+            }
         }
         Collection::Bases => {
-            let (f, page) = ItemRequest::<BaseProp>::read(raw)?.item_filter();
-            (items::bases(atlas, &f), page)
+            ItemRequest::<BaseProp>::read(raw)?.matched(|f| items::bases(atlas, f))
         }
         Collection::Places => {
-            let (f, page) = ItemRequest::<PlaceProp>::read(raw)?.item_filter();
-            (items::places(atlas, &f), page)
+            ItemRequest::<PlaceProp>::read(raw)?.matched(|f| items::places(atlas, f))
         }
         Collection::Regions => {
-            let (f, page) = ItemRequest::<RegionProp>::read(raw)?.item_filter();
-            (items::regions(atlas, &f), page)
+            ItemRequest::<RegionProp>::read(raw)?.matched(|f| items::regions(atlas, f))
         }
     })
+}
+
+/// Every matching item as a file (`f=csv|geojson`).
+fn items_download(
+    r: &Request,
+    c: Collection,
+    m: Matched,
+    (format, explicit): (Download, Option<Page>),
+) -> Result<Response, Problem> {
+    let atlas = r.atlas();
+    let matched = m.rows.len();
+    let rows = match c {
+        Collection::Events => Rows::Events {
+            hits: m
+                .rows
+                .into_iter()
+                .map(|i| Hit {
+                    event: i as u32,
+                    distance_km: None,
+                })
+                .collect(),
+            from: None,
+        },
+        _ => {
+            // A few hundred at most: cut to the page first, then build the features.
+            let page = explicit.unwrap_or(Page::all(matched));
+            let features = page.slice(&m.rows).iter().map(|&i| item_json(atlas, c, i));
+            return download::respond(
+                r,
+                format,
+                c.id(),
+                matched,
+                Rows::Features(features.collect()),
+                None,
+                Map::new(),
+            );
+        }
+    };
+    download::respond(r, format, c.id(), matched, rows, explicit, Map::new())
 }
 
 fn item_json(atlas: &Atlas, c: Collection, i: usize) -> Value {
@@ -415,7 +477,11 @@ pub fn items(r: &Request) -> Result<Response, Problem> {
     let id = path.collection_id.0.0;
     let c = Collection::parse(&id)?;
     let atlas = r.atlas();
-    let (matched, page) = matching(r, c)?;
+    let m = matching(r, c)?;
+    if let Some(d) = m.download {
+        return items_download(r, c, m, d);
+    }
+    let (matched, page) = (m.rows, m.page);
     let feats: Vec<Value> = page
         .slice(&matched)
         .iter()

@@ -115,6 +115,29 @@ fn writes_documented(op: &mut utoipa::openapi::path::Operation, method: &Method,
     )]);
 }
 
+/// Whether `f` offers files (`f=csv|geojson`), as on every feature collection.
+fn offers_downloads(params: &[Parameter]) -> bool {
+    params.iter().any(|p| {
+        p.name == "f"
+            && matches!(&p.schema, Some(RefOr::T(Schema::Object(o)))
+                if o.enum_values.iter().flatten().any(|v| v == "csv"))
+    })
+}
+
+/// The 200 answer also comes as a CSV or GeoJSON file (`Content-Disposition: attachment`).
+fn downloads_documented(op: &mut utoipa::openapi::path::Operation) {
+    if let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") {
+        for ct in ["text/csv", super::GEOJSON] {
+            ok.content
+                .entry(ct.to_string())
+                .or_insert_with(|| Content::new(ok_schema(ct)));
+        }
+        ok.description.push_str(
+            "; with f=csv or f=geojson, every matching feature as a file (Content-Disposition: attachment)",
+        );
+    }
+}
+
 /// A 200 answer of `content_type`: JSON documents as objects, anything else as bytes.
 fn ok_schema(content_type: &str) -> Schema {
     let json = content_type.contains("json");
@@ -253,7 +276,12 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
                 o.example = Some(example);
             }
         }
-        let mut op = operation(r.summary, params, r.content_type, r.label == "tiles");
+        let tile = r.content_type.contains("mapbox-vector-tile");
+        let files = offers_downloads(&params);
+        let mut op = operation(r.summary, params, r.content_type, tile);
+        if files {
+            downloads_documented(&mut op);
+        }
         if r.method != Method::GET {
             // Only event writes carry a body (a reload does not).
             let body = r.path.starts_with("/api/events") && r.method != Method::DELETE;
@@ -264,12 +292,13 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
     }
     // Per collection, with its queryables as equality filters (GDAL reads these).
     for c in Collection::ALL {
-        let op = operation(
+        let mut op = operation(
             &format!("{} features", c.id()),
             finish(collection_items_params(c), &regions),
             super::GEOJSON,
             false,
         );
+        downloads_documented(&mut op);
         let path = format!("/ogc/collections/{}/items", c.id());
         items.insert(
             path,

@@ -5,7 +5,7 @@
 // Exits non-zero with a message on the first failure. Run by tests/browser.rs, which
 // starts the real server.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [base, outDir, writeKey, archive] = process.argv.slice(2);
@@ -83,6 +83,16 @@ try {
       check(rows === Math.min(api.numberMatched, 500), `${rows} rows for ${api.numberMatched} events`);
       const circle = await page.evaluate(() => window.sahelMap.getSource('search-area').getData());
       check(circle && circle.geometry && circle.geometry.type === 'Polygon', 'search circle not drawn');
+
+      // Download: the selection shown (this search), as a CSV file with one record per event.
+      const href = await page.getAttribute('#download-csv', 'href');
+      check(/near=Mopti/.test(href) && /radius_km=50/.test(href) && /f=csv/.test(href), `download link ${href}`);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+      check(/^sahel-atlas-events\.csv$/.test(download.suggestedFilename()), `file name ${download.suggestedFilename()}`);
+      const text = readFileSync(await download.path(), 'utf8');
+      const records = text.split('\r\n').filter(Boolean);
+      check(records[0].startsWith('event_id_cnty,event_date,year,'), `CSV header ${records[0].slice(0, 60)}`);
+      check(records.length - 1 === shown, `${records.length - 1} records downloaded, ${shown} listed`);
 
       // A typo in the place name is reported, not swallowed (the 404 it causes is expected).
       const before = problems.length;

@@ -236,11 +236,22 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    pub fn page(&self, default_limit: usize) -> Page {
-        Page {
-            limit: self.limit.map_or(default_limit, |l| l.get() as usize),
-            offset: self.offset.map_or(0, |o| o.get() as usize),
+    /// The page to show; a page holds at most [`MAX_LIMIT`] features, a download
+    /// (`download`) any number.
+    pub fn page(&self, default_limit: usize, download: bool) -> Result<Page, Problem> {
+        let limit = self.limit.map_or(default_limit, |l| l.get() as usize);
+        if limit > MAX_LIMIT && !download {
+            return Err(Problem::unprocessable(
+                "limit",
+                format!(
+                    "{limit}: a page holds at most {MAX_LIMIT}; for more, download with f=csv or f=geojson"
+                ),
+            ));
         }
+        Ok(Page {
+            limit,
+            offset: self.offset.map_or(0, |o| o.get() as usize),
+        })
     }
 }
 
@@ -354,9 +365,9 @@ impl CoverageParams {
     }
 }
 
-/// Encodings of OGC API documents (`f=`); only JSON ones are served.
+/// Encodings of OGC API documents other than items (`f=`): JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-pub enum Format {
+pub enum DocFormat {
     #[serde(rename = "json")]
     Json,
     #[serde(rename = "geojson")]
@@ -370,8 +381,55 @@ pub enum Format {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
+pub struct DocFormatParams {
+    /// Encoding: JSON (GeoJSON for a feature), the only one served.
+    #[param(inline, nullable = false)]
+    pub f: Option<DocFormat>,
+}
+
+/// Encodings of feature collections (`f=`): a JSON page, or every matching feature as a
+/// file to download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum Format {
+    #[serde(rename = "json")]
+    Json,
+    #[serde(rename = "application/json")]
+    JsonMime,
+    #[serde(rename = "application/geo+json")]
+    GeoJsonMime,
+    /// A GeoJSON file of every matching feature (`Content-Disposition: attachment`).
+    #[serde(rename = "geojson")]
+    GeoJson,
+    /// A CSV file (RFC 4180, UTF-8) of every matching feature; events in ACLED's columns.
+    #[serde(rename = "csv")]
+    Csv,
+}
+
+/// The file formats of downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    GeoJson,
+    Csv,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FormatParams {
-    /// Encoding: JSON (GeoJSON for features), the only one served.
+    /// `json` (default): a page of GeoJSON. `geojson` or `csv`: every matching feature as
+    /// a file to download, streamed, up to the server's row cap; `limit` still applies
+    /// when given, `offset` too.
     #[param(inline, nullable = false)]
     pub f: Option<Format>,
+}
+
+impl FormatParams {
+    /// The file asked for, if this is a download.
+    pub fn download(&self) -> Option<Download> {
+        match self.f? {
+            Format::GeoJson => Some(Download::GeoJson),
+            Format::Csv => Some(Download::Csv),
+            _ => None,
+        }
+    }
 }

@@ -74,6 +74,7 @@ query!(
         near: NearParams,
         page: PageParams,
         sort: SortParams,
+        f: FormatParams,
     }
 );
 query!(
@@ -105,6 +106,7 @@ query!(
         bbox: BboxParams,
         coverage: CoverageParams,
         page: PageParams,
+        f: FormatParams,
     }
 );
 
@@ -204,7 +206,7 @@ pub struct ArchiveTilePath {
 
 query!(
     /// OGC API documents other than items.
-    OgcQuery { f: FormatParams }
+    OgcQuery { f: DocFormatParams }
 );
 
 /// The box and time of OGC API items.

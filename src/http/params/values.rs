@@ -445,8 +445,9 @@ range!(/// A count of fatalities.
     Fatalities = FatalitiesRange: u32, 0, u32::MAX, true);
 range!(/// Items to skip.
     Offset = OffsetRange: u32, 0, u32::MAX, true);
-range!(/// Page size of event lists.
-    Limit = LimitRange: u32, 0, MAX_LIMIT as u32, true);
+range!(/// Page size of feature lists: at most 10,000 for a page (422 beyond), any for a
+    /// download (`f=csv|geojson`).
+    Limit = LimitRange: u32, 0, u32::MAX, true);
 range!(/// Page size of gazetteer matches.
     PlacesLimit = PlacesLimitRange: u32, 0, MAX_PLACES_LIMIT as u32, true);
 range!(/// How many nearest events.

@@ -31,6 +31,7 @@ RUN apt-get update -q \
 COPY --from=build /src/target/release/sahel-atlas /usr/local/bin/sahel-atlas
 COPY --from=build /src/web/index.html /src/web/app.js /src/web/style.css /app/web/
 COPY --from=build /src/web/node_modules/maplibre-gl/dist /app/web/node_modules/maplibre-gl/dist
+COPY --from=build /src/web/node_modules/pmtiles/dist /app/web/node_modules/pmtiles/dist
 COPY geodata /app/geodata
 WORKDIR /app
 USER atlas

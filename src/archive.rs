@@ -40,6 +40,9 @@ pub struct ArchiveError {
 pub struct Archive {
     pub path: PathBuf,
     pub info: ArchiveInfo,
+    /// The file's size and modification time when opened (its ETag as a whole).
+    pub size: u64,
+    pub modified: u64,
     reader: Reader,
 }
 
@@ -60,6 +63,12 @@ impl Archive {
             problem,
         };
         let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
         let mut magic = [0u8; 16];
         let n = file
             .read_at(&mut magic, 0)
@@ -80,6 +89,8 @@ impl Archive {
         Ok(Archive {
             path: path.to_path_buf(),
             info,
+            size: meta.len(),
+            modified,
             reader,
         })
     }
@@ -90,6 +101,29 @@ impl Archive {
             Reader::Pmtiles(_) => "pmtiles",
             Reader::Mbtiles(_) => "mbtiles",
         }
+    }
+
+    /// `len` bytes of a PMTiles file from `offset` (what browsers read it by), clipped to
+    /// the end of the file.
+    ///
+    /// # Errors
+    /// An MBTiles archive, or the file cannot be read.
+    pub fn bytes_at(&self, offset: u64, len: u64) -> Result<Bytes, ArchiveError> {
+        let fail = |problem: String| ArchiveError {
+            path: self.path.clone(),
+            problem,
+        };
+        let Reader::Pmtiles(p) = &self.reader else {
+            return Err(fail("only PMTiles archives are read by range".into()));
+        };
+        let len = len
+            .min(self.size.saturating_sub(offset))
+            .min(u64::from(MAX_READ));
+        let mut buf = vec![0u8; len as usize];
+        p.file
+            .read_exact_at(&mut buf, offset)
+            .map_err(|e| fail(format!("{len} bytes at {offset}: {e}")))?;
+        Ok(Bytes::from(buf))
     }
 
     /// The tile's bytes as stored (gzipped MVT for our archives), `None` when the archive

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use sahel_atlas::archive::Archive;
 use sahel_atlas::atlas::Atlas;
 use sahel_atlas::export::{ArchiveFormat, ExportError, ExportSpec, export_tiles};
-use sahel_atlas::http::archives::Archives;
+use sahel_atlas::http::archives::{self, Archives, Served};
 use sahel_atlas::http::download::DownloadLimits;
 use sahel_atlas::http::params::queries::TileQuery;
 use sahel_atlas::http::server::ConnectionLimits;
@@ -127,8 +127,9 @@ enum Command {
         /// File of write keys, one per line (also: env SAHEL_ATLAS_WRITE_KEYS, comma-separated).
         #[arg(long, value_name = "FILE")]
         write_keys_file: Option<PathBuf>,
-        /// A PMTiles or MBTiles archive to serve at /archives/NAME (repeatable).
-        #[arg(long = "archive", value_name = "NAME=FILE")]
+        /// A PMTiles or MBTiles archive to serve at /archives/NAME, or the URL of a PMTiles
+        /// archive on a CDN for the web map to read (repeatable).
+        #[arg(long = "archive", value_name = "NAME=FILE|URL")]
         archives: Vec<String>,
         #[command(flatten)]
         limits: LimitArgs,
@@ -407,7 +408,7 @@ fn write_keys(file: Option<&Path>) -> Result<Vec<String>, CliError> {
 
 /// Opens each `NAME=FILE` of `serve --archive`.
 fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
-    let mut named: Vec<(String, Arc<Archive>)> = Vec::new();
+    let mut named: Vec<(String, Served)> = Vec::new();
     for spec in specs {
         let usage = |why: &str| CliError::Usage(format!("--archive {spec:?}: {why}"));
         let (name, file) = spec
@@ -425,9 +426,17 @@ fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
         if named.iter().any(|(n, _)| n == name) {
             return Err(usage("that name is given twice"));
         }
+        // A URL is a PMTiles archive on object storage or a CDN, read by browsers.
+        if file.contains("://") {
+            if archives::origin(file).is_none() || !file.ends_with(".pmtiles") {
+                return Err(usage("a URL must be http(s)://HOST/....pmtiles"));
+            }
+            named.push((name.to_string(), Served::Remote(file.to_string())));
+            continue;
+        }
         let archive = Archive::open(Path::new(file)).map_err(|e| usage(&e.problem))?;
         tracing::info!(name, file, format = archive.format(), "archive opened");
-        named.push((name.to_string(), Arc::new(archive)));
+        named.push((name.to_string(), Served::File(Arc::new(archive))));
     }
     Ok(Archives::new(named))
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, path_str, run_truth, scratch};
+use common::{Server, get, get_with, path_str, run_truth, scratch};
 
 /// Exports z0-10 over the default box to `out` with `filter`; returns the tiles written.
 fn export(format: &str, out: &std::path::Path, filter: &str) -> u64 {
@@ -56,7 +56,10 @@ fn exported_archives_match_the_live_tiles() {
         .iter()
         .map(|(name, _, file, _)| format!("{name}={}", dir.join(file).display()))
         .collect();
-    let mut args = Vec::new();
+    let mut args = vec![
+        "--archive",
+        "cdn=https://tiles.example.org:8443/mali.pmtiles",
+    ];
     for spec in &specs {
         args.extend(["--archive", spec.as_str()]);
     }
@@ -100,6 +103,7 @@ fn exported_archives_match_the_live_tiles() {
         served_as_live(&server, name, filter);
     }
     archive_endpoints(&server);
+    archive_files(&server, &std::fs::read(dir.join("all.pmtiles")).unwrap());
     // Bad arguments are refused, naming them.
     let bad = Command::new(common::bin())
         .args(["export", "tiles", "--out"])
@@ -211,9 +215,13 @@ fn archive_endpoints(server: &Server) {
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["all", "allmb", "battles"]);
-    assert_eq!(list["archives"][1]["format"], "mbtiles");
-    for name in names {
+    assert_eq!(names, ["cdn", "all", "allmb", "battles"]);
+    assert_eq!(list["archives"][2]["format"], "mbtiles");
+    assert_eq!(
+        list["archives"][1]["url"],
+        format!("{}/archives/all/archive.pmtiles", server.base)
+    );
+    for name in &names[1..] {
         let tj = server.json(&format!("/archives/{name}/tiles.json"));
         assert_eq!(tj["tilejson"], "3.0.0");
         assert_eq!(
@@ -261,8 +269,22 @@ fn archive_endpoints(server: &Server) {
     assert_eq!(source_of("rivers"), "basemap");
     assert_eq!(source_of("events"), "sahel");
     assert_eq!(source_of("regions"), "sahel");
+    // A remote archive: the style reads it through the web map's pmtiles:// protocol, and
+    // the page's content security policy lets the map fetch from its origin.
+    let remote = server.json("/style.json?basemap=cdn");
+    assert_eq!(
+        remote["sources"]["basemap"]["url"],
+        "pmtiles://https://tiles.example.org:8443/mali.pmtiles"
+    );
+    let page = server.get("/");
+    let csp = page.header("content-security-policy").unwrap_or("");
+    assert!(
+        csp.contains("connect-src 'self' https://tiles.example.org:8443;"),
+        "{csp}"
+    );
+    assert_eq!(server.get("/archives/cdn/tiles.json").status, 404);
     let bad = server.get("/style.json?basemap=nope");
-    assert_eq!(bad.status, 400);
+    assert_eq!(bad.status, 422);
     assert_eq!(bad.json()["parameter"], "basemap");
 }
 
@@ -297,4 +319,38 @@ fn serve_refuses_bad_archives_naming_them() {
             "{arg}: {err}"
         );
     }
+}
+
+/// The PMTiles file itself, as object storage serves it: whole, or by byte range.
+fn archive_files(server: &Server, file: &[u8]) {
+    let url = format!("{}/archives/all/archive.pmtiles", server.base);
+    let whole = get(&url);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.bytes.len(), file.len());
+    assert!(whole.bytes == file, "the whole file, byte for byte");
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    let etag = whole.header("etag").unwrap().to_string();
+    let n = file.len();
+    for (range, from, to) in [
+        ("bytes=0-6".to_string(), 0, 6),
+        (format!("bytes={}-", n - 10), n - 10, n - 1),
+        ("bytes=-100".to_string(), n - 100, n - 1),
+        (format!("bytes=127-{}", n + 1000), 127, n - 1),
+    ] {
+        let part = get_with(&url, &[("Range", range.as_str())]);
+        assert_eq!(part.status, 206, "{range}");
+        assert!(part.bytes == file[from..=to], "{range}");
+        let content_range = format!("bytes {from}-{to}/{n}");
+        assert_eq!(part.header("content-range"), Some(content_range.as_str()));
+        assert_eq!(part.header("etag"), Some(etag.as_str()));
+    }
+    assert_eq!(&get_with(&url, &[("Range", "bytes=0-6")]).bytes, b"PMTiles");
+    let past = get_with(&url, &[("Range", &format!("bytes={n}-"))]);
+    assert_eq!(past.status, 416);
+    assert_eq!(
+        past.header("content-range"),
+        Some(format!("bytes */{n}").as_str())
+    );
+    let mb = get(&format!("{}/archives/allmb/archive.pmtiles", server.base));
+    assert_eq!(mb.status, 404, "an MBTiles archive is not served whole");
 }

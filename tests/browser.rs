@@ -20,8 +20,19 @@ fn web_map_works_in_chromium() {
         archive.as_os_str(),
     ]);
     let served = format!("base={}", archive.display());
+    // A second server stands in for object storage behind a CDN: the map reads the
+    // PMTiles file from it by range requests, across origins.
+    let cdn = Server::start(&["--archive", &served]);
+    let remote = format!("cdn={}/archives/base/archive.pmtiles", cdn.base);
     let server = Server::start_env(
-        &["--web", path_str(&repo().join("web")), "--archive", &served],
+        &[
+            "--web",
+            path_str(&repo().join("web")),
+            "--archive",
+            &served,
+            "--archive",
+            &remote,
+        ],
         &[("SAHEL_ATLAS_WRITE_KEYS", key)],
     );
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
@@ -31,6 +42,7 @@ fn web_map_works_in_chromium() {
         .arg(&shots)
         .arg(key)
         .arg("base")
+        .arg(&cdn.base)
         .output()
         .expect("run node (installed by the README's test command)");
     let text = format!(

@@ -15,7 +15,20 @@ fn schemathesis_finds_no_failure_against_the_openapi_document() {
     // Writes enabled, so the write operations are exercised past their key check (in
     // this server's own fresh store).
     let key = "contract-test-key";
-    let server = Server::start_env(&[], &[("SAHEL_ATLAS_WRITE_KEYS", key)]);
+    // An archive, so the /archives operations are exercised past their 404.
+    let archive = common::scratch("contract").join("mali.pmtiles");
+    common::run_cli(&[
+        "export".as_ref(),
+        "tiles".as_ref(),
+        "--maxzoom".as_ref(),
+        "6".as_ref(),
+        "--data".as_ref(),
+        common::geodata().as_os_str(),
+        "--out".as_ref(),
+        archive.as_os_str(),
+    ]);
+    let served = format!("mali={}", archive.display());
+    let server = Server::start_env(&["--archive", &served], &[("SAHEL_ATLAS_WRITE_KEYS", key)]);
     // Every operation but the document's own path.
     let operations = server.json("/ogc/api")["paths"]
         .as_object()

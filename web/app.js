@@ -62,6 +62,8 @@ function paintSwatches(root) {
 }
 
 // ---------- map ----------
+// Archives published on object storage or a CDN are read by range requests.
+maplibregl.addProtocol('pmtiles', new pmtiles.Protocol().tile);
 // `?basemap=NAME` in the page's address starts on that archive (see /archives).
 const startBasemap = new URLSearchParams(location.search).get('basemap') || '';
 const map = new maplibregl.Map({

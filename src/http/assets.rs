@@ -33,8 +33,8 @@ fn content_type(path: &Path) -> HeaderValue {
 }
 
 impl WebFiles {
-    /// Reads `dir`'s own files (served at `/name`) and MapLibre's bundle from
-    /// `dir/node_modules/maplibre-gl/dist` (served at `/vendor/name`). Missing files are
+    /// Reads `dir`'s own files (served at `/name`) and the bundles of MapLibre and
+    /// PMTiles from `dir/node_modules/*/dist` (served at `/vendor/name`). Missing files are
     /// reported and skipped: the API and tiles work without the web map.
     pub fn load(dir: &Path) -> WebFiles {
         let mut files = HashMap::new();
@@ -53,9 +53,17 @@ impl WebFiles {
                 }
             }
         }
-        let dist = dir.join("node_modules/maplibre-gl/dist");
-        for name in ["maplibre-gl.js", "maplibre-gl.css"] {
-            add(format!("/vendor/{name}"), dist.join(name));
+        let modules = dir.join("node_modules");
+        for (package, name) in [
+            ("maplibre-gl", "maplibre-gl.js"),
+            ("maplibre-gl", "maplibre-gl.css"),
+            // Reads PMTiles archives on a CDN by range requests (`pmtiles://` sources).
+            ("pmtiles", "pmtiles.js"),
+        ] {
+            add(
+                format!("/vendor/{name}"),
+                modules.join(package).join("dist").join(name),
+            );
         }
         if !files.contains_key("/vendor/maplibre-gl.js") {
             tracing::warn!("MapLibre is missing: run `make run` (it runs npm ci in web/)");

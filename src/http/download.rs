@@ -153,36 +153,50 @@ pub fn respond(
         );
         return Err(Problem::unprocessable("f", detail));
     }
-    let turn = r.state.downloads.turn()?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     let snap = r.snap.clone();
     let header = Header { matched, members };
-    std::thread::Builder::new()
-        .name("download".into())
-        .spawn(move || {
-            let _turn = turn;
-            let out = ChunkSender {
-                buf: Vec::with_capacity(CHUNK),
-                tx,
-            };
-            if let Err(e) = write_all(&snap, format, rows, header, out) {
-                tracing::info!(error = %e, "download stopped");
-            }
-        })
-        .map_err(|e| Problem::new(ProblemKind::Unavailable, format!("no thread to write: {e}")))?;
     let (ext, content_type) = match format {
         Download::Csv => ("csv", "text/csv; charset=utf-8; header=present"),
         Download::GeoJson => ("geojson", GEOJSON),
     };
+    let file = format!("sahel-atlas-{}.{ext}", file_stem(name));
+    streamed(r, content_type, &file, move |out| {
+        write_all(&snap, format, rows, header, out)
+    })
+}
+
+/// A response whose body `write` produces on a thread of its own while the client reads
+/// (a download turn is held until it ends), offered as the file `filename`.
+///
+/// # Errors
+/// Too many downloads running (503).
+pub fn streamed(
+    r: &Request,
+    content_type: &'static str,
+    filename: &str,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'static,
+) -> Result<Response, Problem> {
+    let turn = r.state.downloads.turn()?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    std::thread::Builder::new()
+        .name("download".into())
+        .spawn(move || {
+            let _turn = turn;
+            let mut out = ChunkSender {
+                buf: Vec::with_capacity(CHUNK),
+                tx,
+            };
+            if let Err(e) = write(&mut out).and_then(|()| out.flush()) {
+                tracing::info!(error = %e, "download stopped");
+            }
+        })
+        .map_err(|e| Problem::new(ProblemKind::Unavailable, format!("no thread to write: {e}")))?;
     let mut resp = warp::reply::Reply::into_response(warp::reply::stream(Chunks(rx)));
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    let file = format!(
-        "attachment; filename=\"sahel-atlas-{}.{ext}\"",
-        file_stem(name)
-    );
-    if let Ok(v) = HeaderValue::from_str(&file) {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -262,12 +276,12 @@ impl Write for ChunkSender {
 }
 
 /// Writes the whole file to `out`; stops at the first write error (the client gone).
-fn write_all<W: Write>(
+fn write_all(
     snap: &Snapshot,
     format: Download,
     rows: Rows,
     header: Header,
-    out: W,
+    out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let atlas = &snap.atlas;
     let mut out = Output::start(format, &rows, &header, out)?;

@@ -76,6 +76,8 @@ pub struct AppState {
     expensive: shed::Gate,
     archives: archives::Archives,
     downloads: download::Downloads,
+    /// The content security policy of pages.
+    policy: HeaderValue,
 }
 
 impl AppState {
@@ -90,6 +92,7 @@ impl AppState {
             metrics: Metrics::default(),
             connections: config.connections,
             expensive: shed::Gate::new(config.shed),
+            policy: content_security_policy(&config.archives.remote_origins()),
             archives: config.archives,
             downloads: download::Downloads::new(config.downloads),
         }
@@ -366,15 +369,23 @@ pub fn glyphs(r: &Request, path: FontPath, _: NoQuery) -> Result<Response, Probl
     r.state.glyphs.range(path.range)
 }
 
-/// What the web map may load: only this origin (MapLibre starts its worker from a `blob:`
-/// URL and its stylesheet draws control icons from `data:` URLs); no framing, no plugins.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-    style-src 'self'; img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; \
-    worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; base-uri 'none'; \
-    frame-ancestors 'none'; form-action 'self'";
+/// What the web map may load: only this origin, and the origins of remote archives
+/// (`connect`: MapLibre starts its worker from a `blob:` URL and its stylesheet draws control
+/// icons from `data:` URLs); no framing, no plugins.
+fn content_security_policy(remote: &[String]) -> HeaderValue {
+    let connect: String = remote.iter().map(|o| format!(" {o}")).collect();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; \
+         img-src 'self' data: blob:; font-src 'self'; connect-src 'self'{connect}; \
+         worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    );
+    // Origins are checked to be plain scheme://host[:port] when archives are named.
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'self'"))
+}
 
 /// The headers a security review expects on every response; the policy on pages.
-fn secure(h: &mut HeaderMap) {
+fn secure(h: &mut HeaderMap, policy: &HeaderValue) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -387,10 +398,7 @@ fn secure(h: &mut HeaderMap) {
         .get(header::CONTENT_TYPE)
         .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
     if page {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     }
 }
 
@@ -410,7 +418,7 @@ fn handle(state: &AppState, req: Incoming) -> Response {
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
-    secure(h);
+    secure(h, &state.policy);
     if !h.contains_key(header::CACHE_CONTROL) {
         let cache = if req.method == Method::GET || req.method == Method::HEAD {
             "public, max-age=60"

@@ -222,7 +222,12 @@ fn finish(params: Vec<Parameter>, regions: &[String]) -> Vec<Parameter> {
 
 /// A real value for a path parameter, so clients (and Schemathesis' example phase) can
 /// try an item that exists: an event for `/api/events/{id}` and `featureId`, and so on.
-fn path_example(atlas: &Atlas, path: &str, param: &str) -> Option<serde_json::Value> {
+fn path_example(
+    atlas: &Atlas,
+    archive: Option<&str>,
+    path: &str,
+    param: &str,
+) -> Option<serde_json::Value> {
     let event = || {
         atlas
             .event_indices()
@@ -235,6 +240,7 @@ fn path_example(atlas: &Atlas, path: &str, param: &str) -> Option<serde_json::Va
         "id" if path.starts_with("/api/regions/") => atlas.regions().first().map(|r| json!(r.id)),
         "collectionId" => Some(json!(Collection::Events.id())),
         "featureId" => event(),
+        "name" if path.starts_with("/archives/") => archive.map(|a| json!(a)),
         _ => None,
     }
 }
@@ -263,7 +269,9 @@ fn collection_items_params(c: Collection) -> Vec<Parameter> {
 }
 
 /// The whole document, for clients reaching us at `base_url`.
-pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
+/// The whole document; `archive` names an archive served here, as the example of
+/// archive paths.
+pub fn build(base_url: &str, atlas: &Atlas, archive: Option<&str>) -> OpenApi {
     let regions = region_keys(atlas);
     // Several routes may share a path (GET, PUT and DELETE of one event).
     let mut items: std::collections::BTreeMap<String, PathItemBuilder> = Default::default();
@@ -271,7 +279,7 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
         let mut params = finish(route_params(r), &regions);
         for p in params.iter_mut() {
             if let Some(RefOr::T(Schema::Object(o))) = &mut p.schema
-                && let Some(example) = path_example(atlas, r.path, &p.name)
+                && let Some(example) = path_example(atlas, archive, r.path, &p.name)
             {
                 o.example = Some(example);
             }
@@ -353,7 +361,11 @@ pub fn build(base_url: &str, atlas: &Atlas) -> OpenApi {
 pub fn document(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
     Ok(json_response(
         ogc::OPENAPI,
-        &build(&r.base_url(), r.atlas()),
+        &build(
+            &r.base_url(),
+            r.atlas(),
+            r.state.archives.local_names().next(),
+        ),
     ))
 }
 
@@ -389,7 +401,7 @@ mod tests {
     #[test]
     fn every_route_and_every_field_read_is_documented() {
         let atlas = crate::synth::test_atlas(0, 1);
-        let doc = serde_json::to_value(build("http://127.0.0.1:1", &atlas)).unwrap();
+        let doc = serde_json::to_value(build("http://127.0.0.1:1", &atlas, None)).unwrap();
         for r in ROUTES {
             let method = r.method.as_str().to_ascii_lowercase();
             same_names(r.path, documented(&doc, &method, r.path), (r.fields)());

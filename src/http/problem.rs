@@ -25,6 +25,8 @@ pub enum ProblemKind {
     WritesDisabled,
     /// A request body over the limit (413).
     TooLarge,
+    /// A `Range` outside the file (416).
+    RangeNotSatisfiable,
     /// A query string over the limit (414).
     UriTooLong,
     /// Request headers over the limit (431).
@@ -52,6 +54,7 @@ impl ProblemKind {
             ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemKind::WritesDisabled => StatusCode::FORBIDDEN,
             ProblemKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ProblemKind::UriTooLong => StatusCode::URI_TOO_LONG,
             ProblemKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -73,6 +76,7 @@ impl ProblemKind {
             ProblemKind::Unauthorized => "unauthorized",
             ProblemKind::WritesDisabled => "writes-disabled",
             ProblemKind::TooLarge => "too-large",
+            ProblemKind::RangeNotSatisfiable => "range-not-satisfiable",
             ProblemKind::UriTooLong => "uri-too-long",
             ProblemKind::HeadersTooLarge => "headers-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
@@ -93,6 +97,7 @@ impl ProblemKind {
             ProblemKind::Unauthorized => "Write key missing or wrong",
             ProblemKind::WritesDisabled => "Writes are not enabled",
             ProblemKind::TooLarge => "Request body too large",
+            ProblemKind::RangeNotSatisfiable => "Range not satisfiable",
             ProblemKind::UriTooLong => "Query string too long",
             ProblemKind::HeadersTooLarge => "Request headers too large",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",

@@ -163,6 +163,15 @@ pub static ROUTES: &[Route] = &[
         archives::tilejson
     ),
     route!(
+        "/archives/{name}/archive.pmtiles",
+        "archive_file",
+        "A PMTiles archive itself, whole or by Range (206), as object storage serves it",
+        "application/vnd.pmtiles",
+        ArchivePath,
+        NoQuery,
+        archives::file
+    ),
+    route!(
         "/archives/{name}/{z}/{x}/{y}.mvt",
         "archive_tiles",
         "A tile from an archive, as stored (gzip); 204 when the archive has none",

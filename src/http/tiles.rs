@@ -191,19 +191,12 @@ pub fn style(r: &Request, _: NoQuery, q: StyleQuery) -> Result<Response, Problem
     let basemap = match &q.base.basemap {
         None => None,
         Some(name) => {
-            let a = r
+            let served = r
                 .state
                 .archives
                 .get(&name.0)
-                .map_err(|p| Problem::param("basemap", p.detail))?;
-            Some(json!({
-                "type": "vector",
-                "tiles": [super::archives::template(r, &name.0)],
-                "minzoom": a.info.minzoom,
-                "maxzoom": a.info.maxzoom,
-                "bounds": a.info.bounds,
-                "attribution": a.info.metadata.get("attribution").cloned().unwrap_or(json!(ATTRIBUTION)),
-            }))
+                .map_err(|p| Problem::unprocessable("basemap", p.detail))?;
+            Some(super::archives::style_source(r, &name.0, served))
         }
     };
     Ok(json_response(

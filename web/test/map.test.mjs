@@ -1,14 +1,15 @@
 // Browser test of the web map, in Debian's Chromium driven by playwright-core.
-//   node web/test/map.test.mjs http://127.0.0.1:PORT SCREENSHOT_DIR [WRITE_KEY [ARCHIVE]]
+//   node web/test/map.test.mjs http://127.0.0.1:PORT SCREENSHOT_DIR [WRITE_KEY [ARCHIVE [CDN]]]
 // With a write key, it also posts an event and waits for it to appear on the open map;
-// with the name of an archive the server serves, it switches the base map to it.
+// with the name of an archive the server serves, it switches the base map to it; with the
+// origin of a server publishing it as the archive `cdn`, it switches to that one too.
 // Exits non-zero with a message on the first failure. Run by tests/browser.rs, which
 // starts the real server.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [base, outDir, writeKey, archive] = process.argv.slice(2);
+const [base, outDir, writeKey, archive, cdn] = process.argv.slice(2);
 if (!base || !outDir) {
   console.error('usage: map.test.mjs BASE_URL SCREENSHOT_DIR');
   process.exit(2);
@@ -35,7 +36,7 @@ try {
     const tileStatus = [];
     page.on('response', (r) => {
       const u = new URL(r.url());
-      if (u.origin !== new URL(base).origin) problems.push(`request left the server: ${r.url()}`);
+      if (u.origin !== new URL(base).origin && u.origin !== cdn) problems.push(`request left the server: ${r.url()}`);
       if (u.pathname.startsWith('/tiles/')) tileStatus.push(r.status());
       if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
     });
@@ -146,6 +147,22 @@ try {
         check(drawn.country.length > 0 && drawn.country.every((s) => s === 'basemap'), `country from ${drawn.country}`);
         check(drawn.events > 0 && drawn.coverage === 'none' && drawn.overlays, `after the switch: ${JSON.stringify(drawn)}`);
         check(drawn.address.includes(`basemap=${archive}`), `page address ${drawn.address}`);
+      }
+
+      if (cdn) {
+        // The same archive published elsewhere: read by range requests through pmtiles://.
+        const ranged = [];
+        page.on('response', (r) => { if (r.url().startsWith(`${cdn}/archives/`)) ranged.push(r.status()); });
+        await page.evaluate(() => { window.__mapIdle = false; });
+        await page.selectOption('#basemap', 'cdn');
+        await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap.getSource('basemap') && window.sahelMap.areTilesLoaded(), null, { timeout: 60000 });
+        const fromCdn = await page.evaluate(() => {
+          const m = window.sahelMap;
+          return { url: m.getStyle().sources.basemap.url, rivers: m.queryRenderedFeatures({ layers: ['country', 'rivers'] }).map((f) => f.source) };
+        });
+        check(fromCdn.url === `pmtiles://${cdn}/archives/base/archive.pmtiles`, `basemap source ${fromCdn.url}`);
+        check(fromCdn.rivers.length > 0 && fromCdn.rivers.every((s) => s === 'basemap'), `drawn from ${fromCdn.rivers}`);
+        check(ranged.length > 0 && ranged.every((s) => s === 206), `range responses: ${ranged}`);
       }
 
       if (writeKey) {

@@ -9,16 +9,7 @@ use common::*;
 fn web_map_works_in_chromium() {
     let key = "browser-test-key";
     let archive = scratch("browser").join("base.pmtiles");
-    run_cli(&[
-        "export".as_ref(),
-        "tiles".as_ref(),
-        "--maxzoom".as_ref(),
-        "8".as_ref(),
-        "--data".as_ref(),
-        geodata().as_os_str(),
-        "--out".as_ref(),
-        archive.as_os_str(),
-    ]);
+    export_pmtiles(&archive, 8);
     let served = format!("base={}", archive.display());
     // A second server stands in for object storage behind a CDN: the map reads the
     // PMTiles file from it by range requests, across origins.

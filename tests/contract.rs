@@ -17,16 +17,7 @@ fn schemathesis_finds_no_failure_against_the_openapi_document() {
     let key = "contract-test-key";
     // An archive, so the /archives operations are exercised past their 404.
     let archive = common::scratch("contract").join("mali.pmtiles");
-    common::run_cli(&[
-        "export".as_ref(),
-        "tiles".as_ref(),
-        "--maxzoom".as_ref(),
-        "6".as_ref(),
-        "--data".as_ref(),
-        common::geodata().as_os_str(),
-        "--out".as_ref(),
-        archive.as_os_str(),
-    ]);
+    common::export_pmtiles(&archive, 6);
     let served = format!("mali={}", archive.display());
     let server = Server::start_env(&["--archive", &served], &[("SAHEL_ATLAS_WRITE_KEYS", key)]);
     // Every operation but the document's own path.

@@ -233,6 +233,21 @@ fn reply_of(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
     }
 }
 
+/// Exports the shipped data's tiles z0-`maxzoom` as a PMTiles archive at `out`.
+pub fn export_pmtiles(out: &Path, maxzoom: u8) {
+    let maxzoom = maxzoom.to_string();
+    run_cli(&[
+        "export".as_ref(),
+        "tiles".as_ref(),
+        "--maxzoom".as_ref(),
+        maxzoom.as_ref(),
+        "--data".as_ref(),
+        geodata().as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+}
+
 /// The Python with GeographicLib that `make test` set up (override with SAHEL_PYTHON).
 /// Runs `sahel-atlas ARGS` to completion; panics with its output unless it succeeds, and
 /// returns what it printed on stdout.

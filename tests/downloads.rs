@@ -173,6 +173,9 @@ fn downloads_are_capped_and_limited_in_number() {
     let mut first = [0u8; 64];
     slow.read_exact(&mut first).unwrap();
     assert!(first.starts_with(b"HTTP/1.1 200"));
+    // Still held a while later: the writer waits for the reader (were the body buffered
+    // without bound, it would have finished, the whole file in memory, and let go).
+    std::thread::sleep(Duration::from_millis(1500));
     let busy = get(&format!("{}/api/events?f=csv&limit=10", server.base));
     assert_eq!(busy.status, 503, "{}", busy.body);
     assert_eq!(busy.header("retry-after"), Some("1"));

@@ -71,8 +71,9 @@ pub async fn run<S>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .max_header_size(HARD_HEADER_BYTES)
-        .pipeline_flush(true);
+        // Not `pipeline_flush`: with it hyper buffers a response body without bound, so a
+        // download to a slow client would sit whole in memory (bench/download.sh found it).
+        .max_header_size(HARD_HEADER_BYTES);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {

@@ -6,7 +6,7 @@ use warp::reply::Response;
 
 use super::download::{self, Rows, rows_wanted};
 use super::features;
-use super::params::groups::{Page, PageParams};
+use super::params::groups::Page;
 use super::params::limits::*;
 use super::params::queries::*;
 use super::problem::Problem;
@@ -104,7 +104,7 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
     let m = filter.compile(atlas);
     if let Some(format) = q.f.download() {
         let _turn = r.expensive()?;
-        let explicit = explicit_page(&q.page);
+        let explicit = q.page.explicit();
         let hits = find_events(
             atlas,
             &m,
@@ -157,14 +157,6 @@ fn near_members(atlas: &Atlas, near: Option<(Near, Option<usize>)>) -> Map<Strin
         "circle": features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128)),
     });
     as_members(members)
-}
-
-/// `limit`/`offset` as a download takes them: only when given.
-fn explicit_page(p: &PageParams) -> Option<Page> {
-    download::explicit_page(
-        p.limit.map(|l| l.get() as usize),
-        p.offset.map(|o| o.get() as usize),
-    )
 }
 
 fn event_features<'a>(
@@ -304,7 +296,7 @@ pub fn base_coverage(r: &Request, path: IdPath, q: CoverageQuery) -> Result<Resp
     let b = base_index(atlas, &id)?;
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
     let page = q.page.page(DEFAULT_LIMIT, q.f.download().is_some())?;
-    let explicit = explicit_page(&q.page);
+    let explicit = q.page.explicit();
     let prefix = match q.f.download() {
         Some(_) => rows_wanted(r, explicit),
         None => page.offset.saturating_add(page.limit),
@@ -382,7 +374,7 @@ pub fn coverage(r: &Request, _: NoQuery, q: CoverageQuery) -> Result<Response, P
             from: None,
         };
         let members = as_members(json!({ "totals": totals }));
-        let explicit = explicit_page(&q.page);
+        let explicit = q.page.explicit();
         return download::respond(r, format, "uncovered", matched, rows, explicit, members);
     }
     let feats = event_features(atlas, page.slice(&uncovered_hits));

@@ -59,7 +59,7 @@ impl Archives {
     }
 
     /// An archive this server reads (a remote one is read from its URL, not here).
-    pub fn file(&self, name: &str) -> Result<&Archive, Problem> {
+    pub fn file(&self, name: &str) -> Result<&Arc<Archive>, Problem> {
         match self.get(name)? {
             Served::File(a) => Ok(a),
             Served::Remote(url) => Err(Problem::not_found(format!(

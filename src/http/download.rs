@@ -112,14 +112,6 @@ impl Rows {
     }
 }
 
-/// The page a download keeps: all rows unless the client gave `limit` or `offset`.
-pub fn explicit_page(limit: Option<usize>, offset: Option<usize>) -> Option<Page> {
-    (limit.is_some() || offset.is_some()).then(|| Page {
-        limit: limit.unwrap_or(usize::MAX),
-        offset: offset.unwrap_or(0),
-    })
-}
-
 /// How many rows a download will ask the query for: one past the cap, to tell "at the
 /// cap" from "over it" without finding everything.
 pub fn rows_wanted(r: &Request, page: Option<Page>) -> usize {
@@ -284,7 +276,7 @@ fn write_all(
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let atlas = &snap.atlas;
-    let mut out = Output::start(format, &rows, &header, out)?;
+    let mut out = Output::start(format, &rows, header, out)?;
     match rows {
         Rows::Events { hits, from } => {
             for batch in hits.chunks(BATCH) {
@@ -317,7 +309,7 @@ enum Output<W: Write> {
 }
 
 impl<W: Write> Output<W> {
-    fn start(format: Download, rows: &Rows, header: &Header, w: W) -> std::io::Result<Self> {
+    fn start(format: Download, rows: &Rows, header: Header, w: W) -> std::io::Result<Self> {
         match format {
             Download::Csv => {
                 let mut w = csv::WriterBuilder::new()
@@ -335,7 +327,7 @@ impl<W: Write> Output<W> {
                 head.insert("type".into(), "FeatureCollection".into());
                 head.insert("numberMatched".into(), header.matched.into());
                 head.insert("numberReturned".into(), rows.len().into());
-                head.extend(header.members.clone());
+                head.extend(header.members);
                 // The opening object without its closing brace; the features follow.
                 let text = Value::Object(head).to_string();
                 w.write_all(&text.as_bytes()[..text.len() - 1])?;

@@ -307,13 +307,7 @@ impl<P: Queryable> ItemRequest<P> {
             to,
             equals: q.props.0,
             page: q.page.page(OGC_DEFAULT_LIMIT, q.f.download().is_some())?,
-            download: q.f.download().map(|d| {
-                let explicit = download::explicit_page(
-                    q.page.limit.map(|l| l.get() as usize),
-                    q.page.offset.map(|o| o.get() as usize),
-                );
-                (d, explicit)
-            }),
+            download: q.f.download().map(|d| (d, q.page.explicit())),
         })
     }
 

@@ -236,6 +236,14 @@ pub struct PageParams {
 }
 
 impl PageParams {
+    /// The page a download keeps: every row unless the client gave `limit` or `offset`.
+    pub fn explicit(&self) -> Option<Page> {
+        (self.limit.is_some() || self.offset.is_some()).then(|| Page {
+            limit: self.limit.map_or(usize::MAX, |l| l.get() as usize),
+            offset: self.offset.map_or(0, |o| o.get() as usize),
+        })
+    }
+
     /// The page to show; a page holds at most [`MAX_LIMIT`] features, a download
     /// (`download`) any number.
     pub fn page(&self, default_limit: usize, download: bool) -> Result<Page, Problem> {

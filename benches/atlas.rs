@@ -120,7 +120,7 @@ fn queries(c: &mut Criterion) {
 fn tiles(c: &mut Criterion) {
     let atlas = load();
     let source = TileSource::build(&atlas);
-    source.prepare_clusters(&atlas);
+    source.prepare_summaries(&atlas);
     let all = EventFilter::default();
     let scan = EventFilter {
         min_fatalities: Some(0),

@@ -145,6 +145,33 @@ pub fn search_envelopes(center: LonLat, radius_km: f64) -> Vec<Envelope> {
     }
 }
 
+/// `env` grown to contain every point within `km` geodesic distance of it, clamped to
+/// the lon/lat range (it does not wrap across the antimeridian). Loose, like
+/// [`search_envelopes`]: the same angle bound, with the longitude bound taken at the
+/// box's latitude farthest from the equator, where a degree of longitude is shortest.
+///
+/// ```
+/// use sahel_atlas::geodesy::{Envelope, expand_envelope};
+/// let e = expand_envelope(Envelope { min: [-5.0, 14.0], max: [-4.0, 15.0] }, 100.0);
+/// assert!(e.min[1] < 14.0 - 0.9 && e.max[0] > -4.0 + 0.93);
+/// ```
+pub fn expand_envelope(env: Envelope, km: f64) -> Envelope {
+    let rho = (km / MIN_CURVATURE_RADIUS_KM * MARGIN).to_degrees();
+    let min_lat = (env.min[1] - rho).max(-90.0);
+    let max_lat = (env.max[1] + rho).min(90.0);
+    let far_lat = min_lat.abs().max(max_lat.abs());
+    let sin_ratio = rho.to_radians().sin() / far_lat.to_radians().cos();
+    let dlon = if far_lat >= 90.0 || sin_ratio >= 1.0 {
+        360.0
+    } else {
+        sin_ratio.asin().to_degrees() * MARGIN
+    };
+    Envelope {
+        min: [(env.min[0] - dlon).max(-180.0), min_lat],
+        max: [(env.max[0] + dlon).min(180.0), max_lat],
+    }
+}
+
 impl Envelope {
     pub fn contains(&self, p: LonLat) -> bool {
         self.min[0] <= p.lon && p.lon <= self.max[0] && self.min[1] <= p.lat && p.lat <= self.max[1]
@@ -170,6 +197,39 @@ mod tests {
                             envs.iter().any(|e| e.contains(p)),
                             "{p:?} at {r} km from {c:?} bearing {i} outside {envs:?}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Points within the distance of a box's edges and corners, at many latitudes and
+    /// sizes, fall inside the grown box.
+    #[test]
+    fn expanded_envelope_contains_every_point_within_the_distance() {
+        for &lat in &[-70.0, -20.0, 0.0, 12.0, 24.0, 60.0, 80.0] {
+            for &(w, h) in &[(0.01, 0.01), (1.0, 0.5), (8.0, 6.0)] {
+                for &km in &[0.5, 20.0, 300.0] {
+                    let env = Envelope {
+                        min: [-4.0, lat],
+                        max: [-4.0 + w, (lat + h).min(89.0)],
+                    };
+                    let grown = expand_envelope(env, km);
+                    let (x0, x1, y0, y1) = (env.min[0], env.max[0], env.min[1], env.max[1]);
+                    for k in 0..=20 {
+                        let f = k as f64 / 20.0;
+                        let edge = [
+                            LonLat::new(x0 + f * (x1 - x0), y0),
+                            LonLat::new(x0 + f * (x1 - x0), y1),
+                            LonLat::new(x0, y0 + f * (y1 - y0)),
+                            LonLat::new(x1, y0 + f * (y1 - y0)),
+                        ];
+                        for p in edge {
+                            for b in (0..360).step_by(10) {
+                                let q = destination(p, b as f64, km * 0.999_999);
+                                assert!(grown.contains(q), "{q:?} {km} km from {p:?}: {grown:?}");
+                            }
+                        }
                     }
                 }
             }

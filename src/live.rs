@@ -209,7 +209,7 @@ impl Live {
             last_reload: Mutex::new(None),
             notices: tokio::sync::watch::Sender::new(Notice::Sequence(sequence)),
         };
-        live.prepare_clusters();
+        live.prepare_summaries();
         Ok(live)
     }
 
@@ -239,7 +239,7 @@ impl Live {
                 record(&report);
                 self.current.store(Arc::new(next));
                 crate::memory::release_freed();
-                self.prepare_clusters();
+                self.prepare_summaries();
                 tracing::info!(events = report.events, millis, "data reloaded");
                 report
             }
@@ -431,7 +431,7 @@ impl Live {
         let started = Instant::now();
         let merged = snap.atlas.merged();
         let tiles = snap.tiles.sharing_shapes();
-        tiles.prepare_clusters(&merged);
+        tiles.prepare_summaries(&merged);
         let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.current.load_full();
         if now.data_version != snap.data_version {
@@ -479,16 +479,17 @@ impl Live {
         Ok(())
     }
 
-    /// Sums the current snapshot's clusters in the background (tiles scan meanwhile).
-    fn prepare_clusters(&self) {
+    /// Sums the current snapshot's clusters and hexbins in the background (tiles and
+    /// hexbin answers scan meanwhile).
+    fn prepare_summaries(&self) {
         let snap = self.snapshot();
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            snap.tiles.prepare_clusters(&snap.atlas);
+            snap.tiles.prepare_summaries(&snap.atlas);
             tracing::info!(
                 ms = started.elapsed().as_millis() as u64,
                 sequence = snap.sequence,
-                "cluster pyramid ready"
+                "cluster and hexbin pyramids ready"
             );
         });
     }

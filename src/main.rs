@@ -477,7 +477,7 @@ fn export(
         .resolve(&atlas, None)
         .map_err(|p| CliError::Usage(format!("--filter: {}", p.detail)))?;
     let source = TileSource::build(&atlas);
-    source.prepare_clusters(&atlas);
+    source.prepare_summaries(&atlas);
     let done = export_tiles(&atlas, &source, &filter, &spec)?;
     println!(
         "wrote {}: {} tiles of {} addresses at z{}-{}, {:.1} MB, {:.1} s ({:.0} tiles/s)",

@@ -195,6 +195,35 @@ pub fn streamed(
     Ok(resp)
 }
 
+/// A small table (figures a few thousand rows long at most) as a CSV file named
+/// `sahel-atlas-NAME.csv`: RFC 4180 with CRLF, UTF-8, a header row of `columns`.
+pub fn csv_table(name: &str, columns: &[&str], rows: Vec<Vec<String>>) -> Response {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    // Writing into memory cannot fail.
+    let _ = w.write_record(columns);
+    for row in rows {
+        let _ = w.write_record(&row);
+    }
+    let body = w.into_inner().unwrap_or_default();
+    let mut resp = Response::new(body.into());
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
+    );
+    let disposition = format!(
+        "attachment; filename=\"sahel-atlas-{}.csv\"",
+        file_stem(name)
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
 /// A name safe in a `filename=` (letters, digits, `-`, `_`).
 fn file_stem(name: &str) -> String {
     let safe: String = name

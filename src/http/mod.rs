@@ -3,6 +3,7 @@
 //! (`params`) and return `Result<Response, Problem>`, so every failure a client can cause
 //! becomes problem+json. Nothing below this module knows about HTTP.
 
+pub mod analysis;
 pub mod api;
 pub mod archives;
 pub mod assets;
@@ -351,6 +352,9 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
             "sequence": r.snap.sequence,
             // Written events not yet merged into the indexed base (plus those they hide).
             "delta": a.delta_size(),
+            // Whether low-zoom tiles and country-wide hexbins read pre-summed data yet
+            // (summed in the background after start-up; until then they scan).
+            "summaries_ready": r.snap.tiles.summaries_ready(),
             "last_reload": reload,
         }),
     ))

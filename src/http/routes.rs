@@ -13,7 +13,7 @@ use super::params::fields::ParamFields;
 use super::params::fields::struct_fields;
 use super::params::queries::*;
 use super::problem::Problem;
-use super::{GEOJSON, JSON, Request, api, archives, ogc, tiles, writes};
+use super::{GEOJSON, JSON, Request, analysis, api, archives, ogc, tiles, writes};
 
 pub type Handler = fn(&Request) -> Result<Response, Problem>;
 
@@ -314,6 +314,33 @@ pub static ROUTES: &[Route] = &[
         IdPath,
         CoverageQuery,
         api::base_coverage
+    ),
+    route!(
+        "/api/coverage/timeline",
+        "api_coverage_timeline",
+        "Per year: events and fatalities within reach of a base open that year, overall and per operator, and the uncovered hot spots (H3)",
+        JSON,
+        NoQuery,
+        TimelineQuery,
+        analysis::timeline
+    ),
+    route!(
+        "/api/hexbins",
+        "api_hexbins",
+        "Matching events per H3 cell: count, fatalities, most frequent type",
+        GEOJSON,
+        NoQuery,
+        HexbinsQuery,
+        analysis::hexbins
+    ),
+    route!(
+        "/api/trends",
+        "api_trends",
+        "Each region or H3 cell: one period against the mean and sd of the periods before it, flagged",
+        JSON,
+        NoQuery,
+        TrendsQuery,
+        analysis::trends
     ),
     route!(
         "/api/coverage",

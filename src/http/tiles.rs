@@ -294,6 +294,33 @@ fn style_json(base: &str, tiles: &str, basemap: Option<Value>) -> Value {
              "paint": {"fill-color": operator_colour(), "fill-opacity": 0.08}},
             {"id": "coverage-outline", "type": "line", "source": src, "source-layer": layers::COVERAGE.id,
              "paint": {"line-color": operator_colour(), "line-width": 1, "line-dasharray": [3, 2]}},
+        ]
+    });
+    if let (Some(layers), Value::Array(more)) = (
+        style["layers"].as_array_mut(),
+        overlay_layers(src, base_src),
+    ) {
+        layers.extend(more);
+    }
+    if let Some(b) = basemap {
+        style["sources"][base_src] = b;
+    }
+    style
+}
+
+/// The layers drawn over the land and borders: hexbins, towns, events, bases, labels.
+fn overlay_layers(src: &str, base_src: &str) -> Value {
+    json!([
+            // Hidden until the web map's "Hexbins" view shows them (instead of the events).
+            {"id": "hexbins", "type": "fill", "source": src, "source-layer": layers::HEXBINS.id,
+             "layout": {"visibility": "none"},
+             "paint": {
+                "fill-color": ["interpolate", ["linear"], ["ln", ["+", 1, ["get", "count"]]],
+                    0, "#ffffb2", 2.3, "#fecc5c", 4.6, "#fd8d3c", 6.9, "#f03b20", 9.2, "#bd0026"],
+                "fill-opacity": 0.7}},
+            {"id": "hexbins-outline", "type": "line", "source": src, "source-layer": layers::HEXBINS.id,
+             "layout": {"visibility": "none"},
+             "paint": {"line-color": "#ffffff", "line-width": 0.5, "line-opacity": 0.8}},
             {"id": "places", "type": "circle", "source": base_src, "source-layer": layers::PLACES.id,
              "paint": {"circle-radius": 2.5, "circle-color": "#333333", "circle-stroke-color": "#ffffff", "circle-stroke-width": 0.8}},
             {"id": "event-clusters", "type": "circle", "source": src, "source-layer": layers::EVENTS.id,
@@ -326,12 +353,7 @@ fn style_json(base: &str, tiles: &str, basemap: Option<Value>) -> Value {
              "layout": {"text-field": ["get", "name"], "text-font": [FONT], "text-size": 10,
                         "text-offset": [0, -0.9], "text-anchor": "bottom", "text-optional": true},
              "paint": {"text-color": "#111111", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
-        ]
-    });
-    if let Some(b) = basemap {
-        style["sources"][base_src] = b;
-    }
-    style
+    ])
 }
 
 #[cfg(test)]

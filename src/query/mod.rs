@@ -3,10 +3,14 @@
 
 pub mod coverage;
 pub mod filter;
+pub mod hexbins;
 pub mod items;
 pub mod places;
 pub mod props;
 pub mod stats;
+pub mod timeline;
+pub mod trends;
+pub mod types;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

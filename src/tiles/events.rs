@@ -15,8 +15,8 @@ use rustc_hash::FxHashMap;
 
 use super::coord::{EXTENT, Mercator, TileCoord, pixel, project};
 use crate::atlas::Atlas;
-use crate::model::Event;
 use crate::query::filter::Matcher;
+use crate::query::types::{MAX_TYPES, Vocabulary, top_of};
 
 /// From this zoom up each event is its own feature (unless the tile is too dense).
 pub const INDIVIDUAL_FROM_ZOOM: u8 = 10;
@@ -27,8 +27,6 @@ pub const MAX_INDIVIDUAL_PER_TILE: usize = 4000;
 pub const CLUSTER_CELL: u32 = 256;
 /// Cell of the fallback grid for over-dense high-zoom tiles: 64 x 64 cells.
 pub const DENSE_CELL: u32 = 64;
-/// The pyramid handles at most this many distinct event types (ACLED has 6, UCDP 3).
-const MAX_TYPES: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventFeature<'a> {
@@ -64,11 +62,7 @@ impl<'a> Acc<'a> {
 
     fn feature(&self, t: TileCoord) -> EventFeature<'a> {
         let n = self.count as f64;
-        let event_type = self
-            .types
-            .iter()
-            .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(x.0)))
-            .map_or("", |(t, _)| t);
+        let event_type = top_of(self.types.iter().map(|&(t, k)| (t, k)));
         EventFeature::Cluster {
             at: pixel(t.to_tile(Mercator {
                 x: self.sum[0] / n,
@@ -126,26 +120,8 @@ fn global_cell(w: Mercator, z: u8, side: u32) -> (u64, u64) {
     ((w.x * s).floor() as u64, (w.y * s).floor() as u64)
 }
 
-/// Event type names, and each name's index among them.
-type Vocabulary = (Vec<Arc<str>>, FxHashMap<Arc<str>, usize>);
 /// A tile's pre-summed cells: (cell within the tile, year, sums).
 type TileCells = Vec<(u8, i16, Sums)>;
-
-/// The distinct event types, in first-seen order, if few enough.
-fn type_vocabulary(events: &[Event]) -> Option<Vocabulary> {
-    let mut names: Vec<Arc<str>> = Vec::new();
-    let mut ids: FxHashMap<Arc<str>, usize> = FxHashMap::default();
-    for e in events {
-        if !ids.contains_key(&e.event_type) {
-            if names.len() == MAX_TYPES {
-                return None;
-            }
-            ids.insert(e.event_type.clone(), names.len());
-            names.push(e.event_type.clone());
-        }
-    }
-    Some((names, ids))
-}
 
 /// Cluster sums per (cell, year) for every cluster zoom, grouped by tile, of an atlas's
 /// base events; a tile corrects them for the atlas's delta as it is read.
@@ -159,7 +135,10 @@ pub struct ClusterPyramid {
 impl ClusterPyramid {
     /// `None` when the data has more event types than the pyramid tracks.
     pub fn build(atlas: &Atlas) -> Option<ClusterPyramid> {
-        let (type_names, type_ids) = type_vocabulary(atlas.base_events())?;
+        let Vocabulary {
+            names: type_names,
+            ids: type_ids,
+        } = Vocabulary::of(atlas.base_events())?;
         let side = EXTENT / CLUSTER_CELL;
         let top = INDIVIDUAL_FROM_ZOOM - 1;
         // The finest level from the events, coarser ones from it (a cell of zoom z is

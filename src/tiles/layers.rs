@@ -7,6 +7,7 @@
 use mvt::{GeomData, Layer};
 
 use crate::model::{Base, BasemapFeature, Event, Place, Region};
+use crate::query::hexbins::HexBin;
 
 /// What a layer's features are made from: `Of<'a>` is a small copyable view borrowing
 /// from the atlas (a reference, or a reference with a per-tile figure).
@@ -160,6 +161,10 @@ impl View for EventPoints {
     type Of<'a> = EventPoint<'a>;
 }
 
+impl View for HexBin {
+    type Of<'a> = &'a HexBin;
+}
+
 const BASEMAP_FIELDS: &[Field<BasemapFeature>] =
     &[text("name", |f| f.name.as_deref().map(Attr::Text))];
 
@@ -274,6 +279,20 @@ pub static EVENTS: LayerDef<EventPoints> = LayerDef {
     ],
 };
 
+pub static HEXBINS: LayerDef<HexBin> = LayerDef {
+    id: "hexbins",
+    description: "Matching events per H3 cell (count, fatalities, top_type); the resolution follows the zoom: 3 up to z5, 4 at z6, 5 at z7-8, 6 at z9, 7 at z10, 8 at z11-12, 9 from z13",
+    fields: &[
+        text("h3", |b| Some(Attr::Owned(b.cell.to_string()))),
+        number("res", |b| {
+            Some(Attr::Uint(u8::from(b.cell.resolution()).into()))
+        }),
+        number("count", |b| Some(Attr::Uint(b.count))),
+        number("fatalities", |b| Some(Attr::Uint(b.fatalities))),
+        text("top_type", |b| Some(Attr::Text(&b.top_type))),
+    ],
+};
+
 /// Every layer, in drawing order (as encoded).
 pub static LAYERS: &[&dyn Describe] = &[
     &COUNTRY,
@@ -284,6 +303,7 @@ pub static LAYERS: &[&dyn Describe] = &[
     &COVERAGE,
     &BASES,
     &PLACES,
+    &HEXBINS,
     &EVENTS,
 ];
 

@@ -23,13 +23,15 @@ use mvt::{GeomData, GeomEncoder, GeomType, Layer, Tile};
 use crate::atlas::Atlas;
 use crate::model::{BasemapFeature, Place};
 use crate::query::filter::Matcher;
+use crate::query::hexbins::{HexBin, HexPyramid, boundary, hexbins_touching};
+use clip::Rect;
 use coord::{BUFFER, EXTENT, TileCoord, project};
 use events::{ClusterPyramid, EventFeature, events_in_tile};
 use layers::{
-    BASES, COUNTRY, COVERAGE, EVENTS, EventPoint, LAKES, LayerDef, NEIGHBOURS, PLACES, REGIONS,
-    RIVERS, RegionFill, View,
+    BASES, COUNTRY, COVERAGE, EVENTS, EventPoint, HEXBINS, LAKES, LayerDef, NEIGHBOURS, PLACES,
+    REGIONS, RIVERS, RegionFill, View,
 };
-use shapes::{Shape, TileGeom};
+use shapes::{Shape, TileGeom, ring_in_tile};
 
 /// Why a tile cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +66,11 @@ struct Shapes {
 #[derive(Clone)]
 pub struct TileSource {
     shapes: Arc<Shapes>,
-    /// Pre-summed clusters, filled by [`TileSource::prepare_clusters`] (in the background:
-    /// until then tiles scan the events, with the same result).
+    /// Pre-summed clusters and hexbins, filled by [`TileSource::prepare_summaries`] (in
+    /// the background: until then tiles and hexbin answers scan the events, with the same
+    /// result).
     pyramid: Arc<OnceLock<Option<ClusterPyramid>>>,
+    hexes: Arc<OnceLock<Option<HexPyramid>>>,
 }
 
 fn shapes<'a>(geoms: impl Iterator<Item = &'a geo::Geometry<f64>>) -> Vec<(usize, Shape)> {
@@ -87,6 +91,20 @@ fn min_population(z: u8) -> u64 {
         5..=6 => 20_000,
         7..=8 => 5_000,
         _ => 0,
+    }
+}
+
+/// The H3 resolution of the hexbins layer at zoom `z`: the one whose cells are nearest
+/// 40 px across on a 512 px tile.
+pub fn hexbin_res(z: u8) -> u8 {
+    match z {
+        0..=5 => 3,
+        6 => 4,
+        7..=8 => 5,
+        9 => 6,
+        10 => 7,
+        11..=12 => 8,
+        _ => 9,
     }
 }
 
@@ -121,6 +139,7 @@ impl TileSource {
                 coverage: shapes(circles.iter()),
             }),
             pyramid: Arc::default(),
+            hexes: Arc::default(),
         }
     }
 
@@ -130,13 +149,26 @@ impl TileSource {
         TileSource {
             shapes: self.shapes.clone(),
             pyramid: Arc::default(),
+            hexes: Arc::default(),
         }
     }
 
-    /// Sums the base events per cluster cell and year for every cluster zoom (about a
-    /// second for a million events); low-zoom tiles use it from then on.
-    pub fn prepare_clusters(&self, atlas: &Atlas) {
+    /// Sums the base events per cluster cell and year for every cluster zoom, and per H3
+    /// cell and year for the hexbin resolutions (about a second each for a million
+    /// events); low-zoom tiles and country-wide hexbins use them from then on.
+    pub fn prepare_summaries(&self, atlas: &Atlas) {
         self.pyramid.get_or_init(|| ClusterPyramid::build(atlas));
+        self.hexes.get_or_init(|| HexPyramid::build(atlas));
+    }
+
+    /// Whether both pyramids have been summed.
+    pub fn summaries_ready(&self) -> bool {
+        self.pyramid.get().is_some() && self.hexes.get().is_some()
+    }
+
+    /// The hexbin pyramid, once ready.
+    pub fn hex_pyramid(&self) -> Option<&HexPyramid> {
+        self.hexes.get().and_then(Option::as_ref)
     }
 
     /// Encodes tile `t`; `None` when no layer has anything in it.
@@ -201,6 +233,14 @@ impl TileSource {
                     },
                 ),
             });
+        let hexes = hexbins_touching(
+            atlas,
+            self.hex_pyramid(),
+            m,
+            hexbin_res(t.z),
+            t.lonlat_envelope(BUFFER as f64),
+        );
+        hexbins_layer(&mut tile, t, &hexes)?;
         points_layer(&mut tile, &EVENTS, events)?;
 
         if tile.num_layers() == 0 {
@@ -223,6 +263,26 @@ fn shapes_layer<'a, V: View>(
     for (i, shape) in shapes {
         if let Some(g) = shape.in_tile(t, BUFFER as f64) {
             layer = def.feature(layer, encode_shape(&g)?, item(*i));
+        }
+    }
+    add(tile, layer)
+}
+
+/// Encodes the hexbins layer: each cell's outline, clipped to the buffered tile.
+fn hexbins_layer(tile: &mut Tile, t: TileCoord, bins: &[HexBin]) -> Result<(), mvt::Error> {
+    let rect = Rect {
+        min: -(BUFFER as f64),
+        max: (EXTENT + BUFFER) as f64,
+    };
+    let mut layer = tile.create_layer(HEXBINS.id);
+    for b in bins {
+        let ring: Vec<_> = boundary(b.cell)
+            .into_iter()
+            .map(|p| t.to_tile(project(p)))
+            .collect();
+        if let Some(q) = ring_in_tile(&ring, rect, true) {
+            let g = TileGeom::Polygons(vec![vec![q]]);
+            layer = HEXBINS.feature(layer, encode_shape(&g)?, b);
         }
     }
     add(tile, layer)

@@ -117,7 +117,7 @@ impl Shape {
 }
 
 /// A ring clipped, quantised and wound; `None` if it collapses to no area.
-fn ring_in_tile(ring: &[TileUnits], rect: Rect, exterior: bool) -> Option<Vec<[i32; 2]>> {
+pub fn ring_in_tile(ring: &[TileUnits], rect: Rect, exterior: bool) -> Option<Vec<[i32; 2]>> {
     let open = match ring.split_last() {
         Some((last, rest)) if Some(last) == rest.first() => rest,
         _ => ring,

@@ -31,3 +31,15 @@ pub const DEFAULT_CHANGES_LIMIT: usize = 1_000;
 pub const MAX_BODY_BYTES: usize = 32 << 20;
 /// Record errors listed in one 422 answer.
 pub const MAX_RECORD_ERRORS: usize = 100;
+
+/// Periods a trend's baseline may span (ten years of months).
+pub const MAX_BASELINE: usize = 120;
+pub const DEFAULT_BASELINE: usize = 8;
+/// Hot spots a coverage timeline lists at most, and by default.
+pub const MAX_HOTSPOTS: usize = 100;
+pub const DEFAULT_HOTSPOTS: usize = 10;
+/// H3 resolution of hot spots unless `res` is given.
+pub const DEFAULT_HOTSPOT_RES: u8 = 5;
+/// Cells one hexbin answer may hold: a country at resolution 7 (5 km² cells) fits; finer
+/// resolutions need a box or filters.
+pub const MAX_HEXBINS: usize = 100_000;

@@ -4,6 +4,7 @@
 //! the parameter. The same types generate the OpenAPI parameters (`utoipa::IntoParams`),
 //! so what is documented is what is enforced.
 
+pub mod analysis;
 mod de;
 pub mod fields;
 pub mod groups;

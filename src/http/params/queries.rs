@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{Required, Schema};
 
+use super::analysis::{HexParams, TableFormatParams, TimelineParams, TrendParams};
 use super::fields::{ParamFields, struct_fields};
 use super::groups::*;
 use super::values::*;
@@ -107,6 +108,34 @@ query!(
         coverage: CoverageParams,
         page: PageParams,
         f: FormatParams,
+    }
+);
+
+query!(
+    /// `GET /api/coverage/timeline`
+    TimelineQuery {
+        timeline: TimelineParams,
+        filter: EventFilterParams,
+        bbox: BboxParams,
+        f: TableFormatParams,
+    }
+);
+query!(
+    /// `GET /api/hexbins`
+    HexbinsQuery {
+        hex: HexParams,
+        filter: EventFilterParams,
+        bbox: BboxParams,
+        f: TableFormatParams,
+    }
+);
+query!(
+    /// `GET /api/trends`
+    TrendsQuery {
+        trend: TrendParams,
+        filter: EventFilterParams,
+        bbox: BboxParams,
+        f: TableFormatParams,
     }
 );
 

@@ -346,8 +346,35 @@ impl ParamValue for GroupBy {
     }
 }
 
+/// A period: `2019`, `2019-Q1` or `2019-03` (which form fits is checked against `period`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodLabel(pub String);
+
+impl ParamValue for PeriodLabel {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(PeriodLabel(raw.to_string()))
+    }
+
+    fn schema() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::String)
+            .pattern(Some("^[0-9]{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"))
+            .into()
+    }
+}
+
 param_value!(
-    Text, ListItem, RegionKey, DateStart, DateEnd, Interval, ApiBbox, OgcBbox, GlyphRange, GroupBy
+    Text,
+    ListItem,
+    RegionKey,
+    DateStart,
+    DateEnd,
+    Interval,
+    ApiBbox,
+    OgcBbox,
+    GlyphRange,
+    GroupBy,
+    PeriodLabel
 );
 
 /// The bounds of a numeric parameter.
@@ -454,6 +481,14 @@ range!(/// How many nearest events.
     K = KRange: u32, 1, MAX_K as u32, true);
 range!(/// A calendar year.
     Year = YearRange: u32, MIN_YEAR as u32, MAX_YEAR as u32, true);
+range!(/// An H3 resolution.
+    HexRes = HexResRange: u8, crate::query::hexbins::MIN_RES, crate::query::hexbins::MAX_RES, true);
+range!(/// Periods in a trend's baseline.
+    BaselinePeriods = BaselineRange: u32, 1, MAX_BASELINE as u32, true);
+range!(/// How many hot spots.
+    HotspotCount = HotspotRange: u32, 0, MAX_HOTSPOTS as u32, true);
+range!(/// A change in events or fatalities.
+    MinChange = MinChangeRange: f64, 0.0, 1e9, false);
 range!(/// A change sequence number.
     Sequence = SequenceRange: u32, 0, u32::MAX, true);
 range!(/// Page size of the change log.

@@ -146,7 +146,8 @@ fn trends_match_a_fixture_worked_by_hand() {
         t["baseline_periods"],
         json!(["2018-Q1", "2018-Q2", "2018-Q3", "2018-Q4"])
     );
-    let sd = 0.7071; // sqrt(((1-2)² + 0 + (3-2)² + 0) / 4), also Gao's
+    // sqrt(((1-2)² + 0 + (3-2)² + 0) / 4), also Gao's, as answered: to 4 decimals.
+    let sd = (0.5_f64.sqrt() * 1e4).round() / 1e4;
     let expect = [
         ("ML-5", 6.0, 2.0, sd, 4.0, json!(200.0), "increase"),
         ("ML-6", 4.0, 2.0, 0.0, 2.0, json!(100.0), "stable"),

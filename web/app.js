@@ -1,6 +1,8 @@
 // Sahel Atlas web map: MapLibre over our own tiles and style, plus the query API.
 // Everything comes from this server; nothing is fetched from elsewhere.
 
+import { setupAnalysis } from './analysis.js';
+
 const maplibregl = window.maplibregl;
 const $ = (sel) => document.querySelector(sel);
 const fmt = new Intl.NumberFormat('en');
@@ -87,6 +89,7 @@ const LAYER_GROUPS = {
   bases: ['bases', 'base-labels'],
   places: ['places', 'place-labels'],
   events: ['events', 'event-clusters', 'event-cluster-counts'],
+  hexbins: ['hexbins', 'hexbins-outline'],
 };
 
 function updateTiles() {
@@ -244,17 +247,25 @@ for (const [group, layers] of Object.entries(LAYER_GROUPS)) {
     for (const id of layers) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', e.target.checked ? 'visible' : 'none');
   });
 }
+// The hexbins view replaces the event circles (both stay available).
+$('#toggle-hexbins').addEventListener('change', (e) => {
+  const events = $('#toggle-events');
+  if (e.target.checked === events.checked) {
+    events.checked = !e.target.checked;
+    events.dispatchEvent(new Event('change'));
+  }
+});
 
 // ---------- base map: the live tiles, or an archive the server publishes ----------
-const OVERLAYS = ['search-area', 'selected-base'];
+const OVERLAYS = ['search-area', 'selected-base', 'hotspots', 'trend-cells'];
 /** The new style with this page's overlays (searched area, selected base) and the layers
  * the panel hides carried over from the style it replaces. */
 function carryOver(prev, next) {
   const sources = { ...next.sources };
   for (const id of OVERLAYS) if (prev && prev.sources[id]) sources[id] = prev.sources[id];
   const overlays = prev ? prev.layers.filter((l) => OVERLAYS.includes(l.source)) : [];
-  const hidden = new Set(Object.entries(LAYER_GROUPS).filter(([g]) => !$(`#toggle-${g}`).checked).flatMap(([, ids]) => ids));
-  const layers = next.layers.map((l) => (hidden.has(l.id) ? { ...l, layout: { ...l.layout, visibility: 'none' } } : l));
+  const shown = new Map(Object.entries(LAYER_GROUPS).flatMap(([g, ids]) => ids.map((id) => [id, $(`#toggle-${g}`).checked])));
+  const layers = next.layers.map((l) => (shown.has(l.id) ? { ...l, layout: { ...l.layout, visibility: shown.get(l.id) ? 'visible' : 'none' } } : l));
   return { ...next, sources, layers: [...layers, ...overlays] };
 }
 async function loadArchives() {
@@ -280,11 +291,15 @@ $('#basemap').addEventListener('change', (e) => {
   history.replaceState(null, '', url);
 });
 
+// ---------- analysis views (coverage over time, change against a baseline) ----------
+const analysis = setupAnalysis({ map, api, state, $, esc, fmt, swatch, paintSwatches, colourOf, showError, filterParams, updateDownloads });
+
 // ---------- tabs ----------
 function showTab(name) {
   for (const b of document.querySelectorAll('.tabs button')) b.classList.toggle('active', b.dataset.tab === name);
   for (const s of document.querySelectorAll('.tab')) s.hidden = s.id !== `tab-${name}`;
   if (name === 'uncovered') loadUncovered();
+  analysis.onTab(name);
   updateDownloads();
 }
 
@@ -294,6 +309,8 @@ function showTab(name) {
 function selection() {
   const p = filterParams();
   const tab = document.querySelector('.tabs button.active').dataset.tab;
+  const view = analysis.selection(tab);
+  if (view) return view;
   if (tab === 'near' && lastNear) {
     if (lastNear.near) p.set('near', lastNear.near); else { p.set('lon', lastNear.lon.toFixed(5)); p.set('lat', lastNear.lat.toFixed(5)); }
     p.set('radius_km', String(state.radius));
@@ -307,13 +324,14 @@ function selection() {
   return { path: '/api/events', p, what: 'Every event matching the filters.' };
 }
 function updateDownloads() {
-  const { path, p, what } = selection();
+  const { path, p, what, csvOnly } = selection();
   for (const f of ['csv', 'geojson']) {
     const q = new URLSearchParams(p);
     q.set('f', f);
     $(`#download-${f}`).href = `${path}?${q}`;
   }
-  $('#download-what').textContent = `${what} ${state.from}–${state.to}.`;
+  $('#download-geojson').hidden = !!csvOnly;
+  $('#download-what').textContent = csvOnly ? what : `${what} ${state.from}–${state.to}.`;
 }
 for (const b of document.querySelectorAll('.tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
 
@@ -483,6 +501,7 @@ function refreshPanels() {
   if (active === 'near' && lastNear) searchNear(lastNear);
   if (active === 'base' && selectedBase) showBase(selectedBase);
   if (active === 'uncovered') loadUncovered();
+  if (active === 'coverage' || active === 'change') analysis.onTab(active);
 }
 
 // ---------- clicks on the map ----------
@@ -530,6 +549,9 @@ function buildLegend() {
     <p class="hint">Below zoom 10 events are grouped: the circle shows how many, coloured by the most frequent type.</p>
     <h3>Bases and coverage, by operator</h3>${rows(matchColours('bases', 'circle-color'))}
     <p class="hint">Coverage radii are modelling defaults (100 km super camps, 50 km camps, 300 km air bases), not sourced facts.</p>
+    <h3>Hexbins: events per H3 cell</h3>
+    <div class="ramp hex"></div><div class="ramp-labels"><span>1</span><span>10</span><span>100</span><span>1,000</span><span>10,000+</span></div>
+    <p class="hint">The hexagons' resolution follows the zoom (H3 res 3 at country scale to res 9 in a town).</p>
     <h3>Regions: conflict deaths in the selected years</h3>
     <div class="ramp"></div><div class="ramp-labels"><span>0</span><span>100</span><span>500</span><span>1,000</span><span>2,000+</span></div>
     <p class="hint">ACLED by region and year (1997–2018) as printed in EPON's 2019 MINUSMA report.</p>

@@ -316,8 +316,8 @@ fn overlay_layers(src: &str, base_src: &str) -> Value {
              "layout": {"visibility": "none"},
              "paint": {
                 "fill-color": ["interpolate", ["linear"], ["ln", ["+", 1, ["get", "count"]]],
-                    0, "#ffffb2", 2.3, "#fecc5c", 4.6, "#fd8d3c", 6.9, "#f03b20", 9.2, "#bd0026"],
-                "fill-opacity": 0.7}},
+                    0, "#ffffcc", 2.3, "#a1dab4", 4.6, "#41b6c4", 6.9, "#2c7fb8", 9.2, "#253494"],
+                "fill-opacity": 0.8}},
             {"id": "hexbins-outline", "type": "line", "source": src, "source-layer": layers::HEXBINS.id,
              "layout": {"visibility": "none"},
              "paint": {"line-color": "#ffffff", "line-width": 0.5, "line-opacity": 0.8}},

@@ -125,6 +125,67 @@ try {
       check(baseShown === baseApi.totals.count, `base panel shows ${baseShown}, API ${baseApi.totals.count} (${baseName})`);
       check(await page.locator('#base-details svg.chart').count() >= 1, 'no chart in the base panel');
 
+      // The analysis views, over the whole country, each checked against the API and
+      // photographed for the README.
+      const whole = async () => {
+        await page.evaluate(() => { window.__mapIdle = false; window.sahelMap.jumpTo({ center: [-2.5, 16.5], zoom: 4.6 }); });
+        await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap.areTilesLoaded(), null, { timeout: 60000 });
+      };
+      const years = await page.evaluate(() => [document.querySelector('#year-from').value, document.querySelector('#year-to').value]);
+      // The typo's message fades after a few seconds: not in the pictures.
+      await page.waitForFunction(() => !document.querySelector('#status').classList.contains('error'), null, { timeout: 20000 });
+
+      // Hexbins: the view replaces the event circles; each drawn cell has the API's count.
+      await page.check('#toggle-hexbins');
+      await whole();
+      const hexes = await page.evaluate(() => ({
+        events: window.sahelMap.getLayoutProperty('events', 'visibility'),
+        cells: window.sahelMap.queryRenderedFeatures({ layers: ['hexbins'] }).map((f) => f.properties),
+      }));
+      check(hexes.events === 'none' && hexes.cells.length > 0, `hexbins view: ${JSON.stringify(hexes).slice(0, 200)}`);
+      const res = hexes.cells[0].res;
+      const hexApi = await (await fetch(`${base}/api/hexbins?res=${res}&from=${years[0]}&to=${years[1]}`)).json();
+      const byCell = new Map(hexApi.features.map((f) => [f.id, f.properties.count]));
+      for (const c of hexes.cells) check(byCell.get(c.h3) === c.count, `cell ${c.h3}: map ${c.count}, API ${byCell.get(c.h3)}`);
+      await page.screenshot({ path: join(outDir, 'hexbins.png') });
+      await page.uncheck('#toggle-hexbins');
+      await page.check('#toggle-events');
+
+      // Coverage over time: the chart's points are the API's shares, year by year.
+      await page.click('.tabs button[data-tab="coverage"]');
+      await page.waitForSelector('#coverage-chart', { timeout: 30000 });
+      const timeline = await (await fetch(`${base}/api/coverage/timeline?from=${years[0]}&to=${years[1]}`)).json();
+      const points = await page.evaluate(() => [...document.querySelectorAll('#coverage-chart circle[data-series="All bases"]')].map((c) => [Number(c.dataset.year), Number(c.dataset.share)]));
+      const expected = timeline.years.filter((y) => y.share_fatalities != null).map((y) => [y.year, y.share_fatalities]);
+      check(JSON.stringify(points) === JSON.stringify(expected), `chart ${JSON.stringify(points)} vs API ${JSON.stringify(expected)}`);
+      const lines = await page.locator('#coverage-chart g.series').count();
+      check(lines === 1 + Object.keys(timeline.years[0].by_operator).length, `${lines} lines in the chart`);
+      const [timelineFile] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+      check(timelineFile.suggestedFilename() === 'sahel-atlas-coverage-timeline.csv', `file ${timelineFile.suggestedFilename()}`);
+      await whole();
+      await page.screenshot({ path: join(outDir, 'coverage-over-time.png') });
+
+      // Change against a baseline: each region's flag on the map and in the table is the API's.
+      await page.click('.tabs button[data-tab="change"]');
+      await page.fill('#change-at', '2019');
+      await page.fill('#change-baseline', '4');
+      await page.click('#change-show');
+      await page.waitForSelector('#change-table', { timeout: 30000 });
+      const trends = await (await fetch(`${base}/api/trends?unit=region&period=year&at=2019&baseline=4&metric=fatalities`)).json();
+      const listed = await page.evaluate(() => [...document.querySelectorAll('#change-table tbody tr')].map((tr) => tr.dataset.flag));
+      const active = trends.units.filter((u) => u.value > 0 || u.baseline_mean > 0).map((u) => u.flag);
+      check(JSON.stringify(listed) === JSON.stringify(active), `table flags ${listed} vs API ${active}`);
+      check(trends.units.some((u) => u.flag === 'increase'), 'no region rose in 2019');
+      await whole();
+      const painted = await page.evaluate(() => window.sahelMap.queryRenderedFeatures({ layers: ['trend-regions'] }).length);
+      check(painted > 0, 'the change choropleth is not drawn');
+      await page.screenshot({ path: join(outDir, 'change-vs-baseline.png') });
+      await page.click('.tabs button[data-tab="base"]');
+      check(!(await page.evaluate(() => !!window.sahelMap.getLayer('trend-regions'))), 'the choropleth outlived its tab');
+      // Back where the base map checks below look.
+      await page.evaluate(() => { window.__mapIdle = false; window.sahelMap.jumpTo({ center: [1.40921, 18.44345], zoom: 8 }); });
+      await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap.areTilesLoaded(), null, { timeout: 30000 });
+
       if (archive) {
         // The base map from a tile archive: land, borders and towns come from it, events
         // stay live, the hidden coverage layer stays hidden, the overlays survive.

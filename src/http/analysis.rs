@@ -49,24 +49,63 @@ fn year_json(y: &TimelineYear) -> Value {
     Value::Object(m)
 }
 
-/// A hexbin as a GeoJSON feature: `id` the cell's index in hex, its outline, its figures.
-fn hexbin_feature(b: &HexBin) -> Value {
-    let ring: Vec<[f64; 2]> = hexbins::boundary(b.cell)
+/// A cell's outline as a GeoJSON ring, to 6 decimals (0.1 m: cells are 170 m across and
+/// more); a third shorter than full precision, which country-wide answers feel.
+fn hex_ring(cell: h3o::CellIndex) -> Vec<[f64; 2]> {
+    let r6 = |x: f64| (x * 1e6).round() / 1e6;
+    hexbins::boundary(cell)
         .iter()
-        .map(|p| [p.lon, p.lat])
-        .collect();
-    json!({
-        "type": "Feature",
-        "id": b.cell.to_string(),
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "properties": {
-            "h3": b.cell.to_string(),
-            "res": u8::from(b.cell.resolution()),
-            "count": b.count,
-            "fatalities": b.fatalities,
-            "top_type": &*b.top_type,
+        .map(|p| [r6(p.lon), r6(p.lat)])
+        .collect()
+}
+
+#[derive(serde::Serialize)]
+struct HexPolygon {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    coordinates: [Vec<[f64; 2]>; 1],
+}
+
+fn hex_polygon(cell: h3o::CellIndex) -> HexPolygon {
+    HexPolygon {
+        kind: "Polygon",
+        coordinates: [hex_ring(cell)],
+    }
+}
+
+#[derive(serde::Serialize)]
+struct HexProperties<'a> {
+    h3: String,
+    res: u8,
+    count: u64,
+    fatalities: u64,
+    top_type: &'a str,
+}
+
+/// A hexbin as a GeoJSON feature: `id` the cell's index in hex, its outline, its figures
+/// (serialised straight from these structs: country-wide answers hold 100,000 of them).
+#[derive(serde::Serialize)]
+struct HexFeature<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    geometry: HexPolygon,
+    properties: HexProperties<'a>,
+}
+
+fn hexbin_feature(b: &HexBin) -> HexFeature<'_> {
+    HexFeature {
+        kind: "Feature",
+        id: b.cell.to_string(),
+        geometry: hex_polygon(b.cell),
+        properties: HexProperties {
+            h3: b.cell.to_string(),
+            res: u8::from(b.cell.resolution()),
+            count: b.count,
+            fatalities: b.fatalities,
+            top_type: &b.top_type,
         },
-    })
+    }
 }
 
 fn hexbin_row(b: &HexBin) -> Vec<String> {
@@ -199,17 +238,28 @@ pub fn hexbins(r: &Request, _: NoQuery, q: HexbinsQuery) -> Result<Response, Pro
     let (count, fatalities) = bins
         .iter()
         .fold((0, 0), |(c, f), b| (c + b.count, f + b.fatalities));
-    Ok(json_response(
-        GEOJSON,
-        &json!({
-            "type": "FeatureCollection",
-            "res": res,
-            "numberMatched": bins.len(),
-            "numberReturned": bins.len(),
-            "totals": {"count": count, "fatalities": fatalities},
-            "features": bins.iter().map(hexbin_feature).collect::<Vec<_>>(),
-        }),
-    ))
+    let answer = HexCollection {
+        kind: "FeatureCollection",
+        res,
+        number_matched: bins.len(),
+        number_returned: bins.len(),
+        totals: json!({"count": count, "fatalities": fatalities}),
+        features: bins.iter().map(hexbin_feature).collect(),
+    };
+    Ok(json_response(GEOJSON, &answer))
+}
+
+#[derive(serde::Serialize)]
+struct HexCollection<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    res: u8,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    totals: Value,
+    features: Vec<HexFeature<'a>>,
 }
 
 /// `GET /api/trends?unit=region|h3&res=&period=&at=&baseline=&metric=` (+ event filters)
@@ -219,6 +269,16 @@ pub fn trends(r: &Request, _: NoQuery, q: TrendsQuery) -> Result<Response, Probl
     let tq = q.trend.resolve(atlas)?;
     let _turn = r.expensive()?;
     let units = trends::trends(atlas, &filter.compile(atlas), &tq);
+    if units.len() > MAX_HEXBINS {
+        return Err(Problem::unprocessable(
+            "res",
+            format!(
+                "{} cells at this resolution, more than the {MAX_HEXBINS} one answer holds; \
+                 choose a coarser resolution or narrow the bbox or filters",
+                units.len()
+            ),
+        ));
+    }
     let periods: Vec<String> = (tq.at - tq.baseline as i32..tq.at)
         .map(|p| tq.period.label(p))
         .collect();

@@ -149,7 +149,7 @@ def hexbins(base, res, query, files):
             ring = [tuple(p) for p in f["geometry"]["coordinates"][0]]
             outline = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]
             if len(ring) != len(outline) + 1 or any(
-                    abs(a[0] - b[0]) > 1e-9 or abs(a[1] - b[1]) > 1e-9 for a, b in zip(ring, outline)):
+                    abs(a[0] - b[0]) > 6e-7 or abs(a[1] - b[1]) > 6e-7 for a, b in zip(ring, outline)):
                 mismatches.append({"cell": cell, "field": "geometry"})
     return {"cells": len(want), "events": len(events), "mismatches": mismatches[:20]}
 

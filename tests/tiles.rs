@@ -73,7 +73,7 @@ fn point(f: &Value) -> (f64, f64) {
     (c[0].as_f64().unwrap(), c[1].as_f64().unwrap())
 }
 
-const ALL_LAYERS: [&str; 9] = [
+const ALL_LAYERS: [&str; 10] = [
     "country",
     "neighbours",
     "lakes",
@@ -82,6 +82,7 @@ const ALL_LAYERS: [&str; 9] = [
     "coverage",
     "bases",
     "places",
+    "hexbins",
     "events",
 ];
 

@@ -217,16 +217,7 @@ pub fn hexbins(r: &Request, _: NoQuery, q: HexbinsQuery) -> Result<Response, Pro
     let summed = pyramid.is_some() && res <= PYRAMID_MAX_RES && filter.whole_years().is_some();
     let _turn = if summed { None } else { Some(r.expensive()?) };
     let bins = hexbins::hexbins(atlas, pyramid, &filter.compile(atlas), res);
-    if bins.len() > MAX_HEXBINS {
-        return Err(Problem::unprocessable(
-            "res",
-            format!(
-                "{} cells at resolution {res}, more than the {MAX_HEXBINS} one answer holds; \
-                 choose a coarser resolution or narrow the bbox or filters",
-                bins.len()
-            ),
-        ));
-    }
+    at_most_max_cells(bins.len())?;
     if q.f.csv() {
         let rows = bins.iter().map(hexbin_row).collect();
         return Ok(csv_table(
@@ -262,6 +253,21 @@ struct HexCollection<'a> {
     features: Vec<HexFeature<'a>>,
 }
 
+/// # Errors
+/// 422 naming `res` when an answer would hold more than [`MAX_HEXBINS`] cells.
+fn at_most_max_cells(cells: usize) -> Result<(), Problem> {
+    if cells <= MAX_HEXBINS {
+        return Ok(());
+    }
+    Err(Problem::unprocessable(
+        "res",
+        format!(
+            "{cells} cells, more than the {MAX_HEXBINS} one answer holds; choose a coarser \
+             resolution or narrow the bbox or filters"
+        ),
+    ))
+}
+
 /// `GET /api/trends?unit=region|h3&res=&period=&at=&baseline=&metric=` (+ event filters)
 pub fn trends(r: &Request, _: NoQuery, q: TrendsQuery) -> Result<Response, Problem> {
     let atlas = r.atlas();
@@ -269,16 +275,7 @@ pub fn trends(r: &Request, _: NoQuery, q: TrendsQuery) -> Result<Response, Probl
     let tq = q.trend.resolve(atlas)?;
     let _turn = r.expensive()?;
     let units = trends::trends(atlas, &filter.compile(atlas), &tq);
-    if units.len() > MAX_HEXBINS {
-        return Err(Problem::unprocessable(
-            "res",
-            format!(
-                "{} cells at this resolution, more than the {MAX_HEXBINS} one answer holds; \
-                 choose a coarser resolution or narrow the bbox or filters",
-                units.len()
-            ),
-        ));
-    }
+    at_most_max_cells(units.len())?;
     let periods: Vec<String> = (tq.at - tq.baseline as i32..tq.at)
         .map(|p| tq.period.label(p))
         .collect();

@@ -214,7 +214,8 @@ impl Sink {
             CENTER[1].clamp(south, north),
             f64::from((CENTER[2] as u8).clamp(spec.minzoom, spec.maxzoom)),
         ];
-        let layers = serde_json::to_value(layers::vector_layers()).map_err(|e| e.to_string())?;
+        let layers = serde_json::to_value(layers::vector_layers(layers::LAYERS))
+            .map_err(|e| e.to_string())?;
         let name = "Sahel Atlas";
         let description = "Regions, bases, coverage, towns and conflict events in Mali";
         match spec.format {

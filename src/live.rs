@@ -111,6 +111,27 @@ impl Snapshot {
         (epoch <= self.sequence).then_some(epoch)
     }
 
+    /// [`Snapshot::tile_epoch`] for a tile of the hexbins set: the latest write to it or to
+    /// its eight neighbours, since a cell drawn in a tile may hold events of the tiles
+    /// around (at each zoom's resolution a cell is narrower than a tile).
+    pub fn tile_epoch_around(&self, t: TileCoord) -> Option<u64> {
+        let n = 1i64 << t.z;
+        let mut epoch = 0;
+        for dy in -1..=1i64 {
+            for dx in -1..=1i64 {
+                let y = i64::from(t.y) + dy;
+                if !(0..n).contains(&y) {
+                    continue;
+                }
+                let x = (i64::from(t.x) + dx).rem_euclid(n);
+                if let Ok(near) = TileCoord::new(t.z, x as u32, y as u32) {
+                    epoch = epoch.max(self.epochs.get(near));
+                }
+            }
+        }
+        (epoch <= self.sequence).then_some(epoch)
+    }
+
     /// This snapshot with `changes` (committed as `sequence`) applied.
     fn with_changes(&self, changes: &[Change], sequence: u64) -> Snapshot {
         Snapshot {

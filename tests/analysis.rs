@@ -122,6 +122,26 @@ fn hexbins_match_the_h3_package() {
         assert!(report["features"].as_u64().unwrap() > 0, "{report}");
     }
 
+    // The hexbins are a tile set of their own: the map's tiles do not carry them.
+    let tj = server.json("/tiles/hexbins.json?from=2015");
+    assert_eq!(tj["vector_layers"][0]["id"], "hexbins");
+    assert_eq!(tj["vector_layers"].as_array().unwrap().len(), 1);
+    assert!(
+        tj["tiles"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/tiles/hexbins/{z}/{x}/{y}.mvt?from=2015")
+    );
+    let main = server.json("/tiles.json");
+    assert!(
+        main["vector_layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["id"] != "hexbins"),
+        "{main}"
+    );
+
     let csv = server.get("/api/hexbins?res=5&f=csv");
     let json = server.json("/api/hexbins?res=5");
     let text = csv.body.clone();
@@ -131,6 +151,74 @@ fn hexbins_match_the_h3_package() {
     );
     assert_eq!(server.get("/api/hexbins?res=2").status, 400);
     assert_eq!(server.get("/api/hexbins").status, 400);
+}
+
+/// A written event changes its cell in every tile the cell reaches, also in the tile next
+/// to the event's own, whose cached copy must not be served.
+#[test]
+fn hexbin_tiles_follow_writes_into_neighbouring_tiles() {
+    let key = "hexbin-key";
+    let server = Server::start_env(&[], &[("SAHEL_ATLAS_WRITE_KEYS", key)]);
+    wait_for_summaries(&server);
+    // Just east of the western edge of z8 tile 125 (lon -4.21875): its res-5 cell (about
+    // 17 km across) reaches tile 124 too.
+    let (lon, lat) = (-4.2185, 14.48);
+    let (x, y) = tile_of(lon, lat, 8);
+    assert_eq!(x, 125);
+    let tiles = [(x - 1).to_string(), x.to_string()];
+    for tx in &tiles {
+        let r = server.get(&format!("/tiles/hexbins/8/{tx}/{y}.mvt"));
+        assert!(r.status == 200 || r.status == 204);
+    }
+    let feature = json!({
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"event_id_cnty": "HEX-EDGE-1", "event_date": "2019-05-01",
+                       "event_type": "Battles", "fatalities": 7, "location": "Tile edge"},
+    });
+    let auth = format!("Bearer {key}");
+    let posted = server.send(
+        "POST",
+        "/api/events",
+        &[
+            ("Content-Type", "application/geo+json"),
+            ("Authorization", &auth),
+        ],
+        feature.to_string().as_bytes(),
+    );
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let written = scratch("hexbin-edge").join("written.csv");
+    std::fs::write(
+        &written,
+        format!("event_id_cnty,event_date,event_type,fatalities,latitude,longitude\nHEX-EDGE-1,2019-05-01,Battles,7,{lat},{lon}\n"),
+    )
+    .unwrap();
+    let box_ = format!(
+        "{},{},{},{}",
+        lon - 1e-4,
+        lat - 1e-4,
+        lon + 1e-4,
+        lat + 1e-4
+    );
+    let cell = server.json(&format!("/api/hexbins?res=5&bbox={box_}"))["features"][0]["id"].clone();
+    let (y, events) = (y.to_string(), geodata_file("events.csv"));
+    for tx in &tiles {
+        let args = [
+            "tile",
+            &server.base,
+            "8",
+            tx,
+            &y,
+            &events,
+            path_str(&written),
+        ];
+        let report = run_truth("analysis.py", &args);
+        no_mismatches(&report, &format!("tile 8/{tx}/{y} after the write"));
+        assert!(
+            report["cells"].as_array().unwrap().contains(&cell),
+            "{cell} not drawn in 8/{tx}/{y}: {report}"
+        );
+    }
 }
 
 /// The fixture's events per region and quarter (tests/fixtures/trends.csv):

@@ -80,7 +80,7 @@ fn exported_archives_match_the_live_tiles() {
             serde_json::json!([-12.3, 10.1, 4.3, 25.0])
         );
         let layers = report["info"]["layers"].as_array().unwrap().len();
-        assert_eq!(layers, 10, "{file}: {report}");
+        assert_eq!(layers, 9, "{file}: {report}");
         let zooms: Vec<u64> = serde_json::from_value(report["zooms_compared"].clone()).unwrap();
         assert_eq!(zooms, (0..=10).collect::<Vec<_>>(), "{file}");
         assert!(

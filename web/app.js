@@ -99,6 +99,9 @@ function updateTiles() {
   // After a change, a new URL: neither MapLibre nor the HTTP cache keeps the old tile.
   if (state.version) p.set('v', String(state.version));
   src.setTiles([`${location.origin}/tiles/{z}/{x}/{y}.mvt?${p}`]);
+  // The hexbins are a tile set of their own, fetched only while the view shows them.
+  const hex = map.getSource('hexbins');
+  if (hex) hex.setTiles([`${location.origin}/tiles/hexbins/{z}/{x}/{y}.mvt?${p}`]);
 }
 
 /** The slider's range from the data's years; a selection reaching the last year (or,

@@ -127,6 +127,24 @@ pub static ROUTES: &[Route] = &[
         tiles::tile
     ),
     route!(
+        "/tiles/hexbins/{z}/{x}/{y}.mvt",
+        "hexbin_tiles",
+        "The hexbins tile set: events per H3 cell, the resolution following the zoom; 204 when empty",
+        MVT,
+        TilePath,
+        TileQuery,
+        tiles::hexbin_tile
+    ),
+    route!(
+        "/tiles/hexbins.json",
+        "hexbin_tilejson",
+        "TileJSON 3.0.0 of the hexbins tile set",
+        JSON,
+        NoQuery,
+        TileQuery,
+        tiles::hexbins_tilejson
+    ),
+    route!(
         "/tiles.json",
         "tilejson",
         "TileJSON 3.0.0 (tile filters are carried into the URL)",

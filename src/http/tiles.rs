@@ -13,7 +13,7 @@ use super::{JSON, Request, json_response};
 use crate::tiles::cache::{FilterKey, TileKey, TileVersion};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};
 use crate::tiles::events::{INDIVIDUAL_FROM_ZOOM, scans_widely};
-use crate::tiles::layers;
+use crate::tiles::{TileSet, layers};
 
 const MVT: &str = "application/vnd.mapbox-vector-tile";
 pub use crate::tiles::{ATTRIBUTION, BOUNDS, CENTER};
@@ -28,11 +28,31 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
 
 /// `GET /tiles/{z}/{x}/{y}.mvt`
 pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Problem> {
+    serve_tile(r, TileSet::Main, path, q)
+}
+
+/// `GET /tiles/hexbins/{z}/{x}/{y}.mvt`
+pub fn hexbin_tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Problem> {
+    serve_tile(r, TileSet::Hexbins, path, q)
+}
+
+/// Tile `path` of `set`, from the cache or rendered.
+fn serve_tile(
+    r: &Request,
+    set: TileSet,
+    path: TilePath,
+    q: TileQuery,
+) -> Result<Response, Problem> {
     let t = TileCoord::new(path.z.get() as u8, path.x.get(), path.y.get())?;
     let snap = &r.snap;
     let filter = q.filter.resolve(&snap.atlas, None)?;
-    let key = snap.tile_epoch(t).map(|epoch| {
+    let epoch = match set {
+        TileSet::Main => snap.tile_epoch(t),
+        TileSet::Hexbins => snap.tile_epoch_around(t),
+    };
+    let key = epoch.map(|epoch| {
         let key = TileKey {
+            set,
             tile: t,
             filter: FilterKey::of(&filter),
         };
@@ -49,7 +69,7 @@ pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Probl
     let encoded = cache
         .get_or_render(key, || {
             snap.tiles
-                .render(&snap.atlas, t, &filter.compile(&snap.atlas))
+                .render_set(set, &snap.atlas, t, &filter.compile(&snap.atlas))
         })
         .map_err(|e| Problem::internal(format!("tile {}/{}/{}: {e}", t.z, t.x, t.y)))?;
 
@@ -141,8 +161,9 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The tile URL template, carrying the request's filters (validated) and nothing else.
-fn tiles_url(r: &Request, filter: &EventFilterParams) -> Result<String, Problem> {
+/// The tile URL template of `set`, carrying the request's filters (validated) and nothing
+/// else.
+fn tiles_url(r: &Request, set: TileSet, filter: &EventFilterParams) -> Result<String, Problem> {
     filter.resolve(r.atlas(), None)?;
     let pairs = form_urlencoded::parse(r.raw_query.as_bytes());
     let query = if pairs.clone().any(|(k, _)| k == "basemap") {
@@ -157,21 +178,42 @@ fn tiles_url(r: &Request, filter: &EventFilterParams) -> Result<String, Problem>
     } else {
         format!("?{query}")
     };
+    let dir = match set {
+        TileSet::Main => "tiles",
+        TileSet::Hexbins => "tiles/hexbins",
+    };
     Ok(format!(
-        "{}/tiles/{{z}}/{{x}}/{{y}}.mvt{query}",
+        "{}/{dir}/{{z}}/{{x}}/{{y}}.mvt{query}",
         r.base_url()
     ))
 }
 
 /// `GET /tiles.json` (TileJSON 3.0.0); the tile filters may be given and are passed on.
 pub fn tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Problem> {
-    let url = tiles_url(r, &q.filter)?;
-    let layers = layers::vector_layers();
-    let mut tj = tilejson::tilejson! { tiles: vec![url] };
-    tj.name = Some("Sahel Atlas".into());
-    tj.description = Some(format!(
+    let description = format!(
         "Regions, bases, coverage, towns and conflict events in Mali. Events are clustered below zoom {INDIVIDUAL_FROM_ZOOM}."
-    ));
+    );
+    tilejson_of(r, TileSet::Main, &q, "Sahel Atlas", description)
+}
+
+/// `GET /tiles/hexbins.json` (TileJSON 3.0.0 of the hexbins tile set).
+pub fn hexbins_tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Problem> {
+    let description = "Conflict events per H3 cell; the resolution follows the zoom.".into();
+    tilejson_of(r, TileSet::Hexbins, &q, "Sahel Atlas hexbins", description)
+}
+
+fn tilejson_of(
+    r: &Request,
+    set: TileSet,
+    q: &TileQuery,
+    name: &str,
+    description: String,
+) -> Result<Response, Problem> {
+    let url = tiles_url(r, set, &q.filter)?;
+    let layers = layers::vector_layers(set.layers());
+    let mut tj = tilejson::tilejson! { tiles: vec![url] };
+    tj.name = Some(name.into());
+    tj.description = Some(description);
     tj.version = Some(env!("CARGO_PKG_VERSION").into());
     tj.attribution = Some(ATTRIBUTION.into());
     tj.scheme = Some("xyz".into());
@@ -187,7 +229,8 @@ pub fn tilejson(r: &Request, _: NoQuery, q: TileQuery) -> Result<Response, Probl
 
 /// `GET /style.json`: a MapLibre style drawing every layer from our tiles alone.
 pub fn style(r: &Request, _: NoQuery, q: StyleQuery) -> Result<Response, Problem> {
-    let tiles = tiles_url(r, &q.filter)?;
+    let tiles = tiles_url(r, TileSet::Main, &q.filter)?;
+    let hexbins = tiles_url(r, TileSet::Hexbins, &q.filter)?;
     let basemap = match &q.base.basemap {
         None => None,
         Some(name) => {
@@ -201,7 +244,7 @@ pub fn style(r: &Request, _: NoQuery, q: StyleQuery) -> Result<Response, Problem
     };
     Ok(json_response(
         JSON,
-        &style_json(&r.base_url(), &tiles, basemap),
+        &style_json(&r.base_url(), [&tiles, &hexbins], basemap),
     ))
 }
 
@@ -251,7 +294,9 @@ const FONT: &str = "DejaVu Sans";
 
 /// The style over the live tiles; with `basemap` (a vector source), the layers that do
 /// not change with events or bases (land, borders, water, towns) are drawn from it.
-fn style_json(base: &str, tiles: &str, basemap: Option<Value>) -> Value {
+/// `tiles`: the URL templates of the map's tiles and of the hexbins.
+fn style_json(base: &str, tiles: [&str; 2], basemap: Option<Value>) -> Value {
+    let [tiles, hexbins] = tiles;
     let src = "sahel";
     let base_src = if basemap.is_some() { "basemap" } else { src };
     let mut style = json!({
@@ -269,6 +314,14 @@ fn style_json(base: &str, tiles: &str, basemap: Option<Value>) -> Value {
                 "maxzoom": MAX_ZOOM,
                 "bounds": BOUNDS,
                 "attribution": ATTRIBUTION,
+            },
+            // Fetched only while a layer drawing it is visible (the web map's Hexbins view).
+            "hexbins": {
+                "type": "vector",
+                "tiles": [hexbins],
+                "minzoom": 0,
+                "maxzoom": MAX_ZOOM,
+                "bounds": BOUNDS,
             }
         },
         "layers": [
@@ -312,13 +365,13 @@ fn style_json(base: &str, tiles: &str, basemap: Option<Value>) -> Value {
 fn overlay_layers(src: &str, base_src: &str) -> Value {
     json!([
             // Hidden until the web map's "Hexbins" view shows them (instead of the events).
-            {"id": "hexbins", "type": "fill", "source": src, "source-layer": layers::HEXBINS.id,
+            {"id": "hexbins", "type": "fill", "source": "hexbins", "source-layer": layers::HEXBINS.id,
              "layout": {"visibility": "none"},
              "paint": {
                 "fill-color": ["interpolate", ["linear"], ["ln", ["+", 1, ["get", "count"]]],
                     0, "#ffffcc", 2.3, "#a1dab4", 4.6, "#41b6c4", 6.9, "#2c7fb8", 9.2, "#253494"],
                 "fill-opacity": 0.8}},
-            {"id": "hexbins-outline", "type": "line", "source": src, "source-layer": layers::HEXBINS.id,
+            {"id": "hexbins-outline", "type": "line", "source": "hexbins", "source-layer": layers::HEXBINS.id,
              "layout": {"visibility": "none"},
              "paint": {"line-color": "#ffffff", "line-width": 0.5, "line-opacity": 0.8}},
             {"id": "places", "type": "circle", "source": base_src, "source-layer": layers::PLACES.id,
@@ -359,7 +412,7 @@ fn overlay_layers(src: &str, base_src: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiles::layers::LAYERS;
+    use crate::tiles::layers::{HEXBIN_LAYERS, LAYERS};
 
     /// Every `["get", name]` inside a style expression.
     fn attributes_read(v: &Value, out: &mut Vec<String>) {
@@ -379,7 +432,11 @@ mod tests {
 
     #[test]
     fn the_style_draws_only_announced_layers_and_attributes() {
-        let style = style_json("http://x", "http://x/tiles/{z}/{x}/{y}.mvt", None);
+        let tiles = [
+            "http://x/tiles/{z}/{x}/{y}.mvt",
+            "http://x/tiles/hexbins/{z}/{x}/{y}.mvt",
+        ];
+        let style = style_json("http://x", tiles, None);
         let mut drawn = std::collections::BTreeSet::new();
         for l in style["layers"].as_array().unwrap() {
             let Some(source_layer) = l["source-layer"].as_str() else {
@@ -387,6 +444,7 @@ mod tests {
             };
             let def = LAYERS
                 .iter()
+                .chain(HEXBIN_LAYERS)
                 .find(|d| d.id() == source_layer)
                 .unwrap_or_else(|| panic!("style layer {} draws unknown {source_layer}", l["id"]));
             let mut read = Vec::new();
@@ -400,7 +458,8 @@ mod tests {
             }
             drawn.insert(source_layer);
         }
-        let all: std::collections::BTreeSet<_> = LAYERS.iter().map(|d| d.id()).collect();
+        let all: std::collections::BTreeSet<_> =
+            LAYERS.iter().chain(HEXBIN_LAYERS).map(|d| d.id()).collect();
         assert_eq!(drawn, all, "every tile layer is drawn");
     }
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
+use super::TileSet;
 use super::coord::{MAX_ZOOM, TileCoord, project};
 use crate::model::LonLat;
 use crate::query::filter::EventFilter;
@@ -89,9 +90,10 @@ impl FilterKey {
     }
 }
 
-/// One tile of one filter: what the cache is keyed by.
+/// One tile of one tile set and filter: what the cache is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TileKey {
+    pub set: TileSet,
     pub tile: TileCoord,
     pub filter: FilterKey,
 }
@@ -221,6 +223,7 @@ mod tests {
     fn a_new_version_replaces_the_entry() {
         let cache = TileCache::new(1 << 20);
         let key = TileKey {
+            set: TileSet::Main,
             tile: TileCoord::new(5, 15, 14).unwrap(),
             filter: FilterKey::of(&EventFilter::default()),
         };

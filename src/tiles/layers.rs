@@ -293,7 +293,7 @@ pub static HEXBINS: LayerDef<HexBin> = LayerDef {
     ],
 };
 
-/// Every layer, in drawing order (as encoded).
+/// Every layer of the map's tiles, in drawing order (as encoded).
 pub static LAYERS: &[&dyn Describe] = &[
     &COUNTRY,
     &NEIGHBOURS,
@@ -303,13 +303,15 @@ pub static LAYERS: &[&dyn Describe] = &[
     &COVERAGE,
     &BASES,
     &PLACES,
-    &HEXBINS,
     &EVENTS,
 ];
 
+/// The layer of the hexbins tile set.
+pub static HEXBIN_LAYERS: &[&dyn Describe] = &[&HEXBINS];
+
 /// The layers and their attributes, as TileJSON and tile archives' metadata list them.
-pub fn vector_layers() -> Vec<tilejson::VectorLayer> {
-    LAYERS
+pub fn vector_layers(layers: &[&dyn Describe]) -> Vec<tilejson::VectorLayer> {
+    layers
         .iter()
         .map(|l| {
             let mut layer = tilejson::VectorLayer::new(

@@ -33,6 +33,24 @@ use layers::{
 };
 use shapes::{Shape, TileGeom, ring_in_tile};
 
+/// The tile sets served: the map's tiles, and the hexbins apart (`/tiles/hexbins/...`),
+/// so that only a client that draws them pays for their bytes (they doubled a z6 tile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TileSet {
+    Main,
+    Hexbins,
+}
+
+impl TileSet {
+    /// The layers of this set's tiles, as TileJSON and archives announce them.
+    pub fn layers(self) -> &'static [&'static dyn layers::Describe] {
+        match self {
+            TileSet::Main => layers::LAYERS,
+            TileSet::Hexbins => layers::HEXBIN_LAYERS,
+        }
+    }
+}
+
 /// Why a tile cannot be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -171,7 +189,44 @@ impl TileSource {
         self.hexes.get().and_then(Option::as_ref)
     }
 
-    /// Encodes tile `t`; `None` when no layer has anything in it.
+    /// Encodes tile `t` of `set`; `None` when no layer has anything in it.
+    pub fn render_set(
+        &self,
+        set: TileSet,
+        atlas: &Atlas,
+        t: TileCoord,
+        m: &Matcher,
+    ) -> Result<Option<Vec<u8>>, TileError> {
+        match set {
+            TileSet::Main => self.render(atlas, t, m),
+            TileSet::Hexbins => self.render_hexbins(atlas, t, m),
+        }
+    }
+
+    /// Encodes tile `t` of the hexbins set: the H3 cells of the zoom's resolution whose
+    /// outline reaches the buffered tile, each with all its matching events.
+    pub fn render_hexbins(
+        &self,
+        atlas: &Atlas,
+        t: TileCoord,
+        m: &Matcher,
+    ) -> Result<Option<Vec<u8>>, TileError> {
+        let mut tile = Tile::new(EXTENT);
+        let hexes = hexbins_touching(
+            atlas,
+            self.hex_pyramid(),
+            m,
+            hexbin_res(t.z),
+            t.lonlat_envelope(BUFFER as f64),
+        );
+        hexbins_layer(&mut tile, t, &hexes)?;
+        if tile.num_layers() == 0 {
+            return Ok(None);
+        }
+        Ok(Some(tile.to_bytes()?))
+    }
+
+    /// Encodes tile `t` of the map's set; `None` when no layer has anything in it.
     pub fn render(
         &self,
         atlas: &Atlas,
@@ -233,14 +288,6 @@ impl TileSource {
                     },
                 ),
             });
-        let hexes = hexbins_touching(
-            atlas,
-            self.hex_pyramid(),
-            m,
-            hexbin_res(t.z),
-            t.lonlat_envelope(BUFFER as f64),
-        );
-        hexbins_layer(&mut tile, t, &hexes)?;
         points_layer(&mut tile, &EVENTS, events)?;
 
         if tile.num_layers() == 0 {

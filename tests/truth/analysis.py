@@ -10,7 +10,7 @@ with GeographicLib (geodesic distances on WGS84) and the `h3` package (cells):
       /api/hexbins?res=RES&QUERY against h3.latlng_to_cell of every event; QUERY may hold
       from=YYYY, to=YYYY, type=T.
   analysis.py tile BASE_URL Z X Y EVENTS_CSV...
-      the hexbins layer of a tile (decoded by mapbox-vector-tile) against the same counts.
+      a tile of the hexbins set (decoded by mapbox-vector-tile) against the same counts.
 
 Prints JSON: what was compared and every mismatch."""
 import csv
@@ -155,7 +155,7 @@ def hexbins(base, res, query, files):
 
 
 def tile(base, z, x, y, files):
-    data = fetch(f"{base}/tiles/{z}/{x}/{y}.mvt")
+    data = fetch(f"{base}/tiles/hexbins/{z}/{x}/{y}.mvt")
     layers = mapbox_vector_tile.decode(data) if data else {}
     features = layers.get("hexbins", {}).get("features", [])
     mismatches = []
@@ -179,7 +179,7 @@ def tile(base, z, x, y, files):
         wy = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
         if int(wx) == int(x) and int(wy) == int(y) and cell not in seen:
             mismatches.append({"cell": cell, "field": "missing from the tile"})
-    return {"features": len(features), "res": res, "mismatches": mismatches[:20]}
+    return {"features": len(features), "res": res, "cells": sorted(seen), "mismatches": mismatches[:20]}
 
 
 def main():

@@ -135,7 +135,12 @@ try {
       // The typo's message fades after a few seconds: not in the pictures.
       await page.waitForFunction(() => !document.querySelector('#status').classList.contains('error'), null, { timeout: 20000 });
 
-      // Hexbins: the view replaces the event circles; each drawn cell has the API's count.
+      // Hexbins: a tile set of their own, not fetched until the view is on; the view
+      // replaces the event circles; each drawn cell has the API's count.
+      const hexTiles = [];
+      page.on('response', (r) => { if (new URL(r.url()).pathname.startsWith('/tiles/hexbins/')) hexTiles.push(r.status()); });
+      const early = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/tiles/hexbins/')).length);
+      check(early === 0, `${early} hexbin tiles fetched while the view was off`);
       await page.check('#toggle-hexbins');
       await whole();
       const hexes = await page.evaluate(() => ({
@@ -143,6 +148,7 @@ try {
         cells: window.sahelMap.queryRenderedFeatures({ layers: ['hexbins'] }).map((f) => f.properties),
       }));
       check(hexes.events === 'none' && hexes.cells.length > 0, `hexbins view: ${JSON.stringify(hexes).slice(0, 200)}`);
+      check(hexTiles.length > 0 && hexTiles.every((s) => s === 200 || s === 204), `hexbin tile responses: ${hexTiles}`);
       const res = hexes.cells[0].res;
       const hexApi = await (await fetch(`${base}/api/hexbins?res=${res}&from=${years[0]}&to=${years[1]}`)).json();
       const byCell = new Map(hexApi.features.map((f) => [f.id, f.properties.count]));

@@ -48,8 +48,13 @@ const state = { from: 1997, to: 2020, types: new Set(), allTypes: [], actor: '',
 
 function filterParams() {
   const p = new URLSearchParams();
-  p.set('from', String(state.from));
-  p.set('to', String(state.to));
+  // The slider's whole range restricts nothing: left out, the first tiles are the style's
+  // own URLs, so the first view fetches each tile once.
+  const whole = state.from <= Number($('#year-from').min) && state.to >= Number($('#year-to').max);
+  if (!whole) {
+    p.set('from', String(state.from));
+    p.set('to', String(state.to));
+  }
   if (state.types.size && state.types.size < state.allTypes.length) p.set('type', [...state.types].join(','));
   if (state.actor.trim()) p.set('actor', state.actor.trim());
   return p;
@@ -98,10 +103,14 @@ function updateTiles() {
   const p = filterParams();
   // After a change, a new URL: neither MapLibre nor the HTTP cache keeps the old tile.
   if (state.version) p.set('v', String(state.version));
-  src.setTiles([`${location.origin}/tiles/{z}/{x}/{y}.mvt?${p}`]);
+  const query = p.toString() ? `?${p}` : '';
+  const retile = (source, url) => {
+    // The same URL again would make MapLibre fetch every tile again.
+    if (source && !(source.tiles && source.tiles.length === 1 && source.tiles[0] === url)) source.setTiles([url]);
+  };
+  retile(src, `${location.origin}/tiles/{z}/{x}/{y}.mvt${query}`);
   // The hexbins are a tile set of their own, fetched only while the view shows them.
-  const hex = map.getSource('hexbins');
-  if (hex) hex.setTiles([`${location.origin}/tiles/hexbins/{z}/{x}/{y}.mvt?${p}`]);
+  retile(map.getSource('hexbins'), `${location.origin}/tiles/hexbins/{z}/{x}/{y}.mvt${query}`);
 }
 
 /** The slider's range from the data's years; a selection reaching the last year (or,

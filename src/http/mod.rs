@@ -19,6 +19,7 @@ pub mod routes;
 pub mod server;
 pub mod shed;
 pub mod tiles;
+pub mod web_files;
 pub mod writes;
 
 use std::future::Future;
@@ -70,7 +71,7 @@ pub struct AppState {
     write_keys: Vec<String>,
     pub tile_cache: TileCache,
     pub public_url: Option<String>,
-    web: assets::WebFiles,
+    web: web_files::WebFiles,
     glyphs: assets::Glyphs,
     metrics: Metrics,
     connections: server::ConnectionLimits,
@@ -88,7 +89,7 @@ impl AppState {
             write_keys: config.write_keys,
             tile_cache: TileCache::new(config.tile_cache_bytes),
             public_url: config.public_url,
-            web: assets::WebFiles::load(&config.web_dir),
+            web: web_files::WebFiles::load(&config.web_dir),
             glyphs: assets::Glyphs::new(config.font),
             metrics: Metrics::default(),
             connections: config.connections,
@@ -255,7 +256,7 @@ fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
     }
     let path = req.path.as_str();
     if (req.method == Method::GET || req.method == Method::HEAD)
-        && let Some(resp) = state.web.get(path)
+        && let Some(resp) = state.web.get(path, &req.headers)
     {
         return ("web", resp);
     }

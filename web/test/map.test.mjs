@@ -34,10 +34,11 @@ try {
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     const tileStatus = [];
+    const tilePaths = [];
     page.on('response', (r) => {
       const u = new URL(r.url());
       if (u.origin !== new URL(base).origin && u.origin !== cdn) problems.push(`request left the server: ${r.url()}`);
-      if (u.pathname.startsWith('/tiles/')) tileStatus.push(r.status());
+      if (u.pathname.startsWith('/tiles/')) { tileStatus.push(r.status()); tilePaths.push(u.pathname); }
       if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
     });
     page.on('requestfailed', (r) => {
@@ -58,6 +59,11 @@ try {
     await page.waitForFunction(() => document.querySelectorAll('#type-filters input').length > 0, null, { timeout: 30000 });
     await page.waitForFunction(() => window.sahelMap.areTilesLoaded(), null, { timeout: 30000 });
     check(tileStatus.length > 0 && tileStatus.every((s) => s === 200 || s === 204), `tile responses: ${tileStatus}`);
+    // The first view asks for each tile once: the filters the page starts with are the
+    // style's own, not a second URL for the same tiles.
+    const seen = new Set();
+    const twice = tilePaths.filter((t) => seen.has(t) || !seen.add(t));
+    check(twice.length === 0, `tiles fetched twice in the first view: ${twice.join(' ')}`);
     const rendered = await page.evaluate(() => {
       const m = window.sahelMap;
       const count = (layer) => m.queryRenderedFeatures({ layers: [layer] }).length;

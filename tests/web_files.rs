@@ -1,0 +1,85 @@
+//! The web map's files over HTTP, as a slow link needs them: the page revalidates (ETag,
+//! 304), everything it loads has a content-hashed URL cached for a year, and text comes
+//! brotli- or gzip-compressed as the client asks, decoding to the very bytes sent plain.
+
+mod common;
+
+use std::io::Read;
+
+use common::*;
+
+fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
+    r.header(name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn the_page_revalidates_and_its_files_are_hashed_compressed_and_immutable() {
+    let server = Server::start(&["--web", path_str(&repo().join("web"))]);
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.content_type.starts_with("text/html"));
+    assert_eq!(header(&page, "cache-control"), "no-cache");
+    let etag = header(&page, "etag").to_string();
+    let again = get_with(&format!("{}/", server.base), &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.bytes.is_empty());
+
+    // Every script and stylesheet the page links has a hashed URL.
+    let links = regex::Regex::new(r#"(?:src|href)="(/[^"]+)""#).unwrap();
+    let hashed = regex::Regex::new(r"\.[0-9a-f]{16}\.(js|css)$").unwrap();
+    let urls: Vec<String> = links
+        .captures_iter(&page.body)
+        .map(|c| c[1].to_string())
+        .filter(|u| u.ends_with(".js") || u.ends_with(".css"))
+        .collect();
+    assert!(urls.len() >= 5, "{urls:?}");
+    let import = regex::Regex::new(r#"from '\.(/[^']+)'"#).unwrap();
+    let mut imported = Vec::new();
+    for url in &urls {
+        assert!(hashed.is_match(url), "{url} is not content-hashed");
+        let full = format!("{}{url}", server.base);
+        let plain = get_with(&full, &[("Accept-Encoding", "identity")]);
+        assert_eq!(plain.status, 200, "{url}");
+        assert_eq!(
+            header(&plain, "cache-control"),
+            "public, max-age=31536000, immutable",
+            "{url}"
+        );
+        assert!(plain.header("content-encoding").is_none(), "{url}");
+        let br = get_with(&full, &[("Accept-Encoding", "gzip, deflate, br")]);
+        assert_eq!(header(&br, "content-encoding"), "br", "{url}");
+        assert_eq!(header(&br, "vary"), "Accept-Encoding");
+        let mut unbr = Vec::new();
+        brotli::Decompressor::new(br.bytes.as_slice(), 4096)
+            .read_to_end(&mut unbr)
+            .unwrap();
+        assert_eq!(unbr, plain.bytes, "{url}: brotli");
+        let gz = get_with(&full, &[("Accept-Encoding", "gzip")]);
+        assert_eq!(header(&gz, "content-encoding"), "gzip", "{url}");
+        let mut ungz = Vec::new();
+        flate2::read::GzDecoder::new(gz.bytes.as_slice())
+            .read_to_end(&mut ungz)
+            .unwrap();
+        assert_eq!(ungz, plain.bytes, "{url}: gzip");
+        if url.contains("maplibre-gl") && url.ends_with(".js") {
+            assert!(
+                br.bytes.len() * 3 < plain.bytes.len(),
+                "{url}: {} of {}",
+                br.bytes.len(),
+                plain.bytes.len()
+            );
+        }
+        // A module's imports are hashed too.
+        imported.extend(import.captures_iter(&plain.body).map(|c| c[1].to_string()));
+    }
+    assert!(!imported.is_empty());
+    for url in imported {
+        assert!(hashed.is_match(&url), "import {url} is not content-hashed");
+        assert_eq!(server.get(&url).status, 200, "{url}");
+    }
+
+    // The plain names still answer, uncached.
+    let plain = server.get("/app.js");
+    assert_eq!(plain.status, 200);
+    assert_eq!(header(&plain, "cache-control"), "no-cache");
+}

@@ -34,6 +34,8 @@ fn web_map_works_in_chromium() {
         .arg(key)
         .arg("base")
         .arg(&cdn.base)
+        // Killed at the end, to reload the page with no server behind it.
+        .env("SAHEL_SERVER_PID", server.pid().to_string())
         .output()
         .expect("run node (installed by the README's test command)");
     let text = format!(

@@ -83,3 +83,59 @@ fn the_page_revalidates_and_its_files_are_hashed_compressed_and_immutable() {
     assert_eq!(plain.status, 200);
     assert_eq!(header(&plain, "cache-control"), "no-cache");
 }
+
+/// Installable and usable offline: a manifest with icons, and a service worker at a fixed,
+/// revalidated URL whose shell lists the files under the URLs the page loads.
+#[test]
+fn the_app_has_a_manifest_and_an_offline_worker() {
+    let server = Server::start(&["--web", path_str(&repo().join("web"))]);
+    let page = server.get("/");
+    let manifest_url =
+        regex::Regex::new(r#"<link rel="manifest" href="(/manifest\.[0-9a-f]{16}\.webmanifest)">"#)
+            .unwrap()
+            .captures(&page.body)
+            .expect("a hashed manifest link")[1]
+            .to_string();
+    let manifest = server.json(&manifest_url);
+    assert_eq!(manifest["start_url"], "/");
+    assert_eq!(manifest["display"], "standalone");
+    let sizes: Vec<&str> = manifest["icons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let icon = server.get(i["src"].as_str().unwrap());
+            assert_eq!(icon.status, 200, "{i}");
+            assert_eq!(icon.content_type, "image/png");
+            assert_eq!(&icon.bytes[1..4], b"PNG");
+            i["sizes"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(sizes, ["192x192", "512x512"]);
+
+    let sw = server.get("/sw.js");
+    assert_eq!(sw.status, 200);
+    assert_eq!(header(&sw, "cache-control"), "no-cache");
+    assert!(sw.content_type.starts_with("text/javascript"));
+    let shell: Vec<String> = regex::Regex::new(r"'(/[^']*)',")
+        .unwrap()
+        .captures_iter(&sw.body)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(shell.len() >= 8, "{shell:?}");
+    for url in shell.iter().filter(|u| *u != "/") {
+        assert!(
+            page.body.contains(url.as_str()) || url.contains("analysis") || url.contains("icon"),
+            "{url} is not what the page loads"
+        );
+        assert_eq!(server.get(url).status, 200, "{url}");
+    }
+    let hashed = regex::Regex::new(r"\.[0-9a-f]{16}\.").unwrap();
+    assert!(
+        shell
+            .iter()
+            .filter(|u| *u != "/")
+            .all(|u| hashed.is_match(u)),
+        "{shell:?}"
+    );
+}

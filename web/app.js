@@ -43,6 +43,25 @@ async function api(path) {
   }
 }
 
+// ---------- offline: what was already seen keeps working (sw.js) ----------
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js').catch((e) => console.warn(`no offline copy: ${e.message}`));
+}
+/** Shows whether the server answers: the health check is never answered from the copy. */
+async function checkOnline() {
+  let online = false;
+  try {
+    online = (await fetch('/healthz', { cache: 'no-store' })).ok;
+  } catch (e) { /* offline */ }
+  $('#offline').hidden = online;
+  window.__online = online;
+  return online;
+}
+checkOnline();
+window.addEventListener('online', checkOnline);
+window.addEventListener('offline', checkOnline);
+setInterval(() => { if (!$('#offline').hidden) checkOnline(); }, 15000);
+
 // ---------- filters shared by tiles and queries ----------
 const state = { from: 1997, to: 2020, types: new Set(), allTypes: [], actor: '', radius: 50, version: 0 };
 

@@ -1,7 +1,7 @@
 //! The web map's files, read once at start-up from the web directory and served for slow
 //! links:
 //!
-//! 1. every file but the page itself gets a content-hashed URL (`/app.3f9c….js`), and the
+//! 1. every file but the page and the service worker gets a content-hashed URL (`/app.3f9c….js`), and the
 //!    page's and our scripts' references are rewritten to it, so those URLs can be cached
 //!    for a year (`immutable`) and a new version is a new URL;
 //! 2. the page (`/`, `/index.html`) revalidates: `no-cache` with an ETag (304);
@@ -22,6 +22,9 @@ use warp::reply::Response;
 
 /// The page, served at `/` and under its own name, never under a hashed URL.
 const PAGE: &str = "/index.html";
+/// Files whose URL must stay put: the page, and the service worker (a browser checks the
+/// worker's own URL for updates).
+const UNHASHED: [&str; 2] = [PAGE, "/sw.js"];
 /// How long a hashed URL may be cached: a year, the most HTTP caches honour.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Smaller files are sent as they are: compression would save less than its framing.
@@ -196,7 +199,7 @@ impl WebFiles {
         let mut hashed: HashMap<String, String> = HashMap::new();
         let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
         for (url, _, bytes) in &files {
-            if url != PAGE {
+            if !UNHASHED.contains(&url.as_str()) {
                 hashed.insert(url.clone(), hashed_url(url, &content_hash(bytes)));
             }
             contents.insert(url.clone(), bytes.clone());
@@ -208,7 +211,7 @@ impl WebFiles {
                     continue;
                 }
                 let text = rewrite(url, &String::from_utf8_lossy(bytes), &hashed);
-                if url != PAGE {
+                if !UNHASHED.contains(&url.as_str()) {
                     let new = hashed_url(url, &content_hash(text.as_bytes()));
                     moved |= hashed.get(url) != Some(&new);
                     hashed.insert(url.clone(), new);

@@ -262,6 +262,40 @@ try {
     check(problems.length === 0, `problems on ${viewport.name}:\n${problems.join('\n')}`);
     await page.close();
   }
+  if (process.env.SAHEL_SERVER_PID) {
+    // Offline: the map a field user already saw survives the server going away. Seen once
+    // under the service worker's control, then the server is killed and the page reloaded.
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const settled = async () => {
+      await page.waitForFunction(() => window.__mapIdle === true && window.sahelMap && window.sahelMap.loaded() && window.sahelMap.areTilesLoaded(), null, { timeout: 120000 });
+      await page.waitForFunction(() => document.querySelectorAll('#type-filters input').length > 0, null, { timeout: 30000 });
+    };
+    const drawn = () => page.evaluate(() => {
+      const m = window.sahelMap;
+      const n = (l) => m.queryRenderedFeatures({ layers: [l] }).length;
+      return { regions: n('regions'), events: n('events') + n('event-clusters'), bases: n('bases'), places: n('place-labels') };
+    });
+    await page.goto(`${base}/#5.5/15.5/-3`, { waitUntil: 'load' });
+    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    await page.reload({ waitUntil: 'load' });
+    check(await page.evaluate(() => !!navigator.serviceWorker.controller), 'no service worker controls the page');
+    await settled();
+    const online = await drawn();
+    check(await page.isHidden('#offline'), 'the page says it is offline while the server runs');
+    process.kill(Number(process.env.SAHEL_SERVER_PID), 'SIGKILL');
+    await page.reload({ waitUntil: 'load' });
+    await settled();
+    await page.waitForFunction(() => window.__online === false, null, { timeout: 30000 });
+    const offline = await drawn();
+    check(await page.isVisible('#offline'), 'the page does not say it is offline');
+    check(offline.regions > 0 && offline.events > 0 && offline.bases > 0, `offline map ${JSON.stringify(offline)} (online ${JSON.stringify(online)})`);
+    check(offline.events === online.events && offline.regions === online.regions, `offline ${JSON.stringify(offline)} vs online ${JSON.stringify(online)}`);
+    check(errors.length === 0, `page errors offline: ${errors.join('; ')}`);
+    await page.screenshot({ path: join(outDir, 'offline.png') });
+    await page.close();
+  }
   console.log(`browser test passed; screenshots in ${outDir}`);
 } catch (e) {
   failed = true;

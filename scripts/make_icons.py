@@ -1,4 +1,4 @@
-"""Writes the web map's app icons (web/icon-192.png, web/icon-512.png): a rust-red square
+"""Writes the web map's icons (web/icon-32.png for the tab, icon-192.png and icon-512.png for the app): a rust-red square
 with a white ring and dot, as PNG, with the standard library only. Run once; the icons are
 committed."""
 import struct
@@ -29,5 +29,5 @@ def icon(size):
 
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "web")
-for size in (192, 512):
+for size in (32, 192, 512):
     (out / f"icon-{size}.png").write_bytes(icon(size))

@@ -8,6 +8,7 @@ pub mod api;
 pub mod archives;
 pub mod assets;
 mod body_schema;
+pub mod compress;
 pub mod download;
 pub mod features;
 pub mod metrics;
@@ -84,17 +85,22 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(live: Live, config: Config) -> Self {
+        let web = web_files::WebFiles::load(&config.web_dir);
+        let web_styles = web.inline_style_sources().to_vec();
         AppState {
             live: Arc::new(live),
             write_keys: config.write_keys,
             tile_cache: TileCache::new(config.tile_cache_bytes),
             public_url: config.public_url,
-            web: web_files::WebFiles::load(&config.web_dir),
+            web,
             glyphs: assets::Glyphs::new(config.font),
             metrics: Metrics::default(),
             connections: config.connections,
             expensive: shed::Gate::new(config.shed),
-            policy: content_security_policy(&config.archives.remote_origins()),
+            policy: content_security_policy(
+                &config.archives.remote_origins(),
+                web_styles.as_slice(),
+            ),
             archives: config.archives,
             downloads: download::Downloads::new(config.downloads),
         }
@@ -377,10 +383,11 @@ pub fn glyphs(r: &Request, path: FontPath, _: NoQuery) -> Result<Response, Probl
 /// What the web map may load: only this origin, and the origins of remote archives
 /// (`connect`: MapLibre starts its worker from a `blob:` URL and its stylesheet draws control
 /// icons from `data:` URLs); no framing, no plugins.
-fn content_security_policy(remote: &[String]) -> HeaderValue {
+fn content_security_policy(remote: &[String], inline_styles: &[String]) -> HeaderValue {
     let connect: String = remote.iter().map(|o| format!(" {o}")).collect();
+    let styles: String = inline_styles.iter().map(|s| format!(" {s}")).collect();
     let policy = format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; \
+        "default-src 'self'; script-src 'self'; style-src 'self'{styles}; \
          img-src 'self' data: blob:; font-src 'self'; connect-src 'self'{connect}; \
          worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; base-uri 'none'; \
          frame-ancestors 'none'; form-action 'self'"
@@ -410,7 +417,7 @@ fn secure(h: &mut HeaderMap, policy: &HeaderValue) {
 fn handle(state: &AppState, req: Incoming) -> Response {
     let start = Instant::now();
     // A bug must cost one request a 500, not the connection (and never the server).
-    let (route, mut resp) =
+    let (route, resp) =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(state, &req)))
             .unwrap_or_else(|_| {
                 let p = Problem::internal(
@@ -418,6 +425,7 @@ fn handle(state: &AppState, req: Incoming) -> Response {
                 );
                 ("panic", p.into_response())
             });
+    let mut resp = compress::maybe_gzip(&req.headers, resp);
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

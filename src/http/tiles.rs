@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
+use super::compress::accepts_gzip;
 use super::params::groups::EventFilterParams;
 use super::params::queries::{NoQuery, StyleQuery, TilePath, TileQuery};
 use super::problem::Problem;
@@ -144,21 +145,6 @@ fn gunzip(gzipped: &[u8]) -> Result<Bytes, Problem> {
         .read_to_end(&mut out)
         .map_err(|e| Problem::internal(format!("a stored tile is not valid gzip: {e}")))?;
     Ok(out.into())
-}
-
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|enc| {
-            let mut parts = enc.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let q_zero =
-                parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
-        })
 }
 
 /// The tile URL template of `set`, carrying the request's filters (validated) and nothing

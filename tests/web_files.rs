@@ -32,8 +32,9 @@ fn the_page_revalidates_and_its_files_are_hashed_compressed_and_immutable() {
         .map(|c| c[1].to_string())
         .filter(|u| u.ends_with(".js") || u.ends_with(".css"))
         .collect();
-    assert!(urls.len() >= 4, "{urls:?}");
-    let import = regex::Regex::new(r#"from '\.(/[^']+)'"#).unwrap();
+    assert!(urls.len() >= 3, "{urls:?}");
+    // Modules import each other; the app loads MapLibre's stylesheet itself.
+    let import = regex::Regex::new(r#"(?:from '\.|href = ')(/[^']+)'"#).unwrap();
     let mut imported = Vec::new();
     for url in &urls {
         assert!(hashed.is_match(url), "{url} is not content-hashed");
@@ -122,13 +123,18 @@ fn the_app_has_a_manifest_and_an_offline_worker() {
         .captures_iter(&sw.body)
         .map(|c| c[1].to_string())
         .collect();
-    assert!(shell.len() >= 8, "{shell:?}");
+    assert!(shell.len() >= 7, "{shell:?}");
     for url in shell.iter().filter(|u| *u != "/") {
-        assert!(
-            page.body.contains(url.as_str()) || url.contains("analysis") || url.contains("icon"),
-            "{url} is not what the page loads"
-        );
         assert_eq!(server.get(url).status, 200, "{url}");
+    }
+    // Every script the page loads is kept for offline use.
+    let scripts = regex::Regex::new(r#"<script[^>]* src="(/[^"]+)""#).unwrap();
+    for c in scripts.captures_iter(&page.body) {
+        assert!(
+            shell.contains(&c[1].to_string()),
+            "{} is not in the worker's shell",
+            &c[1]
+        );
     }
     let hashed = regex::Regex::new(r"\.[0-9a-f]{16}\.").unwrap();
     assert!(

@@ -8,7 +8,6 @@ const SHELL = [
   '/',
   '/app.js',
   '/analysis.js',
-  '/style.css',
   '/vendor/maplibre-gl.js',
   '/vendor/maplibre-gl.css',
   '/vendor/pmtiles.js',

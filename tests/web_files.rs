@@ -79,6 +79,18 @@ fn the_page_revalidates_and_its_files_are_hashed_compressed_and_immutable() {
         assert_eq!(server.get(&url).status, 200, "{url}");
     }
 
+    // Label glyphs: gzipped when asked, the same bytes unzipped.
+    let glyphs = format!("{}/fonts/DejaVu%20Sans/0-255.pbf", server.base);
+    let plain = get_with(&glyphs, &[("Accept-Encoding", "identity")]);
+    let gz = get_with(&glyphs, &[("Accept-Encoding", "gzip, br")]);
+    assert_eq!(header(&gz, "content-encoding"), "gzip");
+    let mut ungz = Vec::new();
+    flate2::read::GzDecoder::new(gz.bytes.as_slice())
+        .read_to_end(&mut ungz)
+        .unwrap();
+    assert_eq!(ungz, plain.bytes);
+    assert!(gz.bytes.len() * 2 < plain.bytes.len());
+
     // The plain names still answer, uncached.
     let plain = server.get("/app.js");
     assert_eq!(plain.status, 200);

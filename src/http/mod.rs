@@ -377,7 +377,7 @@ pub fn metrics_text(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Pro
 }
 
 pub fn glyphs(r: &Request, path: FontPath, _: NoQuery) -> Result<Response, Problem> {
-    r.state.glyphs.range(path.range)
+    r.state.glyphs.range(path.range, r.headers)
 }
 
 /// What the web map may load: only this origin, and the origins of remote archives

@@ -20,7 +20,7 @@ COPY benches benches
 RUN cargo build --release --locked --bin sahel-atlas
 COPY web/package.json web/package-lock.json web/
 RUN cd web && npm ci --omit=dev --no-audit --no-fund --loglevel=error
-COPY web/index.html web/app.js web/style.css web/
+COPY web/index.html web/app.js web/analysis.js web/style.css web/sw.js web/manifest.webmanifest web/icon-32.png web/icon-192.png web/icon-512.png web/
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update -q \
@@ -29,7 +29,9 @@ RUN apt-get update -q \
  && useradd --system --uid 10001 --home-dir /data --no-create-home atlas \
  && mkdir -p /data && chown atlas /data
 COPY --from=build /src/target/release/sahel-atlas /usr/local/bin/sahel-atlas
-COPY --from=build /src/web/index.html /src/web/app.js /src/web/style.css /app/web/
+COPY --from=build /src/web/index.html /src/web/app.js /src/web/analysis.js /src/web/style.css \
+     /src/web/sw.js /src/web/manifest.webmanifest /src/web/icon-32.png /src/web/icon-192.png \
+     /src/web/icon-512.png /app/web/
 COPY --from=build /src/web/node_modules/maplibre-gl/dist /app/web/node_modules/maplibre-gl/dist
 COPY --from=build /src/web/node_modules/pmtiles/dist /app/web/node_modules/pmtiles/dist
 COPY geodata /app/geodata

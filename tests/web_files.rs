@@ -157,3 +157,33 @@ fn the_app_has_a_manifest_and_an_offline_worker() {
         "{shell:?}"
     );
 }
+
+/// The image serves the same web map: every file of `web/` the server serves is copied
+/// into it (the analysis views' script was once left out).
+#[test]
+fn the_image_carries_every_web_file() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    for entry in std::fs::read_dir(repo().join("web")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !entry.path().is_file() || name.starts_with('.') || name.starts_with("package") {
+            continue;
+        }
+        assert!(
+            dockerfile.contains(&format!("/src/web/{name}")),
+            "the Dockerfile does not copy web/{name} into the image"
+        );
+        let allowed = ignore.lines().any(|l| {
+            let pattern = l.trim_start_matches('!');
+            l.starts_with('!')
+                && (pattern == format!("web/{name}")
+                    || pattern.strip_suffix("*.png").is_some_and(|p| {
+                        format!("web/{name}").starts_with(p) && name.ends_with(".png")
+                    }))
+        });
+        assert!(
+            allowed,
+            ".dockerignore leaves web/{name} out of the build context"
+        );
+    }
+}

@@ -11,7 +11,6 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use flate2::Compression as Level;
-use flate2::write::GzEncoder;
 use rusqlite::{Connection, params};
 use serde_json::json;
 
@@ -154,10 +153,7 @@ pub fn export_tiles(
 type Encoded = (TileCoord, Option<Vec<u8>>);
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut gz = GzEncoder::new(Vec::with_capacity(bytes.len() / 2), Level::default());
-    gz.write_all(bytes).expect("writing to memory");
-    gz.finish().expect("writing to memory")
+    crate::gzip::gzip(bytes, Level::default())
 }
 
 /// Every tile address of the zoom range over the box, in PMTiles tile-id order (by zoom,

@@ -11,6 +11,7 @@ pub mod atlas;
 pub mod export;
 pub mod geodesy;
 pub mod grid;
+pub mod gzip;
 pub mod http;
 pub mod import;
 pub mod live;

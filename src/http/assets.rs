@@ -3,7 +3,6 @@
 //! The web map's own files are in `web_files`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -12,9 +11,10 @@ use pbf_font_tools::prost::Message;
 use warp::http::{HeaderMap, HeaderValue, header};
 use warp::reply::Response;
 
-use super::compress::accepts_gzip;
+use super::compress::accepts;
 use super::params::values::GlyphRange;
 use super::problem::{Problem, ProblemKind};
+use crate::gzip::{Compression, gzip};
 
 /// SDF glyph ranges of one TTF, rendered on demand and cached.
 pub struct Glyphs {
@@ -54,12 +54,7 @@ impl Glyphs {
                             )
                         })?;
                 let raw = Bytes::from(glyphs.encode_to_vec());
-                let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                let gzip = z
-                    .write_all(&raw)
-                    .and_then(|()| z.finish())
-                    .map(Bytes::from)
-                    .unwrap_or_default();
+                let gzip = Bytes::from(gzip(&raw, Compression::best()));
                 let both = (raw, gzip);
                 self.rendered
                     .lock()
@@ -68,7 +63,7 @@ impl Glyphs {
                 both
             }
         };
-        let zipped = accepts_gzip(headers) && !gzip.is_empty();
+        let zipped = accepts(headers, "gzip") && !gzip.is_empty();
         let mut resp = Response::new(if zipped { gzip } else { raw }.into());
         let h = resp.headers_mut();
         h.insert(

@@ -3,7 +3,6 @@
 //! arrive already encoded and are left alone, as are streamed downloads (their size is not
 //! known up front).
 
-use std::io::Write;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -11,11 +10,14 @@ use http_body::Body as _;
 use warp::http::{HeaderMap, HeaderValue, header};
 use warp::reply::Response;
 
+use crate::gzip::{Compression, gzip};
+
 /// Smaller answers are sent as they are: gzip would save less than its framing.
 const MIN_BYTES: u64 = 1024;
 
-/// Whether `headers` accept gzip (`q=0` refuses it).
-pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+/// Whether `headers` accept the content coding `coding` (`gzip`, `br`) by name or as `*`;
+/// a weight of zero (`q=0`, `q=0.000`) refuses it.
+pub fn accepts(headers: &HeaderMap, coding: &str) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -24,9 +26,13 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
         .any(|enc| {
             let mut parts = enc.split(';').map(str::trim);
             let name = parts.next().unwrap_or("");
-            let q_zero =
-                parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q_zero
+            let refused = parts.any(|p| {
+                p.replace(' ', "")
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
         })
 }
 
@@ -43,7 +49,7 @@ fn compressible(resp: &Response) -> bool {
 
 /// `resp` gzipped if `request` accepts gzip and the answer is whole text of some size.
 pub fn maybe_gzip(request: &HeaderMap, mut resp: Response) -> Response {
-    if !accepts_gzip(request) || !compressible(&resp) {
+    if !accepts(request, "gzip") || !compressible(&resp) {
         return resp;
     }
     let mut body = std::mem::take(resp.body_mut());
@@ -65,17 +71,11 @@ pub fn maybe_gzip(request: &HeaderMap, mut resp: Response) -> Response {
         }
     }
     // Level 1: most of the saving at a fraction of the time (answers are made per request).
-    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let zipped = z.write_all(&bytes).and_then(|()| z.finish());
+    let zipped = gzip(&bytes, Compression::fast());
     let h = resp.headers_mut();
     h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    match zipped {
-        Ok(z) => {
-            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            h.remove(header::CONTENT_LENGTH);
-            *resp.body_mut() = z.into();
-        }
-        Err(_) => *resp.body_mut() = bytes.into(),
-    }
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    h.remove(header::CONTENT_LENGTH);
+    *resp.body_mut() = zipped.into();
     resp
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::compress::accepts_gzip;
+use super::compress::accepts;
 use super::params::groups::EventFilterParams;
 use super::params::queries::{NoQuery, StyleQuery, TilePath, TileQuery};
 use super::problem::Problem;
@@ -118,7 +118,7 @@ pub fn tile_response(headers: &HeaderMap, etag: &str, body: TileBody) -> Result<
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(resp);
     }
-    let gzip = accepts_gzip(headers);
+    let gzip = accepts(headers, "gzip");
     let (bytes, zipped) = match body {
         TileBody::Empty => {
             *resp.status_mut() = StatusCode::NO_CONTENT;

@@ -12,13 +12,15 @@
 
 use std::collections::HashMap;
 use std::hash::Hasher;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
+
+use super::compress::accepts;
+use crate::gzip::{Compression, gzip};
 
 /// The page, served at `/` and under its own name, never under a hashed URL.
 const PAGE: &str = "/index.html";
@@ -73,11 +75,8 @@ impl WebFile {
     }
 
     fn gzip(&self) -> &Bytes {
-        self.gzip.get_or_init(|| {
-            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            let _ = z.write_all(&self.raw);
-            z.finish().unwrap_or_default().into()
-        })
+        self.gzip
+            .get_or_init(|| gzip(&self.raw, Compression::best()).into())
     }
 }
 
@@ -317,8 +316,9 @@ impl WebFiles {
         &self.inline_styles
     }
 
-    /// The hashed URL a file is served at (for tests and the page's links).
-    pub fn hashed_url(&self, plain: &str) -> Option<String> {
+    /// The hashed URL a file is served at.
+    #[cfg(test)]
+    fn hashed_url(&self, plain: &str) -> Option<String> {
         let file = &self.served.get(plain)?.file;
         self.served
             .iter()
@@ -369,32 +369,11 @@ enum Encoding {
     Gzip,
 }
 
-/// Brotli if the client takes it, else gzip, else none (`q=0` refuses one).
+/// Brotli if the client takes it, else gzip, else none.
 fn best_encoding(headers: &HeaderMap) -> Option<Encoding> {
-    let mut br = false;
-    let mut gzip = false;
-    for part in headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-    {
-        let mut bits = part.split(';').map(str::trim);
-        let name = bits.next().unwrap_or("").to_ascii_lowercase();
-        let refused = bits.any(|b| {
-            let b = b.replace(' ', "");
-            b == "q=0" || b == "q=0.0" || b == "q=0.00" || b == "q=0.000"
-        });
-        match name.as_str() {
-            "br" => br = !refused,
-            "gzip" => gzip = !refused,
-            "*" if !refused => gzip = true,
-            _ => {}
-        }
-    }
-    if br {
+    if accepts(headers, "br") {
         Some(Encoding::Brotli)
-    } else if gzip {
+    } else if accepts(headers, "gzip") {
         Some(Encoding::Gzip)
     } else {
         None

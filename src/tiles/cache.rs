@@ -1,8 +1,8 @@
 //! Encoded tiles kept in memory, bounded by bytes and keyed by tile and filters, so a hot
 //! tile is served without re-encoding (or re-compressing).
 
+use crate::gzip::{Compression, gzip};
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -35,13 +35,7 @@ impl EncodedTile {
         let gzip = if raw.is_empty() {
             Bytes::new()
         } else {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(raw.len() / 2),
-                flate2::Compression::new(6),
-            );
-            // Writing to a Vec cannot fail.
-            let _ = enc.write_all(&raw);
-            Bytes::from(enc.finish().unwrap_or_default())
+            Bytes::from(gzip(&raw, Compression::new(6)))
         };
         EncodedTile {
             raw: Bytes::from(raw),

@@ -220,10 +220,7 @@ impl TileSource {
             t.lonlat_envelope(BUFFER as f64),
         );
         hexbins_layer(&mut tile, t, &hexes)?;
-        if tile.num_layers() == 0 {
-            return Ok(None);
-        }
-        Ok(Some(tile.to_bytes()?))
+        finish(tile)
     }
 
     /// Encodes tile `t` of the map's set; `None` when no layer has anything in it.
@@ -289,11 +286,7 @@ impl TileSource {
                 ),
             });
         points_layer(&mut tile, &EVENTS, events)?;
-
-        if tile.num_layers() == 0 {
-            return Ok(None);
-        }
-        Ok(Some(tile.to_bytes()?))
+        finish(tile)
     }
 }
 
@@ -313,6 +306,14 @@ fn shapes_layer<'a, V: View>(
         }
     }
     add(tile, layer)
+}
+
+/// The tile's bytes; `None` when no layer has anything in it.
+fn finish(tile: Tile) -> Result<Option<Vec<u8>>, TileError> {
+    if tile.num_layers() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(tile.to_bytes()?))
 }
 
 /// Encodes the hexbins layer: each cell's outline, clipped to the buffered tile.

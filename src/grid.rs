@@ -1,24 +1,71 @@
-//! Events bucketed in a lon/lat grid, for dense radius queries: cells wholly inside a
-//! circle are counted without looking at their events, and the nearest events are found
-//! by visiting cells outward from the centre, so a query over 60,000 events touches the
-//! few thousand along the circle's edge and near its centre.
+//! The base events bucketed in a lon/lat grid, for dense radius queries. Cells are kept
+//! column by column, south to north, with each event's position and the attributes a
+//! filter reads (day, type, fatalities) stored beside it in that order. So the cells of a
+//! column wholly inside a circle are one contiguous run: counted in O(1) without a filter,
+//! scanned sequentially with one. Only the cells along the circle's edge are examined
+//! event by event; a query over 60,000 events touches a few thousand.
 
-use rustc_hash::FxHashMap;
+use std::ops::Range;
+use std::sync::Arc;
 
-use crate::geodesy::{APPROX_MARGIN, approx_distance_km};
+use crate::geodesy::APPROX_MARGIN;
+#[cfg(doc)]
+use crate::geodesy::approx_distance_km;
 use crate::model::{Event, LonLat};
 
-/// Cell size in degrees (about 1.1 km of latitude).
-pub const CELL_DEG: f64 = 0.01;
+/// Cell size in degrees (about 550 m of latitude).
+pub const CELL_DEG: f64 = 0.005;
 /// An upper bound of the length of one degree, of latitude or longitude, anywhere (km).
 const MAX_KM_PER_DEG: f64 = 111.7;
 
-/// Event indices grouped by cell.
+/// What a filter may read of a base event without a trip to its record.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    /// The event's atlas index.
+    pub event: u32,
+    /// Days since 0001-01-01 (`NaiveDate::num_days_from_ce`).
+    pub day: i32,
+    pub fatalities: u32,
+    /// Index into [`EventGrid::kinds`].
+    pub kind: u16,
+}
+
+/// A filter on the slot attributes alone (dates, types, fatalities), compiled against
+/// the grid's kinds.
+#[derive(Debug, Clone)]
+pub struct SlotTest {
+    pub from_day: i32,
+    pub to_day: i32,
+    pub min_fatalities: u32,
+    /// Whether each kind matches; `None`: any type.
+    pub kind_ok: Option<Vec<bool>>,
+}
+
+impl SlotTest {
+    #[inline]
+    pub fn matches(&self, s: &Slot) -> bool {
+        s.day >= self.from_day
+            && s.day <= self.to_day
+            && s.fatalities >= self.min_fatalities
+            && self.kind_ok.as_ref().is_none_or(|ok| ok[s.kind as usize])
+    }
+}
+
+/// Base events grouped by cell, column by column.
 pub struct EventGrid {
-    /// Event indices, cell after cell.
-    order: Vec<u32>,
-    /// Cell -> range in `order`.
-    cells: FxHashMap<(i32, i32), (u32, u32)>,
+    /// Event slots, cell after cell; positions parallel to them.
+    slots: Vec<Slot>,
+    pos: Vec<LonLat>,
+    /// The distinct (event_type, sub_event_type) pairs.
+    kinds: Vec<(Arc<str>, Arc<str>)>,
+    /// Occupied columns (x), ascending, and the index of each one's first cell (plus one
+    /// past the last).
+    col_x: Vec<i32>,
+    col_first: Vec<u32>,
+    /// Occupied cells (y within their column, ascending) and each one's first slot (plus
+    /// one past the last).
+    cell_y: Vec<i32>,
+    cell_first: Vec<u32>,
 }
 
 fn cell_of(p: LonLat) -> (i32, i32) {
@@ -28,13 +75,13 @@ fn cell_of(p: LonLat) -> (i32, i32) {
     )
 }
 
-/// A cell of a query: its events and bounds on their true distance from the centre.
-pub struct Cell<'a> {
-    pub events: &'a [u32],
-    /// No event of the cell is nearer than this (km).
-    pub lower_km: f64,
-    /// No event of the cell is farther than this (km).
-    pub upper_km: f64,
+/// The part of one column that a disk reaches, as ranges of slots: the cells wholly
+/// inside, and the cells on its edge (south and north of those) whose events must be
+/// tested one by one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpan {
+    pub inside: Range<usize>,
+    pub edge: [Range<usize>; 2],
 }
 
 impl EventGrid {
@@ -45,58 +92,245 @@ impl EventGrid {
             .map(|(i, e)| (cell_of(e.pos), i as u32))
             .collect();
         keyed.sort_unstable();
-        let mut cells = FxHashMap::default();
-        let mut start = 0;
-        for i in 1..=keyed.len() {
-            if i == keyed.len() || keyed[i].0 != keyed[start].0 {
-                cells.insert(keyed[start].0, (start as u32, i as u32));
-                start = i;
+        let mut kinds: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        let mut kind_ids: rustc_hash::FxHashMap<(&str, &str), u16> = Default::default();
+        let mut grid = EventGrid {
+            slots: Vec::with_capacity(keyed.len()),
+            pos: Vec::with_capacity(keyed.len()),
+            kinds: Vec::new(),
+            col_x: Vec::new(),
+            col_first: Vec::new(),
+            cell_y: Vec::new(),
+            cell_first: Vec::new(),
+        };
+        for (j, &((x, y), i)) in keyed.iter().enumerate() {
+            let e = &events[i as usize];
+            let kind = *kind_ids
+                .entry((&e.event_type, &e.sub_event_type))
+                .or_insert_with(|| {
+                    kinds.push((e.event_type.clone(), e.sub_event_type.clone()));
+                    u16::try_from(kinds.len() - 1).unwrap_or(u16::MAX)
+                });
+            let new_cell = j == 0 || keyed[j - 1].0 != (x, y);
+            if j == 0 || keyed[j - 1].0.0 != x {
+                grid.col_x.push(x);
+                grid.col_first.push(grid.cell_y.len() as u32);
             }
+            if new_cell {
+                grid.cell_y.push(y);
+                grid.cell_first.push(j as u32);
+            }
+            grid.slots.push(Slot {
+                event: i,
+                day: chrono::Datelike::num_days_from_ce(&e.date),
+                fatalities: e.fatalities,
+                kind,
+            });
+            grid.pos.push(e.pos);
         }
-        EventGrid {
-            order: keyed.into_iter().map(|(_, i)| i).collect(),
-            cells,
-        }
+        grid.col_first.push(grid.cell_y.len() as u32);
+        grid.cell_first.push(keyed.len() as u32);
+        grid.kinds = kinds;
+        grid
     }
 
-    /// The non-empty cells that may hold events within `radius_km` of `center`, with
-    /// bounds on their events' distances. Bounds come from the triangle inequality: every
-    /// point of a cell is within half its diagonal of the cell's centre, and the
-    /// estimate of that centre's distance is within `APPROX_MARGIN` of the truth.
-    pub fn cells_near(&self, center: LonLat, radius_km: f64) -> Vec<Cell<'_>> {
-        let half_diag = CELL_DEG * MAX_KM_PER_DEG * std::f64::consts::FRAC_1_SQRT_2;
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// The position of the event in slot `j`.
+    #[inline]
+    pub fn pos(&self, j: usize) -> LonLat {
+        self.pos[j]
+    }
+
+    pub fn kinds(&self) -> &[(Arc<str>, Arc<str>)] {
+        &self.kinds
+    }
+
+    /// The columns that may hold events within `radius_km` of `center`, each with its
+    /// cells wholly inside and on the edge. Bounds come from the triangle inequality:
+    /// every point of a cell is within half its diagonal of the cell's centre, and the
+    /// estimate of that centre's distance is within `APPROX_MARGIN` of the truth, and the
+    /// estimate within `SPHERE_RATIO` of the distance on a sphere, on which the cells of
+    /// a column within a distance are one run, found in closed form.
+    pub fn disk(&self, center: LonLat, radius_km: f64) -> Vec<ColumnSpan> {
         let mut out = Vec::new();
         for env in crate::geodesy::search_envelopes(center, radius_km) {
             let (x0, y0) = cell_of(LonLat::new(env.min[0], env.min[1]));
             let (x1, y1) = cell_of(LonLat::new(env.max[0], env.max[1]));
-            if (x1 - x0) as i64 * (y1 - y0) as i64 > 4 * self.cells.len() as i64 {
-                // A huge circle over sparse data: walk the occupied cells instead.
-                for (&(x, y), &range) in &self.cells {
-                    if (x0..=x1).contains(&x) && (y0..=y1).contains(&y) {
-                        out.push(self.cell(center, x, y, range, half_diag));
-                    }
+            let first = self.col_x.partition_point(|&x| x < x0);
+            for c in first..self.col_x.len() {
+                if self.col_x[c] > x1 {
+                    break;
                 }
-                continue;
-            }
-            for x in x0..=x1 {
-                for y in y0..=y1 {
-                    if let Some(&range) = self.cells.get(&(x, y)) {
-                        out.push(self.cell(center, x, y, range, half_diag));
-                    }
+                let column = Column {
+                    center,
+                    radius_km,
+                    x: self.col_x[c],
+                    ys: (y0, y1),
+                };
+                if let Some(span) = column.span() {
+                    out.push(self.slot_ranges(c, span));
                 }
             }
         }
-        out.retain(|c| c.lower_km <= radius_km);
         out
     }
 
-    fn cell(&self, center: LonLat, x: i32, y: i32, (a, b): (u32, u32), half_diag: f64) -> Cell<'_> {
-        let mid = LonLat::new((x as f64 + 0.5) * CELL_DEG, (y as f64 + 0.5) * CELL_DEG);
-        let approx = approx_distance_km(center, mid);
-        Cell {
-            events: &self.order[a as usize..b as usize],
-            lower_km: (approx / (1.0 + APPROX_MARGIN) - half_diag).max(0.0),
-            upper_km: approx * (1.0 + APPROX_MARGIN) + half_diag,
+    /// Slot ranges of column `c` for the cell runs `[outer]` (edge) and `[inner]` (inside).
+    fn slot_ranges(&self, c: usize, span: YSpan) -> ColumnSpan {
+        let cells = self.col_first[c] as usize..self.col_first[c + 1] as usize;
+        let ys = &self.cell_y[cells.clone()];
+        // The first slot of the first cell at or north of `y`.
+        let at = |y: i32| self.cell_first[cells.start + ys.partition_point(|&v| v < y)] as usize;
+        let (a, z) = (at(span.outer.0), at(span.outer.1 + 1));
+        match span.inner {
+            Some((ia, iz)) => {
+                let (ia, iz) = (at(ia), at(iz + 1));
+                ColumnSpan {
+                    inside: ia..iz,
+                    edge: [a..ia, iz..z],
+                }
+            }
+            None => ColumnSpan {
+                inside: a..a,
+                edge: [a..z, z..z],
+            },
         }
+    }
+}
+
+/// The runs of cell rows of one column a disk reaches: `outer` holds every cell that may
+/// hold a point inside, `inner` the cells wholly inside.
+struct YSpan {
+    outer: (i32, i32),
+    inner: Option<(i32, i32)>,
+}
+
+/// Radius (km) of the sphere that stands in for the ellipsoid when classifying cells,
+/// and the bound on the ratio of [`approx_distance_km`] to the great-circle distance on
+/// it, anywhere (tested below: the meridian's curvature radius runs from 6,335 km at the
+/// equator to 6,400 km at the poles, ±0.5% of this).
+const SPHERE_KM: f64 = 6_367.5;
+const SPHERE_RATIO: f64 = 1.006;
+
+/// One column of cells, for one disk, limited to rows `ys`.
+struct Column {
+    center: LonLat,
+    radius_km: f64,
+    x: i32,
+    ys: (i32, i32),
+}
+
+impl Column {
+    /// The rows whose cell centres lie within `d_km` on the sphere, if any. Along a
+    /// meridian, cos(distance / R) = k cos(lat - nearest), with 1 - k = `gap`: one
+    /// closed form per column, in half-angle form (no cancellation at small distances).
+    fn rows_within(&self, nearest: f64, k: f64, gap: f64, d_km: f64) -> Option<(i32, i32)> {
+        if d_km < 0.0 {
+            return None;
+        }
+        let s = (d_km.min(std::f64::consts::PI * SPHERE_KM) / (2.0 * SPHERE_KM)).sin();
+        // sin²(half / 2) = (k - cos(d / R)) / 2k.
+        let q = (2.0 * s * s - gap) / (2.0 * k);
+        if q < 0.0 {
+            return None;
+        }
+        let half = (2.0 * q.sqrt().min(1.0).asin()).to_degrees();
+        // Cell y's centre is at (y + 0.5) CELL_DEG.
+        let first = ((nearest - half) / CELL_DEG - 0.5).ceil() as i32;
+        let last = ((nearest + half) / CELL_DEG - 0.5).floor() as i32;
+        let (first, last) = (first.max(self.ys.0), last.min(self.ys.1));
+        (first <= last).then_some((first, last))
+    }
+
+    /// A point of a cell is within half the cell's diagonal of its centre; the truth is
+    /// within `APPROX_MARGIN` of the estimate, the estimate within `SPHERE_RATIO` of the
+    /// sphere. So a cell is wholly inside when its centre is within `(r - h) / slack` on
+    /// the sphere, and may reach inside only when within `(r + h) slack`.
+    fn span(&self) -> Option<YSpan> {
+        let lon = (self.x as f64 + 0.5) * CELL_DEG;
+        let (p1, dl) = (
+            self.center.lat.to_radians(),
+            (lon - self.center.lon).to_radians(),
+        );
+        let (a, b) = (p1.sin(), p1.cos() * dl.cos());
+        let (nearest, k) = (a.atan2(b).to_degrees(), a.hypot(b));
+        // 1 - k = (1 - k²) / (1 + k), and 1 - k² = cos² lat sin² dl.
+        let gap = (p1.cos() * dl.sin()).powi(2) / (1.0 + k);
+        let h = CELL_DEG * MAX_KM_PER_DEG * std::f64::consts::FRAC_1_SQRT_2;
+        let slack = SPHERE_RATIO * (1.0 + APPROX_MARGIN);
+        let r = self.radius_km;
+        let outer = self.rows_within(nearest, k, gap, (r + h) * slack)?;
+        let inner = self.rows_within(nearest, k, gap, (r - h) / slack);
+        Some(YSpan { outer, inner })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geodesy::distance_km;
+
+    /// Every slot of an inside run is within the radius, and every event within the
+    /// radius is in an inside run or on the edge; an event appears once.
+    #[test]
+    fn disk_runs_are_exact_bounds() {
+        let atlas = crate::synth::test_atlas(30_000, 11);
+        let grid = atlas.grid();
+        let centres = [
+            LonLat::new(-4.18296, 14.4843),
+            LonLat::new(-7.97522, 12.60915),
+            LonLat::new(-3.51234, 14.1),
+            LonLat::new(2.0, 19.0),
+        ];
+        let mut inside_runs = 0;
+        for c in centres {
+            for r in [0.0, 0.3, 2.0, 10.0, 50.0, 120.0, 700.0] {
+                let mut seen = vec![0u8; grid.slots().len()];
+                for span in grid.disk(c, r) {
+                    for j in span.inside.clone() {
+                        let d = distance_km(c, grid.pos(j));
+                        assert!(d <= r, "{c:?} {r}: slot {j} at {d} km");
+                        inside_runs += 1;
+                    }
+                    for j in span.inside.chain(span.edge.into_iter().flatten()) {
+                        seen[j] += 1;
+                    }
+                }
+                for (j, &n) in seen.iter().enumerate() {
+                    let d = distance_km(c, grid.pos(j));
+                    assert!(n <= 1, "{c:?} {r}: slot {j} seen {n} times");
+                    assert!(d > r || n == 1, "{c:?} {r}: slot {j} at {d} km missed");
+                }
+            }
+        }
+        assert!(inside_runs > 10_000, "{inside_runs}");
+    }
+
+    /// The ratio of the estimate to the great-circle distance on `SPHERE_KM` stays within
+    /// `SPHERE_RATIO`, from 1 m to 3,000 km, at every latitude and bearing.
+    #[test]
+    fn sphere_stands_in_for_the_ellipsoid() {
+        let mut worst: f64 = 1.0;
+        for lat in (-88..=88).step_by(4) {
+            for bearing in (0..360).step_by(15) {
+                for d in [0.001, 0.1, 1.0, 10.0, 50.0, 300.0, 1000.0, 3000.0] {
+                    let a = LonLat::new(1.5, lat as f64 + 0.3);
+                    let b = crate::geodesy::destination(a, bearing as f64, d);
+                    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
+                    let dl = (b.lon - a.lon).to_radians();
+                    let hav = ((p2 - p1) / 2.0).sin().powi(2)
+                        + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+                    let sphere = 2.0 * hav.sqrt().asin() * SPHERE_KM;
+                    let approx = crate::geodesy::approx_distance_km(a, b);
+                    let ratio = approx / sphere;
+                    worst = worst.max(ratio).max(1.0 / ratio);
+                }
+            }
+        }
+        assert!(worst < SPHERE_RATIO, "{worst}");
+        assert!(worst > 1.004, "{worst}: the bound is loose");
     }
 }

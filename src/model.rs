@@ -106,8 +106,9 @@ pub const ACLED_COLUMNS: [&str; 31] = [
     "timestamp",
 ];
 
-/// One conflict event. Repeated text (types, actors, places, sources, notes) is interned by the
-/// loader as `Arc<str>` so a million events share their vocabulary.
+/// One conflict event. Repeated text (types, actors, places, sources) is interned by the
+/// loader as `Arc<str>` so a million events share their vocabulary; ids and notes are
+/// each event's own.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: Arc<str>,

@@ -232,7 +232,10 @@ fn bad_event_files_name_file_line_and_field() {
     expect_error(
         &geodata(),
         &["--events", path_str(&file)],
-        &["MLI-SEED-001", "more than one"],
+        &[
+            "clash.csv: event id \"MLI-SEED-001\" is also in",
+            "geodata/events.csv",
+        ],
     );
 }
 

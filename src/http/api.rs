@@ -120,8 +120,11 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
         let members = near_members(atlas, near);
         return download::respond(r, format, "events", matched, rows, explicit, members);
     }
-    // The index answers "nearest first, no filter" directly; anything else scans.
-    let indexed = near.is_some() && sort == Sort::Distance && m.is_everything();
+    // The grid answers "nearest first" directly when the filter reads only what it keeps
+    // beside each event (dates, types, fatalities); anything else reads every event.
+    let indexed = near.is_some()
+        && sort == Sort::Distance
+        && (m.is_everything() || m.slot_test(atlas.grid().kinds()).is_some());
     let _turn = if indexed { None } else { Some(r.expensive()?) };
     let (matched, mut shown) = match near {
         Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),
@@ -154,9 +157,37 @@ fn near_members(atlas: &Atlas, near: Option<(Near, Option<usize>)>) -> Map<Strin
         },
         "radius_km": n.radius_km,
         // The searched area, for drawing: a geodesic circle, not a planar one.
-        "circle": features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128)),
+        "circle": circle_geometry(n),
     });
     as_members(members)
+}
+
+/// The GeoJSON of a search circle: 128 geodesic destinations cost more than the rest
+/// of a dense near query, and clients ask about the same few places again and again, so
+/// the last few hundred are kept.
+fn circle_geometry(n: Near) -> Value {
+    type Key = (u64, u64, u64);
+    static CIRCLES: std::sync::Mutex<Option<rustc_hash::FxHashMap<Key, Value>>> =
+        std::sync::Mutex::new(None);
+    let key = (
+        n.center.lon.to_bits(),
+        n.center.lat.to_bits(),
+        n.radius_km.to_bits(),
+    );
+    let cached = |circles: &mut Option<rustc_hash::FxHashMap<Key, Value>>| {
+        circles.get_or_insert_default().get(&key).cloned()
+    };
+    if let Some(v) = cached(&mut CIRCLES.lock().unwrap_or_else(|e| e.into_inner())) {
+        return v;
+    }
+    let v = features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128));
+    let mut circles = CIRCLES.lock().unwrap_or_else(|e| e.into_inner());
+    let circles = circles.get_or_insert_default();
+    if circles.len() >= 256 {
+        circles.clear();
+    }
+    circles.insert(key, v.clone());
+    v
 }
 
 fn event_features<'a>(

@@ -3,8 +3,6 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -59,13 +57,6 @@ impl EventFormat {
     }
 }
 
-/// Reads one ACLED or UCDP GED CSV file.
-pub fn load_events_file(path: &Path, interner: &mut Interner) -> Result<Vec<Event>, LoadError> {
-    let file = File::open(path).map_err(|e| LoadError::file(path, format!("cannot open: {e}")))?;
-    read_events_csv(BufReader::with_capacity(1 << 20, file), path, interner, 1)
-        .map_err(|mut errors| errors.swap_remove(0))
-}
-
 /// Reads an ACLED or UCDP GED CSV from `input` (`path` names it in errors): every event,
 /// or the problems found, at most `max_errors` (a structural CSV error ends the reading).
 pub fn read_events_csv(
@@ -106,14 +97,28 @@ pub fn read_events_csv(
 /// Passes a reader's bytes through, noting where each line ends, so that a record's
 /// start byte becomes its line number: the csv crate's own count is one short on files
 /// with Windows line endings.
-struct LineCounter<R> {
+pub(super) struct LineCounter<R> {
     inner: R,
     lines: Rc<RefCell<Newlines>>,
 }
 
+impl<R> LineCounter<R> {
+    pub(super) fn new(inner: R) -> Self {
+        LineCounter {
+            inner,
+            lines: Rc::default(),
+        }
+    }
+
+    /// The newlines seen, shared with the counter.
+    pub(super) fn lines(&self) -> Rc<RefCell<Newlines>> {
+        self.lines.clone()
+    }
+}
+
 /// The offsets of the newlines read but not yet passed by the parser, and how many were.
 #[derive(Default)]
-struct Newlines {
+pub(super) struct Newlines {
     ahead: VecDeque<u64>,
     passed: u64,
     read: u64,
@@ -123,7 +128,7 @@ impl Newlines {
     /// The line (from 1) of a record starting at byte `offset`; offsets must not go
     /// backwards. After `\r\n` the csv crate starts the next record at the `\n`, which
     /// ends the line before: a newline at `offset` counts as passed.
-    fn line_at(&mut self, offset: u64) -> u64 {
+    pub(super) fn line_at(&mut self, offset: u64) -> u64 {
         while self.ahead.front().is_some_and(|&n| n <= offset) {
             self.ahead.pop_front();
             self.passed += 1;
@@ -216,7 +221,7 @@ pub(super) fn events_of_records(
 }
 
 /// A structural CSV problem, at `line` if known.
-fn csv_error(path: &Path, e: csv::Error, line: Option<u64>) -> LoadError {
+pub(super) fn csv_error(path: &Path, e: csv::Error, line: Option<u64>) -> LoadError {
     let location = line.map_or(Location::File, Location::Line);
     let problem = match e.kind() {
         csv::ErrorKind::UnequalLengths {
@@ -390,7 +395,8 @@ fn acled_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         ),
     };
     Ok(Event {
-        id: interner.intern(id),
+        // Ids and notes are unique per event: interning them would only cost.
+        id: id.into(),
         date,
         event_type: interner.intern(row.required("event_type")?),
         sub_event_type: interner.intern(row.get("sub_event_type")),
@@ -402,7 +408,7 @@ fn acled_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         geo_precision,
         fatalities: row.count("fatalities")?,
         source: interner.intern(row.get("source")),
-        notes: interner.intern(row.get("notes")),
+        notes: row.get("notes").into(),
         pos: row.pos()?,
     })
 }

@@ -4,15 +4,16 @@
 mod events_csv;
 mod events_geojson;
 mod geojson_files;
+mod split_csv;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use events_csv::{EventFormat, load_events_file, read_events_csv};
+pub use events_csv::{EventFormat, read_events_csv};
 pub use events_geojson::read_events_geojson;
 pub use geojson_files::{load_basemap, load_bases, load_places, load_regions};
+pub use split_csv::load_events_file;
 
 use crate::model::{Base, Basemap, Event, Place, Region};
 
@@ -91,10 +92,12 @@ pub fn load_dataset(dir: &Path, sources: &EventSources) -> Result<Dataset, LoadE
     }
     event_files.extend(sources.extra_files.iter().cloned());
     let mut events = Vec::new();
+    let mut ends = Vec::new();
     for file in &event_files {
         events.extend(load_events_file(file, &mut interner)?);
+        ends.push(events.len());
     }
-    check_unique_event_ids(&events, &event_files)?;
+    check_unique_event_ids(&events, &event_files, &ends)?;
     Ok(Dataset {
         regions: load_regions(&dir.join("regions.geojson"))?,
         bases: load_bases(&dir.join("bases.geojson"))?,
@@ -104,20 +107,34 @@ pub fn load_dataset(dir: &Path, sources: &EventSources) -> Result<Dataset, LoadE
     })
 }
 
-/// Ids are unique within a file (checked there); this catches clashes across files.
-fn check_unique_event_ids(events: &[Event], files: &[PathBuf]) -> Result<(), LoadError> {
-    let mut seen = HashSet::with_capacity(events.len());
-    for e in events {
-        if !seen.insert(e.id.clone()) {
-            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            return Err(LoadError::file(
-                Path::new(&names.join(", ")),
-                format!(
-                    "event id {:?} appears in more than one of these files",
-                    e.id
-                ),
-            ));
+/// Catches ids used twice across files, or across the pieces of one file read in
+/// parallel (each piece checks its own); `ends[i]` is one past file i's last event.
+fn check_unique_event_ids(
+    events: &[Event],
+    files: &[PathBuf],
+    ends: &[usize],
+) -> Result<(), LoadError> {
+    let mut seen: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    seen.reserve(events.len());
+    let file_of = |i: usize| ends.partition_point(|&end| end <= i);
+    for (i, e) in events.iter().enumerate() {
+        let Some(first) = seen.insert(&e.id, i) else {
+            continue;
+        };
+        let (a, b) = (file_of(first), file_of(i));
+        if a == b {
+            // Both in one file: the one-thread reader names both lines.
+            let input = std::io::BufReader::new(
+                std::fs::File::open(&files[a])
+                    .map_err(|err| LoadError::file(&files[a], format!("cannot open: {err}")))?,
+            );
+            read_events_csv(input, &files[a], &mut Interner::default(), 1)
+                .map_err(|mut errors| errors.swap_remove(0))?;
         }
+        return Err(LoadError::file(
+            &files[b],
+            format!("event id {:?} is also in {}", e.id, files[a].display()),
+        ));
     }
     Ok(())
 }

@@ -4,7 +4,10 @@
 use chrono::{Datelike, NaiveDate};
 
 use super::props::{PropKind, Queryable};
+use std::sync::Arc;
+
 use crate::atlas::Atlas;
+use crate::grid::SlotTest;
 use crate::model::{Event, LonLat, RegionIdx};
 use crate::text::fold;
 
@@ -237,6 +240,33 @@ impl Matcher<'_> {
                 ok[a1 as usize] || ok[a2 as usize]
             })
             && f.equals.iter().all(|(p, v)| p.matches(self.atlas, i, v))
+    }
+
+    /// The filter as a test of grid slots, when it reads nothing else: dates, types and
+    /// fatalities. `kinds` are the grid's (event_type, sub_event_type) pairs.
+    pub fn slot_test(&self, kinds: &[(Arc<str>, Arc<str>)]) -> Option<SlotTest> {
+        let f = self.filter;
+        let slot_only = EventFilter {
+            from: f.from,
+            to: f.to,
+            types: f.types.clone(),
+            min_fatalities: f.min_fatalities,
+            ..EventFilter::default()
+        };
+        if *f != slot_only {
+            return None;
+        }
+        let type_ok = |(t, s): &(Arc<str>, Arc<str>)| {
+            f.types
+                .iter()
+                .any(|w| t.eq_ignore_ascii_case(w) || s.eq_ignore_ascii_case(w))
+        };
+        Some(SlotTest {
+            from_day: f.from.map_or(i32::MIN, |d| d.num_days_from_ce()),
+            to_day: f.to.map_or(i32::MAX, |d| d.num_days_from_ce()),
+            min_fatalities: f.min_fatalities.unwrap_or(0),
+            kind_ok: (!f.types.is_empty()).then(|| kinds.iter().map(type_ok).collect()),
+        })
     }
 
     /// Whether a calendar year overlaps the date range (for per-year region totals).

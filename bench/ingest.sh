@@ -16,10 +16,10 @@ command -v wrk >/dev/null || { sudo -n true 2>/dev/null && SUDO=sudo || SUDO=; $
 cargo build --release --locked -q
 BIN=./target/release/sahel-atlas
 mkdir -p target/bench-data
-DATA=target/bench-data/events_${N}_seed7.csv
+DATA=target/bench-data/acled31_${N}_seed7.csv  # ACLED's 31 columns, as bench/common.sh
 [ -f "$DATA" ] || "$BIN" gen-events --n "$N" --seed 7 --out "$DATA" >/dev/null
 for b in $(seq 1 10); do
-  f=target/bench-data/batch_10000_seed$((100 + b)).csv
+  f=target/bench-data/acled31_batch_10000_seed$((100 + b)).csv
   [ -f "$f" ] || "$BIN" gen-events --n 10000 --seed $((100 + b)) --out "$f" >/dev/null
 done
 TMP=$(mktemp -d)
@@ -58,17 +58,17 @@ for i in $(seq 1 50); do post_one "ONE-$i"; done | sort -n >"$TMP/one.txt"
 kill "$READERS" 2>/dev/null || true
 p50=$(awk '{a[NR]=$1} END {print a[int(NR*0.5)]}' "$TMP/one.txt"); p99=$(awk '{a[NR]=$1} END {print a[int(NR*0.99)]}' "$TMP/one.txt")
 batch=$(curl -s -o "$TMP/batch.json" -w '%{time_total}' -H "Authorization: Bearer $KEY" -H 'Content-Type: text/csv' \
-  --data-binary @target/bench-data/batch_10000_seed101.csv "$BASE/api/events")
+  --data-binary @target/bench-data/acled31_batch_10000_seed101.csv "$BASE/api/events")
 kill "$PID"
 start ingest --events "$DATA"
 for b in $(seq 1 10); do
   curl -s -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: text/csv' \
-    --data-binary @target/bench-data/batch_10000_seed$((100 + b)).csv "$BASE/api/events"
+    --data-binary @target/bench-data/acled31_batch_10000_seed$((100 + b)).csv "$BASE/api/events"
 done
 sleep 8 # the last merge and the memory it frees
 live_rss=$(rss_mb "$PID")
 kill "$PID"
-files=(); for b in $(seq 1 10); do files+=(--events target/bench-data/batch_10000_seed$((100 + b)).csv); done
+files=(); for b in $(seq 1 10); do files+=(--events target/bench-data/acled31_batch_10000_seed$((100 + b)).csv); done
 start files --events "$DATA" "${files[@]}"
 file_rss=$(rss_mb "$PID")
 

@@ -678,3 +678,45 @@ fn dense_tiles_stay_small_and_counts_add_up() {
     );
     eprintln!("largest tile under 200k events: {largest} bytes");
 }
+
+/// A tile the cache holds is answered on the async worker, not the blocking pool: the
+/// answer must be the one a render gives, byte for byte and header for header, with and
+/// without gzip, with filters, for both tile sets, and 304 for its ETag.
+#[test]
+fn cached_tiles_answer_like_rendered_ones() {
+    let server = Server::start(&[]);
+    let paths = [
+        "/tiles/5/15/14.mvt",
+        "/tiles/8/124/117.mvt?from=2018&to=2019",
+        "/tiles/12/1998/1880.mvt?type=Battles",
+        "/tiles/hexbins/6/31/29.mvt",
+        "/tiles/3/0/0.mvt",
+    ];
+    let kept = |r: &Reply| {
+        let mut h: Vec<(String, String)> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("date"))
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect();
+        h.sort();
+        (r.status, h, r.bytes.clone())
+    };
+    for path in paths {
+        for encoding in [&[][..], &[("Accept-Encoding", "gzip")][..]] {
+            let first = server.send("GET", path, encoding, b"");
+            let again = server.send("GET", path, encoding, b"");
+            assert!(
+                first.status == 200 || first.status == 204,
+                "{path}: {}",
+                first.status
+            );
+            assert_eq!(kept(&first), kept(&again), "{path} {encoding:?}");
+            if let Some(etag) = first.header("etag") {
+                let mut h = encoding.to_vec();
+                h.push(("If-None-Match", etag));
+                assert_eq!(server.send("GET", path, &h, b"").status, 304, "{path}");
+            }
+        }
+    }
+}

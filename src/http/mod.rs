@@ -428,6 +428,48 @@ fn handle(state: &AppState, req: Incoming) -> Response {
                 );
                 ("panic", p.into_response())
             });
+    finish(state, &req, route, resp, start)
+}
+
+/// The answer to a tile request from the tile cache, if it holds it: no work worth a
+/// trip to the blocking pool (the trip costs more than the answer).
+fn handle_cached(state: &AppState, req: &Incoming) -> Option<Response> {
+    let start = Instant::now();
+    if req.method != Method::GET
+        || req.body.as_ref().is_ok_and(|b| !b.is_empty())
+        || over_limits(req).is_some()
+    {
+        return None;
+    }
+    let routes::Found::Route(route, captured) = routes::find_for(&req.method, &req.path) else {
+        return None;
+    };
+    let set = match route.label {
+        "tiles" => crate::tiles::TileSet::Main,
+        "hexbin_tiles" => crate::tiles::TileSet::Hexbins,
+        _ => return None,
+    };
+    let request = Request {
+        state,
+        snap: state.snapshot(),
+        captured,
+        raw_query: &req.query,
+        headers: &req.headers,
+        body: &[],
+    };
+    let resp = tiles::cached(&request, set)?;
+    Some(finish(state, req, route.label, resp, start))
+}
+
+/// What every answer gets: compression, CORS and security headers, caching, metrics and
+/// the access log.
+fn finish(
+    state: &AppState,
+    req: &Incoming,
+    route: &'static str,
+    resp: Response,
+    start: Instant,
+) -> Response {
     let mut resp = compress::maybe_gzip(&req.headers, resp);
     let h = resp.headers_mut();
     h.insert(
@@ -537,6 +579,9 @@ pub async fn serve(
                     // Handlers are CPU work (a cold low-zoom tile over a million events
                     // takes a few hundred ms) or wait for the disk: run them off the async
                     // workers so they never stall other connections.
+                    if let Some(resp) = handle_cached(&state, &req) {
+                        return resp;
+                    }
                     tokio::task::spawn_blocking(move || handle(&state, req))
                         .await
                         .unwrap_or_else(|_| {

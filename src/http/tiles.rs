@@ -1,5 +1,7 @@
 //! `/tiles/{z}/{x}/{y}.mvt`, `/tiles.json` (TileJSON 3.0.0) and `/style.json` (MapLibre).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde_json::{Value, json};
@@ -11,7 +13,8 @@ use super::params::groups::EventFilterParams;
 use super::params::queries::{NoQuery, StyleQuery, TilePath, TileQuery};
 use super::problem::Problem;
 use super::{JSON, Request, json_response};
-use crate::tiles::cache::{FilterKey, TileKey, TileVersion};
+use crate::query::filter::EventFilter;
+use crate::tiles::cache::{EncodedTile, FilterKey, TileKey, TileVersion};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};
 use crate::tiles::events::{INDIVIDUAL_FROM_ZOOM, scans_widely};
 use crate::tiles::{TileSet, layers};
@@ -37,13 +40,11 @@ pub fn hexbin_tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response
     serve_tile(r, TileSet::Hexbins, path, q)
 }
 
-/// Tile `path` of `set`, from the cache or rendered.
-fn serve_tile(
-    r: &Request,
-    set: TileSet,
-    path: TilePath,
-    q: TileQuery,
-) -> Result<Response, Problem> {
+/// What names one tile of `set` in the cache: the tile, the filter, and the cache key
+/// with the version it must have (`None`: never cached).
+type Keyed = (TileCoord, EventFilter, Option<(TileKey, TileVersion)>);
+
+fn tile_key(r: &Request, set: TileSet, path: TilePath, q: TileQuery) -> Result<Keyed, Problem> {
     let t = TileCoord::new(path.z.get() as u8, path.x.get(), path.y.get())?;
     let snap = &r.snap;
     let filter = q.filter.resolve(&snap.atlas, None)?;
@@ -63,6 +64,33 @@ fn serve_tile(
         };
         (key, version)
     });
+    Ok((t, filter, key))
+}
+
+/// The answer for a tile of `set` when the cache holds it, else `None` (including for
+/// a bad request: the full path answers those). Cheap enough for the async workers.
+pub fn cached(r: &Request, set: TileSet) -> Option<Response> {
+    let (_, _, key) = tile_key(r, set, r.path().ok()?, r.query().ok()?).ok()?;
+    let (key, version) = key?;
+    let encoded = r.state.tile_cache.get(&key, version)?;
+    let etag = encoded.etag.clone();
+    let body = if encoded.is_empty() {
+        TileBody::Empty
+    } else {
+        TileBody::Live(encoded)
+    };
+    tile_response(r.headers, &etag, body).ok()
+}
+
+/// Tile `path` of `set`, from the cache or rendered.
+fn serve_tile(
+    r: &Request,
+    set: TileSet,
+    path: TilePath,
+    q: TileQuery,
+) -> Result<Response, Problem> {
+    let snap = &r.snap;
+    let (t, filter, key) = tile_key(r, set, path, q)?;
     let cache = &r.state.tile_cache;
     let cached = key.as_ref().is_some_and(|(k, v)| cache.contains(k, *v));
     let costly = scans_widely(t, &filter) && !cached;
@@ -77,10 +105,7 @@ fn serve_tile(
     let body = if encoded.is_empty() {
         TileBody::Empty
     } else {
-        TileBody::Both {
-            raw: encoded.raw.clone(),
-            gzip: encoded.gzip.clone(),
-        }
+        TileBody::Live(encoded.clone())
     };
     tile_response(r.headers, &encoded.etag, body)
 }
@@ -88,11 +113,8 @@ fn serve_tile(
 /// A tile's content as its source holds it.
 pub enum TileBody {
     Empty,
-    /// Encoded both ways (the live tiles).
-    Both {
-        raw: Bytes,
-        gzip: Bytes,
-    },
+    /// A live tile: raw, gzipped on demand.
+    Live(Arc<EncodedTile>),
     /// Gzipped (archives), unzipped for a client that does not take gzip.
     Gzip(Bytes),
     /// Not compressed.
@@ -124,8 +146,9 @@ pub fn tile_response(headers: &HeaderMap, etag: &str, body: TileBody) -> Result<
             *resp.status_mut() = StatusCode::NO_CONTENT;
             return Ok(resp);
         }
-        TileBody::Both { gzip: g, .. } if gzip => (g, true),
-        TileBody::Both { raw, .. } | TileBody::Raw(raw) => (raw, false),
+        TileBody::Live(t) if gzip => (t.gzip(), true),
+        TileBody::Live(t) => (t.raw.clone(), false),
+        TileBody::Raw(raw) => (raw, false),
         TileBody::Gzip(g) if gzip => (g, true),
         TileBody::Gzip(g) => (gunzip(&g)?, false),
     };

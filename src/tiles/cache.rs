@@ -1,12 +1,13 @@
 //! Encoded tiles kept in memory, bounded by bytes and keyed by tile and filters, so a hot
 //! tile is served without re-encoding (or re-compressing).
 
-use crate::gzip::{Compression, gzip};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
+
+use crate::gzip::{Compression, gzip};
 
 use super::TileSet;
 use super::coord::{MAX_ZOOM, TileCoord, project};
@@ -17,7 +18,9 @@ use crate::query::filter::EventFilter;
 #[derive(Debug)]
 pub struct EncodedTile {
     pub raw: Bytes,
-    pub gzip: Bytes,
+    /// Made on the first request that takes gzip: many clients (wrk, some GIS tools) do
+    /// not, and a render for them should not pay for it.
+    gzip: OnceLock<Bytes>,
     pub etag: String,
 }
 
@@ -31,21 +34,22 @@ pub fn etag(bytes: &[u8]) -> String {
 impl EncodedTile {
     pub fn new(raw: Option<Vec<u8>>) -> EncodedTile {
         let raw = raw.unwrap_or_default();
-        let etag = etag(&raw);
-        let gzip = if raw.is_empty() {
-            Bytes::new()
-        } else {
-            Bytes::from(gzip(&raw, Compression::new(6)))
-        };
         EncodedTile {
+            etag: etag(&raw),
             raw: Bytes::from(raw),
-            gzip,
-            etag,
+            gzip: OnceLock::new(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
+    }
+
+    /// The tile gzipped, made once.
+    pub fn gzip(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| Bytes::from(gzip(&self.raw, Compression::new(6))))
+            .clone()
     }
 }
 
@@ -121,7 +125,8 @@ impl TileCache {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|k: &TileKey, v: &Arc<Versioned>| {
-                    let bytes = k.filter.weight() + v.tile.raw.len() + v.tile.gzip.len();
+                    // The gzip copy may come later: count it as half the raw tile.
+                    let bytes = k.filter.weight() + v.tile.raw.len() * 3 / 2;
                     bytes.min(u32::MAX as usize) as u32
                 })
                 .build()
@@ -131,10 +136,13 @@ impl TileCache {
 
     /// Whether the tile is cached at this version.
     pub fn contains(&self, key: &TileKey, version: TileVersion) -> bool {
-        self.cache
-            .as_ref()
-            .and_then(|c| c.get(key))
-            .is_some_and(|v| v.version == version)
+        self.get(key, version).is_some()
+    }
+
+    /// The tile if it is cached at this version.
+    pub fn get(&self, key: &TileKey, version: TileVersion) -> Option<Arc<EncodedTile>> {
+        let hit = self.cache.as_ref()?.get(key)?;
+        (hit.version == version).then(|| hit.tile.clone())
     }
 
     /// Bytes held (by the weigher's count), for metrics.

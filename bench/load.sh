@@ -5,6 +5,7 @@
 #     off), /api/events?near=Mopti&radius_km=50&limit=100 with and without a filter, and
 #     /healthz (the HTTP path's own ceiling);
 #   - prints a Markdown table (req/s, p50, p99), the servers' peak RSS and start-up time.
+# The servers log every request (RUST_LOG=info, the default, to a file), as deployed.
 #
 #   bench/load.sh [N_EVENTS]          default 1000000; DUR=10s CONNS=32 THREADS=2 to change
 source "$(dirname "$0")/common.sh"
@@ -34,6 +35,7 @@ measure() {
 
 python3 bench/tiles.py '/tiles/{z}/{x}/{y}.mvt' >"$TMP/paths.txt"
 
+export RUST_LOG=${RUST_LOG:-info}
 start warm --data geodata --events "$DATA" --no-shipped-events --store "$TMP/warm.gpkg"
 WARM=$BASE WARM_PID=$PID
 start cold --data geodata --events "$DATA" --no-shipped-events --store "$TMP/cold.gpkg" --tile-cache-mb 0
@@ -52,7 +54,7 @@ for q in "" "&from=2018" "&type=Battles"; do
 done
 
 echo
-echo "$N synthetic 31-column events ($DATA); wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1"
+echo "$N synthetic 31-column events ($DATA); wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1; RUST_LOG=$RUST_LOG"
 echo
 echo '| scenario | req/s | p50 | p99 | non-2xx |'
 echo '|---|---|---|---|---|'

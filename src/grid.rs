@@ -148,6 +148,23 @@ impl EventGrid {
         &self.kinds
     }
 
+    /// The slots of the cells that meet the lon/lat box `min`..`max`, column by column: a
+    /// superset of the events inside it (callers test each position), read in order.
+    pub fn in_box(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = usize> + '_ {
+        let (x0, y0) = cell_of(LonLat::new(min[0], min[1]));
+        let (x1, y1) = cell_of(LonLat::new(max[0], max[1]));
+        let first = self.col_x.partition_point(|&x| x < x0);
+        (first..self.col_x.len())
+            .take_while(move |&c| self.col_x[c] <= x1)
+            .flat_map(move |c| {
+                let cells = self.col_first[c] as usize..self.col_first[c + 1] as usize;
+                let ys = &self.cell_y[cells.clone()];
+                let a = cells.start + ys.partition_point(|&v| v < y0);
+                let b = cells.start + ys.partition_point(|&v| v <= y1);
+                self.cell_first[a] as usize..self.cell_first[b] as usize
+            })
+    }
+
     /// The columns that may hold events within `radius_km` of `center`, each with its
     /// cells wholly inside and on the edge. Bounds come from the triangle inequality:
     /// every point of a cell is within half its diagonal of the cell's centre, and the

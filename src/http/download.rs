@@ -409,7 +409,7 @@ fn acled_row(atlas: &Atlas, hit: Hit, with_distance: bool) -> Vec<String> {
     for column in ACLED_COLUMNS {
         row.push(match column {
             "event_id_cnty" => e.id.to_string(),
-            "event_date" => e.date.format("%Y-%m-%d").to_string(),
+            "event_date" => e.date.to_string(),
             "year" => e.date.format("%Y").to_string(),
             "event_type" => e.event_type.to_string(),
             "sub_event_type" => e.sub_event_type.to_string(),

@@ -77,7 +77,7 @@ pub fn event(atlas: &Atlas, hit: Hit) -> Feature<'_, EventProperties<'_>> {
         e.pos,
         EventProperties {
             id: &e.id,
-            event_date: e.date.format("%Y-%m-%d").to_string(),
+            event_date: e.date.to_string(),
             event_type: &e.event_type,
             sub_event_type: &e.sub_event_type,
             actor1: &e.actor1,

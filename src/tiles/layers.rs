@@ -268,8 +268,9 @@ pub static EVENTS: LayerDef<EventPoints> = LayerDef {
             }))
         }),
         text("id", |p| single(p, |e| Attr::Text(&e.id))),
+        // NaiveDate's Display is YYYY-MM-DD, without parsing a format string per event.
         text("event_date", |p| {
-            single(p, |e| Attr::Owned(e.date.format("%Y-%m-%d").to_string()))
+            single(p, |e| Attr::Owned(e.date.to_string()))
         }),
         text("sub_event_type", |p| {
             single(p, |e| Attr::Text(&e.sub_event_type))

@@ -190,7 +190,24 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// `req` with the path parameters its route captured, on the current snapshot.
+    fn of(
+        state: &'a AppState,
+        req: &'a Incoming,
+        captured: Vec<(String, String)>,
+        body: &'a [u8],
+    ) -> Request<'a> {
+        Request {
+            state,
+            snap: state.snapshot(),
+            captured,
+            raw_query: &req.query,
+            headers: &req.headers,
+            body,
+        }
+    }
+
     pub fn atlas(&self) -> &Atlas {
         &self.snap.atlas
     }
@@ -288,14 +305,7 @@ fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
         Ok(b) => b.as_ref(),
         Err(too_large) => return (route.label, too_large.clone().into_response()),
     };
-    let request = Request {
-        state,
-        snap: state.snapshot(),
-        captured,
-        raw_query: &req.query,
-        headers: &req.headers,
-        body,
-    };
+    let request = Request::of(state, req, captured, body);
     let resp = (route.handler)(&request).unwrap_or_else(Problem::into_response);
     (route.label, resp)
 }
@@ -449,15 +459,7 @@ fn handle_cached(state: &AppState, req: &Incoming) -> Option<Response> {
         "hexbin_tiles" => crate::tiles::TileSet::Hexbins,
         _ => return None,
     };
-    let request = Request {
-        state,
-        snap: state.snapshot(),
-        captured,
-        raw_query: &req.query,
-        headers: &req.headers,
-        body: &[],
-    };
-    let resp = tiles::cached(&request, set)?;
+    let resp = tiles::cached(&Request::of(state, req, captured, &[]), set)?;
     Some(finish(state, req, route.label, resp, start))
 }
 

@@ -9,8 +9,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::geodesy::APPROX_MARGIN;
-#[cfg(doc)]
-use crate::geodesy::approx_distance_km;
 use crate::model::{Event, LonLat};
 
 /// Cell size in degrees (about 550 m of latitude).
@@ -226,7 +224,7 @@ struct YSpan {
 }
 
 /// Radius (km) of the sphere that stands in for the ellipsoid when classifying cells,
-/// and the bound on the ratio of [`approx_distance_km`] to the great-circle distance on
+/// and the bound on the ratio of [`approx_distance_km`](crate::geodesy::approx_distance_km) to the great-circle distance on
 /// it, anywhere (tested below: the meridian's curvature radius runs from 6,335 km at the
 /// equator to 6,400 km at the poles, ±0.5% of this).
 const SPHERE_KM: f64 = 6_367.5;

@@ -122,9 +122,7 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
     }
     // The grid answers "nearest first" directly when the filter reads only what it keeps
     // beside each event (dates, types, fatalities); anything else reads every event.
-    let indexed = near.is_some()
-        && sort == Sort::Distance
-        && (m.is_everything() || m.slot_test(atlas.grid().kinds()).is_some());
+    let indexed = near.is_some() && sort == Sort::Distance && (m.is_everything() || m.slot_only());
     let _turn = if indexed { None } else { Some(r.expensive()?) };
     let (matched, mut shown) = match near {
         Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),

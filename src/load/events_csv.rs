@@ -77,12 +77,7 @@ pub fn read_events_csv(
         let line = e.position().map(|p| lines.borrow_mut().line_at(p.byte()));
         csv_error(path, e, line)
     };
-    let header = reader
-        .headers()
-        .map_err(|e| vec![csv_error(e)])?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-        .collect::<csv::StringRecord>();
+    let header = clean_header(reader.headers().map_err(|e| vec![csv_error(e)])?);
     let next = |record: &mut csv::StringRecord| match reader.read_record(record) {
         Ok(false) => Ok(None),
         Ok(true) => {
@@ -92,6 +87,14 @@ pub fn read_events_csv(
         Err(e) => Err(csv_error(e)),
     };
     events_of_records(&header, next, path, interner, max_errors)
+}
+
+/// Column names as written, without a UTF-8 byte-order mark or surrounding spaces.
+pub(super) fn clean_header(header: &csv::StringRecord) -> csv::StringRecord {
+    header
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect()
 }
 
 /// Passes a reader's bytes through, noting where each line ends, so that a record's

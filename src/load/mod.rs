@@ -124,12 +124,7 @@ fn check_unique_event_ids(
         let (a, b) = (file_of(first), file_of(i));
         if a == b {
             // Both in one file: the one-thread reader names both lines.
-            let input = std::io::BufReader::new(
-                std::fs::File::open(&files[a])
-                    .map_err(|err| LoadError::file(&files[a], format!("cannot open: {err}")))?,
-            );
-            read_events_csv(input, &files[a], &mut Interner::default(), 1)
-                .map_err(|mut errors| errors.swap_remove(0))?;
+            split_csv::read_in_one(&files[a], &mut Interner::default())?;
         }
         return Err(LoadError::file(
             &files[b],

@@ -8,7 +8,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 
-use super::events_csv::{LineCounter, csv_error, events_of_records, read_events_csv};
+use super::events_csv::{LineCounter, clean_header, csv_error, events_of_records, read_events_csv};
 use super::{Interner, LoadError, Location};
 use crate::model::Event;
 
@@ -36,24 +36,16 @@ fn load_in_pieces(
     threads: usize,
     min_bytes: u64,
 ) -> Result<Vec<Event>, LoadError> {
-    let open = || File::open(path).map_err(|e| LoadError::file(path, format!("cannot open: {e}")));
-    let len = open()?.metadata().map_or(0, |m| m.len());
+    let len = open(path)?.metadata().map_or(0, |m| m.len());
     if len < min_bytes || threads < 2 {
-        let input = BufReader::with_capacity(1 << 20, open()?);
-        return read_events_csv(input, path, interner, 1).map_err(|mut e| e.swap_remove(0));
+        return read_in_one(path, interner);
     }
     // The header, and where the first record starts.
-    let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::new(open()?));
-    let header: csv::StringRecord = match reader.headers() {
-        Ok(h) => h
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-            .collect(),
+    let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::new(open(path)?));
+    let header = match reader.headers() {
+        Ok(h) => clean_header(h),
         // Let the one-thread reader word the error.
-        Err(_) => {
-            let input = BufReader::new(open()?);
-            return read_events_csv(input, path, interner, 1).map_err(|mut e| e.swap_remove(0));
-        }
+        Err(_) => return read_in_one(path, interner),
     };
     let first = Piece {
         bytes: reader.position().byte()..len,
@@ -75,6 +67,16 @@ fn load_in_pieces(
         events.extend(piece?);
     }
     Ok(events)
+}
+
+fn open(path: &Path) -> Result<File, LoadError> {
+    File::open(path).map_err(|e| LoadError::file(path, format!("cannot open: {e}")))
+}
+
+/// Reads the file on one thread, stopping at its first problem.
+pub(super) fn read_in_one(path: &Path, interner: &mut Interner) -> Result<Vec<Event>, LoadError> {
+    let input = BufReader::with_capacity(1 << 20, open(path)?);
+    read_events_csv(input, path, interner, 1).map_err(|mut e| e.swap_remove(0))
 }
 
 /// Splits `whole` into about `n` pieces at record starts: newlines with an even number

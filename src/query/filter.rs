@@ -7,7 +7,7 @@ use super::props::{PropKind, Queryable};
 use std::sync::Arc;
 
 use crate::atlas::Atlas;
-use crate::grid::SlotTest;
+use crate::grid::{Slot, SlotTest};
 use crate::model::{Event, LonLat, RegionIdx};
 use crate::text::fold;
 
@@ -242,31 +242,39 @@ impl Matcher<'_> {
             && f.equals.iter().all(|(p, v)| p.matches(self.atlas, i, v))
     }
 
-    /// The filter as a test of grid slots, when it reads nothing else: dates, types and
-    /// fatalities. `kinds` are the grid's (event_type, sub_event_type) pairs.
-    pub fn slot_test(&self, kinds: &[(Arc<str>, Arc<str>)]) -> Option<SlotTest> {
+    /// Whether the filter reads nothing but what the grid keeps beside each event:
+    /// dates, types and fatalities.
+    pub fn slot_only(&self) -> bool {
         let f = self.filter;
-        let slot_only = EventFilter {
+        *f == EventFilter {
             from: f.from,
             to: f.to,
             types: f.types.clone(),
             min_fatalities: f.min_fatalities,
             ..EventFilter::default()
-        };
-        if *f != slot_only {
-            return None;
         }
+    }
+
+    /// The filter as a test of grid slots: from the slot's own attributes when
+    /// [`Matcher::slot_only`], else by reading the event. `kinds` are the grid's
+    /// (event_type, sub_event_type) pairs.
+    pub fn slot_matcher(&self, kinds: &[(Arc<str>, Arc<str>)]) -> impl Fn(&Slot) -> bool + '_ {
+        let f = self.filter;
         let type_ok = |(t, s): &(Arc<str>, Arc<str>)| {
             f.types
                 .iter()
                 .any(|w| t.eq_ignore_ascii_case(w) || s.eq_ignore_ascii_case(w))
         };
-        Some(SlotTest {
+        let test = (!self.everything && self.slot_only()).then(|| SlotTest {
             from_day: f.from.map_or(i32::MIN, |d| d.num_days_from_ce()),
             to_day: f.to.map_or(i32::MAX, |d| d.num_days_from_ce()),
             min_fatalities: f.min_fatalities.unwrap_or(0),
             kind_ok: (!f.types.is_empty()).then(|| kinds.iter().map(type_ok).collect()),
-        })
+        });
+        move |s: &Slot| match &test {
+            Some(t) => t.matches(s),
+            None => self.matches(s.event),
+        }
     }
 
     /// Whether a calendar year overlaps the date range (for per-year region totals).

@@ -20,7 +20,6 @@ use serde::Serialize;
 
 use crate::atlas::Atlas;
 use crate::geodesy::{APPROX_MARGIN, approx_distance_km, distance_km, search_envelopes};
-use crate::grid::Slot;
 use crate::model::{Event, LonLat};
 use filter::Matcher;
 
@@ -258,12 +257,7 @@ pub fn near_page(
 ) -> (usize, Vec<Hit>) {
     let prefix = offset.saturating_add(limit);
     let grid = atlas.grid();
-    let slot_test = m.slot_test(grid.kinds());
-    let keep = |s: &Slot| match &slot_test {
-        _ if m.is_everything() => true,
-        Some(t) => t.matches(s),
-        None => m.matches(s.event),
-    };
+    let keep = m.slot_matcher(grid.kinds());
     let (center, r) = (near.center, near.radius_km);
     let test = RadiusTest::new(center, r);
     // The delta: matching events added inside count, matching base events it hides do not.
@@ -271,8 +265,13 @@ pub fn near_page(
     let mut hidden_inside = 0;
     for (i, pos, is_added) in atlas.changed_points_in(search_envelopes(center, r)) {
         match test.inside(i, pos) {
-            Some(x) if m.matches(i) && is_added => added.push(x),
-            Some(_) if m.matches(i) && !is_added => hidden_inside += 1,
+            Some(x) if m.matches(i) => {
+                if is_added {
+                    added.push(x);
+                } else {
+                    hidden_inside += 1;
+                }
+            }
             _ => {}
         }
     }
@@ -282,7 +281,7 @@ pub fn near_page(
         total += if m.is_everything() {
             span.inside.len()
         } else {
-            slots[span.inside].iter().filter(|s| keep(s)).count()
+            slots[span.inside].iter().filter(|&s| keep(s)).count()
         };
         for j in span.edge.into_iter().flatten() {
             let s = &slots[j];
@@ -436,7 +435,7 @@ mod tests {
         for (k, filter) in filters.iter().enumerate() {
             let m = filter.compile(atlas);
             assert_eq!(m.is_everything(), k == 0);
-            assert_eq!(m.slot_test(atlas.grid().kinds()).is_some(), k < 4);
+            assert_eq!(m.slot_only(), k < 4);
             for c in centres {
                 for r in [0.0, 0.5, 3.0, 25.0, 50.0, 200.0, 1000.0] {
                     let near = Near {

@@ -254,7 +254,7 @@ struct Member<'a> {
 /// their own index.
 fn members<'a>(atlas: &'a Atlas, m: &Matcher, t: TileCoord) -> Vec<Member<'a>> {
     let grid = atlas.grid();
-    let slot_test = m.slot_test(grid.kinds());
+    let keep = m.slot_matcher(grid.kinds());
     let env = t.lonlat_envelope(1.0);
     let mut members = Vec::new();
     for j in grid.in_box(env.min, env.max) {
@@ -263,11 +263,7 @@ fn members<'a>(atlas: &'a Atlas, m: &Matcher, t: TileCoord) -> Vec<Member<'a>> {
         if !t.contains(w) || atlas.is_hidden(s.event) {
             continue;
         }
-        let ok = m.is_everything()
-            || slot_test
-                .as_ref()
-                .map_or_else(|| m.matches(s.event), |st| st.matches(s));
-        if ok {
+        if keep(s) {
             members.push(Member {
                 event: s.event,
                 w,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::geodesy::APPROX_MARGIN;
 use crate::model::{Event, LonLat};
+use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 /// Cell size in degrees (about 550 m of latitude).
 pub const CELL_DEG: f64 = 0.005;
@@ -26,6 +27,24 @@ pub struct Slot {
     pub fatalities: u32,
     /// Index into [`EventGrid::kinds`].
     pub kind: u16,
+}
+
+impl Plain for Slot {
+    const SIZE: usize = 14;
+    fn put(&self, out: &mut Vec<u8>) {
+        self.event.put(out);
+        self.day.put(out);
+        self.fatalities.put(out);
+        self.kind.put(out);
+    }
+    fn get(b: &[u8]) -> Self {
+        Slot {
+            event: u32::get(&b[0..4]),
+            day: i32::get(&b[4..8]),
+            fatalities: u32::get(&b[8..12]),
+            kind: u16::get(&b[12..14]),
+        }
+    }
 }
 
 /// A filter on the slot attributes alone (dates, types, fatalities), compiled against
@@ -130,6 +149,60 @@ impl EventGrid {
         grid.cell_first.push(keyed.len() as u32);
         grid.kinds = kinds;
         grid
+    }
+
+    /// Writes the grid as built, for [`EventGrid::read`].
+    pub fn save<W: std::io::Write>(&self, w: &mut PlainWriter<W>) -> std::io::Result<()> {
+        w.array(&self.slots)?;
+        w.array(&self.pos)?;
+        w.value(&(self.kinds.len() as u64))?;
+        for (t, s) in &self.kinds {
+            w.text(t)?;
+            w.text(s)?;
+        }
+        w.array(&self.col_x)?;
+        w.array(&self.col_first)?;
+        w.array(&self.cell_y)?;
+        w.array(&self.cell_first)
+    }
+
+    /// A grid [`EventGrid::save`] wrote for `n` events, checked to be whole.
+    pub fn read<R: std::io::Read>(r: &mut PlainReader<R>, n: usize) -> std::io::Result<EventGrid> {
+        let slots: Vec<Slot> = r.array()?;
+        let pos: Vec<LonLat> = r.array()?;
+        let n_kinds = r.count(2 * 8)?;
+        let kinds = (0..n_kinds)
+            .map(|_| Ok((r.text()?.into(), r.text()?.into())))
+            .collect::<std::io::Result<Vec<(Arc<str>, Arc<str>)>>>()?;
+        let grid = EventGrid {
+            col_x: r.array()?,
+            col_first: r.array()?,
+            cell_y: r.array()?,
+            cell_first: r.array()?,
+            slots,
+            pos,
+            kinds,
+        };
+        let ascending = |v: &[u32], last: usize| {
+            v.windows(2).all(|w| w[0] <= w[1]) && v.last().map(|&l| l as usize) == Some(last)
+        };
+        let whole = grid.slots.len() == n
+            && grid.pos.len() == n
+            && grid.col_first.len() == grid.col_x.len() + 1
+            && grid.cell_first.len() == grid.cell_y.len() + 1
+            && ascending(&grid.col_first, grid.cell_y.len())
+            && ascending(&grid.cell_first, n)
+            && grid
+                .slots
+                .iter()
+                .all(|s| (s.event as usize) < n && (s.kind as usize) < grid.kinds.len());
+        if !whole {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the event grid is not whole",
+            ));
+        }
+        Ok(grid)
     }
 
     pub fn slots(&self) -> &[Slot] {

@@ -19,6 +19,7 @@ pub mod load;
 pub mod memory;
 pub mod model;
 pub mod pip;
+pub mod plain_io;
 pub mod progress;
 pub mod query;
 pub mod store;

@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
-use crate::atlas::Atlas;
-use crate::load::{EventSources, LoadError, load_dataset};
+use crate::atlas::{Atlas, saved};
+use crate::load::{EventSources, LoadError, load_dataset, load_fixed};
 use crate::store::{Change, ChangeRecord, EventStore, StoreError};
 use crate::tiles::TileSource;
 use crate::tiles::cache::TileEpochs;
@@ -30,6 +30,21 @@ use crate::tiles::coord::TileCoord;
 pub struct Sources {
     pub dir: PathBuf,
     pub events: EventSources,
+    /// Where the base built from them is saved, to be read back at the next start while
+    /// the inputs are unchanged (`None`: never saved).
+    pub saved: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The fingerprint of the inputs the base is built from (the event files, the
+    /// regions each event is placed in, the store), when a saved base is kept; a file
+    /// that cannot be read gives none (the build names it).
+    fn fingerprint(&self, store: &dyn EventStore) -> Option<String> {
+        self.saved.as_ref()?;
+        let mut files = self.events.files(&self.dir);
+        files.push(self.dir.join("regions.geojson"));
+        saved::fingerprint(&files, &store.name()).ok()
+    }
 }
 
 /// Why data could not be (re)loaded.
@@ -76,6 +91,97 @@ pub fn read_atlas(
         "atlas ready"
     );
     Ok((atlas, sequence))
+}
+
+/// An atlas as opened by [`Live`]: read back from the saved base, or built.
+struct Opened {
+    atlas: Atlas,
+    sequence: u64,
+    /// The inputs' fingerprint, when the base is saved.
+    fingerprint: Option<String>,
+    /// Whether it was built from the files (and so should be saved).
+    built: bool,
+    millis: u64,
+}
+
+/// The atlas from the saved base when it was saved from these inputs, else built.
+fn open_atlas(sources: &Sources, store: &dyn EventStore) -> Result<Opened, LoadFailed> {
+    let started = Instant::now();
+    let fingerprint = sources.fingerprint(store);
+    if let (Some(path), Some(fp)) = (&sources.saved, &fingerprint)
+        && let Some((atlas, sequence)) = read_saved(sources, path, fp, store)?
+    {
+        return Ok(Opened {
+            atlas,
+            sequence,
+            fingerprint,
+            built: false,
+            millis: started.elapsed().as_millis() as u64,
+        });
+    }
+    let (atlas, sequence) = read_atlas(sources, Some(store))?;
+    Ok(Opened {
+        atlas,
+        sequence,
+        fingerprint,
+        built: true,
+        millis: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The base saved at `path` with the store's changes since it was saved laid over it,
+/// or `None` (logged) when it was saved from other inputs, is damaged, or is ahead of
+/// the store.
+fn read_saved(
+    sources: &Sources,
+    path: &std::path::Path,
+    fingerprint: &str,
+    store: &dyn EventStore,
+) -> Result<Option<(Atlas, u64)>, LoadFailed> {
+    let started = Instant::now();
+    let (mut atlas, saved_sequence) =
+        match Atlas::open_saved(load_fixed(&sources.dir)?, path, fingerprint) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                tracing::info!(path = %path.display(), "no base saved from these inputs: building");
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::warn!("the saved base is not used, building from the files: {e}");
+                return Ok(None);
+            }
+        };
+    let read_ms = started.elapsed().as_millis() as u64;
+    let now = store.sequence()?;
+    if now < saved_sequence {
+        tracing::warn!(
+            saved_sequence,
+            store_sequence = now,
+            "the saved base has writes the store has not (another store?): building"
+        );
+        return Ok(None);
+    }
+    let mut sequence = saved_sequence;
+    while sequence < now {
+        let followed = store.changes_after(sequence, FOLLOW_BATCH)?;
+        if followed.sequence == sequence {
+            break;
+        }
+        atlas = atlas.with_changes(&followed.changes);
+        sequence = followed.sequence;
+    }
+    if atlas.delta_size() > merge_threshold(atlas.base_events().len()) {
+        atlas = atlas.merged();
+    }
+    tracing::info!(
+        events = atlas.event_count(),
+        saved_sequence,
+        sequence,
+        read_ms,
+        ms = started.elapsed().as_millis() as u64,
+        "atlas read from the saved base"
+    );
+    Ok(Some((atlas, sequence)))
 }
 
 /// One consistent view of the data: the atlas, the tile geometry built from it, and the
@@ -186,6 +292,17 @@ pub struct Reload {
     pub millis: u64,
 }
 
+/// Where the base of the current data came from, and how the last save of it went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BaseReport {
+    /// Read back from the saved base (else built from the files).
+    pub from_saved: bool,
+    /// Milliseconds to read or build it, at the last start or reload.
+    pub millis: u64,
+    /// The last save: `Ok(sequence)` it included, or what went wrong.
+    pub saved: Option<Result<u64, String>>,
+}
+
 /// The current snapshot, the store and the data files; writes and reloads go through
 /// here one at a time.
 pub struct Live {
@@ -198,6 +315,10 @@ pub struct Live {
     epochs: Arc<TileEpochs>,
     /// Whether a merge of the delta is under way.
     merging: AtomicBool,
+    /// The fingerprint of the inputs as last read, for the saved base.
+    fingerprint: Mutex<Option<String>>,
+    /// Held while the base is being saved (one save at a time), with the report.
+    base_report: Arc<Mutex<BaseReport>>,
     /// Tells change-stream subscribers about each write, and about shutting down.
     notices: tokio::sync::watch::Sender<Notice>,
 }
@@ -217,21 +338,68 @@ impl Live {
     /// # Errors
     /// A file or the store that cannot be read.
     pub fn open(sources: Sources, store: Box<dyn EventStore>) -> Result<Live, LoadFailed> {
-        let (atlas, sequence) = read_atlas(&sources, Some(&*store))?;
+        let opened = open_atlas(&sources, &*store)?;
         let epochs = Arc::new(TileEpochs::default());
-        let first = Snapshot::new(atlas, sequence, 1, epochs.clone());
+        let first = Snapshot::new(opened.atlas, opened.sequence, 1, epochs.clone());
         let live = Live {
             current: Arc::new(ArcSwap::from_pointee(first)),
             epochs,
             merging: AtomicBool::new(false),
+            fingerprint: Mutex::new(opened.fingerprint),
+            base_report: Arc::new(Mutex::new(BaseReport {
+                from_saved: !opened.built,
+                millis: opened.millis,
+                saved: None,
+            })),
             store,
             sources,
             writer: Mutex::new(()),
             last_reload: Mutex::new(None),
-            notices: tokio::sync::watch::Sender::new(Notice::Sequence(sequence)),
+            notices: tokio::sync::watch::Sender::new(Notice::Sequence(opened.sequence)),
         };
         live.prepare_summaries();
+        if opened.built {
+            live.save_base(live.snapshot(), opened.sequence);
+        }
         Ok(live)
+    }
+
+    /// Saves the base of `snap`, which includes the store up to `base_sequence`, for the
+    /// next start, from a thread of its own (when a saved base is kept).
+    fn save_base(&self, snap: Arc<Snapshot>, base_sequence: u64) {
+        let fingerprint = self
+            .fingerprint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let (Some(path), Some(fingerprint)) = (self.sources.saved.clone(), fingerprint) else {
+            return;
+        };
+        let report = self.base_report.clone();
+        std::thread::spawn(move || {
+            let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
+            let started = Instant::now();
+            let saved = snap.atlas.save_base(&path, &fingerprint, base_sequence);
+            match &saved {
+                Ok(()) => tracing::info!(
+                    path = %path.display(),
+                    events = snap.atlas.base_events().len(),
+                    sequence = base_sequence,
+                    ms = started.elapsed().as_millis() as u64,
+                    "base saved for the next start"
+                ),
+                Err(e) => tracing::warn!("the base was not saved (the next start builds it): {e}"),
+            }
+            report.saved = Some(saved.map(|()| base_sequence).map_err(|e| e.to_string()));
+        });
+    }
+
+    /// Where the current base came from and how its last save went.
+    pub fn base_report(&self) -> BaseReport {
+        self.base_report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Re-reads the data files (and the store) into a new snapshot, built beside the
@@ -239,16 +407,23 @@ impl Live {
     pub fn reload(&self) -> Reload {
         let started = Instant::now();
         let _one_writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let result = read_atlas(&self.sources, Some(&*self.store));
+        let result = open_atlas(&self.sources, &*self.store);
         let millis = started.elapsed().as_millis() as u64;
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let record = |report: &Reload| {
             *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
         };
         match result {
-            Ok((atlas, sequence)) => {
+            Ok(opened) => {
                 let version = self.current.load().data_version + 1;
-                let next = Snapshot::new(atlas, sequence, version, self.epochs.clone());
+                let next =
+                    Snapshot::new(opened.atlas, opened.sequence, version, self.epochs.clone());
+                *self.fingerprint.lock().unwrap_or_else(|e| e.into_inner()) = opened.fingerprint;
+                {
+                    let mut report = self.base_report.lock().unwrap_or_else(|e| e.into_inner());
+                    report.from_saved = !opened.built;
+                    report.millis = opened.millis;
+                }
                 let report = Reload {
                     at,
                     ok: true,
@@ -261,6 +436,9 @@ impl Live {
                 self.current.store(Arc::new(next));
                 crate::memory::release_freed();
                 self.prepare_summaries();
+                if opened.built {
+                    self.save_base(self.snapshot(), opened.sequence);
+                }
                 tracing::info!(events = report.events, millis, "data reloaded");
                 report
             }
@@ -477,13 +655,16 @@ impl Live {
             atlas = atlas.with_changes(&redo);
         }
         let events = atlas.event_count();
-        self.current.store(Arc::new(Snapshot {
+        let merged = Arc::new(Snapshot {
             atlas,
             tiles,
             sequence: now.sequence,
             data_version: now.data_version,
             epochs: self.epochs.clone(),
-        }));
+        });
+        self.current.store(merged.clone());
+        // The new base holds the writes up to `snap`'s sequence; later ones are its delta.
+        self.save_base(merged, snap.sequence);
         tracing::info!(
             events,
             ms = started.elapsed().as_millis() as u64,
@@ -553,6 +734,7 @@ mod tests {
         let sources = Sources {
             dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geodata"),
             events: EventSources::default(),
+            saved: Some(store.with_extension("base")),
         };
         let store = GeoPackageStore::open(store).unwrap();
         Arc::new(Live::open(sources, Box::new(store)).unwrap())
@@ -634,8 +816,25 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         check(&live, 9_000);
+        let merged_at = live.snapshot().sequence;
+        let waited = Instant::now();
+        while !matches!(live.base_report().saved, Some(Ok(s)) if s == merged_at) {
+            assert!(waited.elapsed().as_secs() < 60, "{:?}", live.base_report());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Written after the base was saved: a restart reads the saved base and these.
+        live.write(&[written(&first, 20_000), Change::Delete("T9".into())])
+            .unwrap();
         drop(live);
-        check(&open_live(&path), 9_000);
+        let again = open_live(&path);
+        assert!(again.base_report().from_saved);
+        assert!(again.snapshot().atlas.event_index("T20000").is_some());
+        assert!(again.snapshot().atlas.event_index("T9").is_none());
+        assert_eq!(again.snapshot().sequence, merged_at + 2);
+        assert_eq!(
+            again.snapshot().atlas.event_count(),
+            files + 550 - 2 + 9_000
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

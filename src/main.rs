@@ -124,6 +124,14 @@ enum Command {
         /// postgres://user@host/db URL of a PostGIS database that replicas share.
         #[arg(long, default_value = "store/atlas.gpkg", value_name = "PATH|URL")]
         store: String,
+        /// Where the built indexes are saved, so that a restart with unchanged data files
+        /// reads them back instead of parsing and indexing again (default: beside a
+        /// GeoPackage store, as STORE.base; none for a PostGIS store).
+        #[arg(long, value_name = "PATH")]
+        saved_base: Option<PathBuf>,
+        /// Never save or read back the built indexes.
+        #[arg(long, conflicts_with = "saved_base")]
+        no_saved_base: bool,
         /// File of write keys, one per line (also: env SAHEL_ATLAS_WRITE_KEYS, comma-separated).
         #[arg(long, value_name = "FILE")]
         write_keys_file: Option<PathBuf>,
@@ -214,6 +222,17 @@ fn sources(args: &DataArgs) -> Sources {
             extra_files: args.events.clone(),
             skip_shipped: args.no_shipped_events,
         },
+        saved: None,
+    }
+}
+
+/// Where `serve` keeps the saved base: as asked, else beside a GeoPackage store.
+fn saved_base_path(store: &str, asked: Option<PathBuf>, never: bool) -> Option<PathBuf> {
+    let shared = store.starts_with("postgres://") || store.starts_with("postgresql://");
+    match (never, asked) {
+        (true, _) => None,
+        (false, Some(path)) => Some(path),
+        (false, None) => (!shared).then(|| PathBuf::from(format!("{store}.base"))),
     }
 }
 
@@ -324,6 +343,8 @@ fn main() -> ExitCode {
             web,
             font,
             store,
+            saved_base,
+            no_saved_base,
             write_keys_file,
             archives,
             limits,
@@ -339,7 +360,8 @@ fn main() -> ExitCode {
                 shed: limits.shed(),
                 downloads: limits.downloads(),
             };
-            let live = open_live(&data, &store)?;
+            let saved = saved_base_path(&store, saved_base, no_saved_base);
+            let live = open_live(&data, &store, saved)?;
             run_server(live, addr, config)
         }),
     };
@@ -448,10 +470,14 @@ fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
 }
 
 /// Opens the store, lays its events over the data files and builds the first snapshot.
-fn open_live(data: &DataArgs, store: &str) -> Result<Live, CliError> {
+fn open_live(data: &DataArgs, store: &str, saved: Option<PathBuf>) -> Result<Live, CliError> {
     let store = sahel_atlas::store::open(store)?;
     tracing::info!(store = %store.name(), shared = store.shared(), "store opened");
-    Ok(Live::open(sources(data), store)?)
+    let sources = Sources {
+        saved,
+        ..sources(data)
+    };
+    Ok(Live::open(sources, store)?)
 }
 
 /// `export tiles`: loads the data, then writes the archive and a line of figures.

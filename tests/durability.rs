@@ -134,3 +134,109 @@ fn acknowledged_writes_survive_sigkill() {
         assert_eq!(notes, sent["properties"]["notes"].as_str().unwrap(), "{id}");
     }
 }
+
+/// Waits until the server reports its base saved.
+fn wait_saved(s: &Server) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let h = s.json("/healthz");
+        if h["base"]["last_save"]["ok"] == true {
+            return h;
+        }
+        assert!(std::time::Instant::now() < deadline, "never saved: {h}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What a restart must answer exactly as before.
+fn answers(s: &Server) -> Vec<String> {
+    [
+        "/api/events?near=Mopti&radius_km=120&limit=40&offset=3",
+        "/api/events?bbox=-5,13,-1,17&type=Battles&from=2015-01-01&limit=60",
+        "/api/events/nearest?lon=-0.05&lat=16.3&k=15",
+        "/api/stats?group_by=region",
+        "/api/stats?group_by=type&actor=jnim",
+        "/api/coverage",
+    ]
+    .iter()
+    .map(|p| {
+        let r = s.get(p);
+        assert_eq!(r.status, 200, "{p}: {}", r.body);
+        r.body
+    })
+    .chain(
+        ["/tiles/7/62/58.mvt", "/tiles/11/1001/929.mvt"]
+            .iter()
+            .map(|p| {
+                let r = s.get(p);
+                format!(
+                    "{p} {} {} bytes {:?}",
+                    r.status,
+                    r.body.len(),
+                    r.header("etag")
+                )
+            }),
+    )
+    .collect()
+}
+
+/// A restart with unchanged files reads the saved base back (and the writes made since
+/// it was saved) and answers exactly as the server that built it; a changed file is
+/// read again.
+#[test]
+fn a_restart_reads_the_saved_base_until_a_file_changes() {
+    let events = common::synthetic_events("saved-base", 30_000, 21);
+    let store = fresh_store();
+    let args = |s: &str| {
+        vec![
+            "--store".to_string(),
+            s.to_string(),
+            "--events".to_string(),
+            path_str(&events).to_string(),
+        ]
+    };
+    let start = |store: &str| {
+        let a = args(store);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        Server::start_env(&a, &[("SAHEL_ATLAS_WRITE_KEYS", KEY)])
+    };
+    let first = start(path_str(&store));
+    let h = wait_saved(&first);
+    assert_eq!(h["base"]["from"], "files");
+    let built = h["events"].as_u64().unwrap();
+    assert!(built > 30_000, "{h}");
+    let auth = format!("Bearer {KEY}");
+    let (id, feature) = event(99, 7);
+    let posted = first.send(
+        "POST",
+        "/api/events",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        feature.to_string().as_bytes(),
+    );
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let before = answers(&first);
+    drop(first);
+
+    let second = start(path_str(&store));
+    let h = second.json("/healthz");
+    assert_eq!(h["base"]["from"], "saved", "{h}");
+    assert_eq!(h["events"], built + 1, "{h}");
+    assert_eq!(second.get(&format!("/api/events/{id}")).status, 200);
+    assert_eq!(answers(&second), before);
+    drop(second);
+
+    // One more event in the file: built from the files again, and saved again.
+    let mut text = std::fs::read_to_string(&events).unwrap();
+    let last = text.lines().last().unwrap().to_string();
+    text.push_str(&last.replacen(last.split(',').next().unwrap(), "ADDED1", 1));
+    text.push('\n');
+    std::fs::write(&events, text).unwrap();
+    let third = start(path_str(&store));
+    let h = wait_saved(&third);
+    assert_eq!(h["base"]["from"], "files", "{h}");
+    assert_eq!(third.get("/api/events/ADDED1").status, 200);
+    assert_eq!(third.get(&format!("/api/events/{id}")).status, 200);
+}

@@ -71,16 +71,9 @@ impl EventIndex {
     pub fn build(mut events: Vec<Event>, regions: &RegionLocator, n_regions: usize) -> EventIndex {
         sort_by_date(&mut events);
         // The per-event work is independent: spread it over the cores.
-        let (points, grid, region, ids, (actors, actor_pairs)) = std::thread::scope(|s| {
+        let (points, grid, region, (actors, actor_pairs)) = std::thread::scope(|s| {
             let points = s.spawn(|| point_index(&events, 0));
             let grid = s.spawn(|| EventGrid::build(&events));
-            let ids = s.spawn(|| {
-                events
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| (e.id.clone(), i as u32))
-                    .collect::<FxHashMap<_, _>>()
-            });
             let actors = s.spawn(|| Actors::of(&events));
             let located: Vec<Option<RegionIdx>> =
                 events.iter().map(|e| regions.locate(e.pos)).collect();
@@ -88,10 +81,30 @@ impl EventIndex {
                 points.join().expect("point index build"),
                 grid.join().expect("grid build"),
                 located,
-                ids.join().expect("id map build"),
                 actors.join().expect("actor index build"),
             )
         });
+        EventIndex::assemble(events, region, actors, actor_pairs, points, grid, n_regions)
+    }
+
+    /// The index of `events` (in date order) from its parts, built or read back; adds
+    /// what is quick to derive.
+    pub fn assemble(
+        events: Vec<Event>,
+        region: Vec<Option<RegionIdx>>,
+        actors: Actors,
+        actor_pairs: Vec<[u32; 2]>,
+        points: PointIndex,
+        grid: EventGrid,
+        n_regions: usize,
+    ) -> EventIndex {
+        let mut ids = FxHashMap::with_capacity_and_hasher(events.len(), Default::default());
+        ids.extend(
+            events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.id.clone(), i as u32)),
+        );
         let mut region_event_count = vec![0; n_regions];
         for r in region.iter().flatten() {
             region_event_count[*r as usize] += 1;

@@ -11,6 +11,7 @@
 mod delta;
 mod events;
 pub mod points;
+pub mod saved;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -226,6 +227,39 @@ impl Atlas {
         let fixed = Fixed::new(regions, bases, places, basemap);
         let base = EventIndex::build(events, &fixed.regions_index, fixed.regions.len());
         Atlas::assemble(Arc::new(fixed), Arc::new(base), Arc::default())
+    }
+
+    /// The atlas of `data` (its events are not used) over the base saved at `path`, and
+    /// the store sequence that base includes; `None` when there is no saved base built
+    /// from inputs with this `fingerprint` (see [`saved`]).
+    ///
+    /// # Errors
+    /// A saved file that is damaged or cannot be read.
+    pub fn open_saved(
+        data: Dataset,
+        path: &std::path::Path,
+        fingerprint: &str,
+    ) -> Result<Option<(Atlas, u64)>, saved::SavedError> {
+        let Some((base, sequence)) = saved::open(path, fingerprint, data.regions.len())? else {
+            return Ok(None);
+        };
+        let fixed = Fixed::new(data.regions, data.bases, data.places, data.basemap);
+        let atlas = Atlas::assemble(Arc::new(fixed), Arc::new(base), Arc::default());
+        Ok(Some((atlas, sequence)))
+    }
+
+    /// Saves the base (the events as built or last merged, without the delta's writes)
+    /// to `path`, for [`Atlas::open_saved`]; `sequence` is the store sequence it includes.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save_base(
+        &self,
+        path: &std::path::Path,
+        fingerprint: &str,
+        sequence: u64,
+    ) -> Result<(), saved::SavedError> {
+        saved::save(&self.base, path, fingerprint, sequence)
     }
 
     fn assemble(fixed: Arc<Fixed>, base: Arc<EventIndex>, delta: Arc<Delta>) -> Atlas {

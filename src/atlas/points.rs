@@ -14,6 +14,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use crate::plain_io::{PlainReader, PlainWriter};
+
 /// Children per node.
 const NODE: usize = 16;
 
@@ -109,6 +111,41 @@ impl PointIndex {
 
     pub fn len(&self) -> usize {
         self.points.len()
+    }
+
+    /// Writes the index as built, for [`PointIndex::read`].
+    pub fn save<W: std::io::Write>(&self, w: &mut PlainWriter<W>) -> std::io::Result<()> {
+        w.array(&self.points)?;
+        w.array(&self.data)?;
+        w.array(&self.boxes)?;
+        let levels: Vec<u64> = self.levels.iter().map(|&l| l as u64).collect();
+        w.array(&levels)
+    }
+
+    /// An index [`PointIndex::save`] wrote, checked to be whole.
+    pub fn read<R: std::io::Read>(r: &mut PlainReader<R>) -> std::io::Result<PointIndex> {
+        let points: Vec<[f64; 2]> = r.array()?;
+        let data: Vec<u32> = r.array()?;
+        let boxes: Vec<[f64; 4]> = r.array()?;
+        let levels: Vec<usize> = r.array::<u64>()?.into_iter().map(|l| l as usize).collect();
+        let whole = data.len() == points.len()
+            && levels.len() >= 2
+            && levels[0] == 0
+            && levels.windows(2).all(|w| w[0] <= w[1])
+            && levels.last() == Some(&boxes.len())
+            && levels[1] == points.len().div_ceil(NODE);
+        if !whole {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the point index is not whole",
+            ));
+        }
+        Ok(PointIndex {
+            points,
+            data,
+            boxes,
+            levels,
+        })
     }
 
     pub fn is_empty(&self) -> bool {

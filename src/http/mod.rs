@@ -357,6 +357,11 @@ pub fn index(_: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
 
 pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
     let a = r.atlas();
+    let base = r.state.live.base_report();
+    let saved = base.saved.map(|s| match s {
+        Ok(sequence) => json!({"ok": true, "sequence": sequence}),
+        Err(e) => json!({"ok": false, "error": e}),
+    });
     let reload = r.state.live.last_reload().map(
         |l| json!({"at": l.at, "ok": l.ok, "error": l.error, "events": l.events, "ms": l.millis}),
     );
@@ -376,6 +381,13 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
             // (summed in the background after start-up; until then they scan).
             "summaries_ready": r.snap.tiles.summaries_ready(),
             "last_reload": reload,
+            // How the indexed events were made at the last start or reload (read back
+            // from the saved base, or built from the files), and the last save of them.
+            "base": {
+                "from": if base.from_saved { "saved" } else { "files" },
+                "ms": base.millis,
+                "last_save": saved,
+            },
         }),
     ))
 }

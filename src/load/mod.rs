@@ -82,15 +82,23 @@ pub struct EventSources {
     pub skip_shipped: bool,
 }
 
+impl EventSources {
+    /// The event files to read, in order: the shipped `events.csv` of `dir` unless
+    /// skipped, then the extra files.
+    pub fn files(&self, dir: &Path) -> Vec<PathBuf> {
+        let shipped = (!self.skip_shipped).then(|| dir.join("events.csv"));
+        shipped
+            .into_iter()
+            .chain(self.extra_files.iter().cloned())
+            .collect()
+    }
+}
+
 /// Reads the data directory (`regions.geojson`, `bases.geojson`, `places.geojson`, the
 /// base-map layers and `events.csv`) plus any extra ACLED/UCDP files.
 pub fn load_dataset(dir: &Path, sources: &EventSources) -> Result<Dataset, LoadError> {
     let mut interner = Interner::default();
-    let mut event_files = Vec::new();
-    if !sources.skip_shipped {
-        event_files.push(dir.join("events.csv"));
-    }
-    event_files.extend(sources.extra_files.iter().cloned());
+    let event_files = sources.files(dir);
     let mut events = Vec::new();
     let mut ends = Vec::new();
     for file in &event_files {
@@ -99,11 +107,19 @@ pub fn load_dataset(dir: &Path, sources: &EventSources) -> Result<Dataset, LoadE
     }
     check_unique_event_ids(&events, &event_files, &ends)?;
     Ok(Dataset {
+        events,
+        ..load_fixed(dir)?
+    })
+}
+
+/// Reads everything of the data directory but the events.
+pub fn load_fixed(dir: &Path) -> Result<Dataset, LoadError> {
+    Ok(Dataset {
         regions: load_regions(&dir.join("regions.geojson"))?,
         bases: load_bases(&dir.join("bases.geojson"))?,
         places: load_places(&dir.join("places.geojson"))?,
         basemap: load_basemap(dir)?,
-        events,
+        events: Vec::new(),
     })
 }
 

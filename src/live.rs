@@ -317,8 +317,10 @@ pub struct Live {
     merging: AtomicBool,
     /// The fingerprint of the inputs as last read, for the saved base.
     fingerprint: Mutex<Option<String>>,
-    /// Held while the base is being saved (one save at a time), with the report.
+    /// Where the base came from and how its last save went.
     base_report: Arc<Mutex<BaseReport>>,
+    /// Held while the base is being saved: one save at a time.
+    saving: Arc<Mutex<()>>,
     /// Tells change-stream subscribers about each write, and about shutting down.
     notices: tokio::sync::watch::Sender<Notice>,
 }
@@ -351,6 +353,7 @@ impl Live {
                 millis: opened.millis,
                 saved: None,
             })),
+            saving: Arc::default(),
             store,
             sources,
             writer: Mutex::new(()),
@@ -375,9 +378,9 @@ impl Live {
         let (Some(path), Some(fingerprint)) = (self.sources.saved.clone(), fingerprint) else {
             return;
         };
-        let report = self.base_report.clone();
+        let (report, saving) = (self.base_report.clone(), self.saving.clone());
         std::thread::spawn(move || {
-            let mut report = report.lock().unwrap_or_else(|e| e.into_inner());
+            let _one_save = saving.lock().unwrap_or_else(|e| e.into_inner());
             let started = Instant::now();
             let saved = snap.atlas.save_base(&path, &fingerprint, base_sequence);
             match &saved {
@@ -390,7 +393,8 @@ impl Live {
                 ),
                 Err(e) => tracing::warn!("the base was not saved (the next start builds it): {e}"),
             }
-            report.saved = Some(saved.map(|()| base_sequence).map_err(|e| e.to_string()));
+            let saved = saved.map(|()| base_sequence).map_err(|e| e.to_string());
+            report.lock().unwrap_or_else(|e| e.into_inner()).saved = Some(saved);
         });
     }
 

@@ -174,6 +174,16 @@ impl<R: Read> PlainReader<R> {
         Ok(())
     }
 
+    /// The next `n` bytes, checked against what is left before any allocation.
+    pub fn bytes(&mut self, n: u64) -> io::Result<Vec<u8>> {
+        if n > self.left {
+            return Err(invalid("the file ends early"));
+        }
+        let mut out = vec![0; n as usize];
+        self.bytes_into(&mut out)?;
+        Ok(out)
+    }
+
     pub fn value<T: Plain>(&mut self) -> io::Result<T> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.resize(T::SIZE, 0);
@@ -196,6 +206,7 @@ impl<R: Read> PlainReader<R> {
     pub fn array<T: Plain>(&mut self) -> io::Result<Vec<T>> {
         let n = self.count(T::SIZE.max(1))?;
         let mut items = Vec::with_capacity(n);
+        crate::memory::prefer_huge_pages(&mut items);
         let per_chunk = (CHUNK_BYTES / T::SIZE.max(1)).max(1);
         let mut buf = std::mem::take(&mut self.buf);
         while items.len() < n {

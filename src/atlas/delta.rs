@@ -80,7 +80,7 @@ impl Delta {
         let mut hidden_list = self.hidden_list.clone();
         for c in changes {
             let id = c.id();
-            if let Some(&i) = base.ids.get(id) {
+            if let Some(i) = base.index_of(id) {
                 let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
                 if hidden[w] & bit == 0 {
                     hidden[w] |= bit;

@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 
 use chrono::NaiveDate;
 
+use super::ids::IdIndex;
 use super::points::PointIndex;
 use super::{RegionLocator, bbox_of, point_index};
 use crate::grid::EventGrid;
@@ -50,6 +51,16 @@ impl Actors {
     }
 }
 
+/// The indexes over a base's events (in date order), as built or read back.
+pub struct Parts {
+    pub region: Vec<Option<RegionIdx>>,
+    pub actors: Actors,
+    pub actor_pairs: Vec<[u32; 2]>,
+    pub points: PointIndex,
+    pub grid: EventGrid,
+    pub ids: IdIndex,
+}
+
 /// The base events of an atlas and their indexes; index order is date order.
 pub struct EventIndex {
     pub events: Vec<Event>,
@@ -59,7 +70,7 @@ pub struct EventIndex {
     pub actor_pairs: Vec<[u32; 2]>,
     pub points: PointIndex,
     pub grid: EventGrid,
-    pub ids: FxHashMap<Arc<str>, u32>,
+    pub ids: IdIndex,
     /// How many events lie in each region.
     pub region_event_count: Vec<u64>,
     /// The events' bounding box and first and last day.
@@ -68,43 +79,51 @@ pub struct EventIndex {
 }
 
 impl EventIndex {
+    /// The index of the base event with id `id`.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.ids.get(id, |i| &self.events[i as usize].id)
+    }
+
     pub fn build(mut events: Vec<Event>, regions: &RegionLocator, n_regions: usize) -> EventIndex {
         sort_by_date(&mut events);
         // The per-event work is independent: spread it over the cores.
-        let (points, grid, region, (actors, actor_pairs)) = std::thread::scope(|s| {
+        let (points, grid, ids, region, (actors, actor_pairs)) = std::thread::scope(|s| {
             let points = s.spawn(|| point_index(&events, 0));
             let grid = s.spawn(|| EventGrid::build(&events));
+            let ids = s.spawn(|| IdIndex::build(events.iter().map(|e| &*e.id)));
             let actors = s.spawn(|| Actors::of(&events));
             let located: Vec<Option<RegionIdx>> =
                 events.iter().map(|e| regions.locate(e.pos)).collect();
             (
                 points.join().expect("point index build"),
                 grid.join().expect("grid build"),
+                ids.join().expect("id index build"),
                 located,
                 actors.join().expect("actor index build"),
             )
         });
-        EventIndex::assemble(events, region, actors, actor_pairs, points, grid, n_regions)
+        let parts = Parts {
+            region,
+            actors,
+            actor_pairs,
+            points,
+            grid,
+            ids,
+        };
+        EventIndex::assemble(events, parts, n_regions)
     }
 
     /// The index of `events` (in date order) from its parts, built or read back; adds
     /// what is quick to derive.
-    pub fn assemble(
-        events: Vec<Event>,
-        region: Vec<Option<RegionIdx>>,
-        actors: Actors,
-        actor_pairs: Vec<[u32; 2]>,
-        points: PointIndex,
-        grid: EventGrid,
-        n_regions: usize,
-    ) -> EventIndex {
-        let mut ids = FxHashMap::with_capacity_and_hasher(events.len(), Default::default());
-        ids.extend(
-            events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (e.id.clone(), i as u32)),
-        );
+    pub fn assemble(events: Vec<Event>, parts: Parts, n_regions: usize) -> EventIndex {
+        let Parts {
+            region,
+            actors,
+            actor_pairs,
+            points,
+            grid,
+            ids,
+        } = parts;
         let mut region_event_count = vec![0; n_regions];
         for r in region.iter().flatten() {
             region_event_count[*r as usize] += 1;

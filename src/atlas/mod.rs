@@ -10,6 +10,7 @@
 
 mod delta;
 mod events;
+pub mod ids;
 pub mod points;
 pub mod saved;
 
@@ -525,7 +526,7 @@ impl Atlas {
         if let Some(&i) = self.delta.ids.get(id) {
             return Some(i);
         }
-        let i = *self.base.ids.get(id)?;
+        let i = self.base.index_of(id)?;
         (!self.delta.hides(i)).then_some(i)
     }
 

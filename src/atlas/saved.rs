@@ -5,10 +5,15 @@
 //! The file starts with a magic string and [`FORMAT`]; then, through a checksummed
 //! [`PlainWriter`], the fingerprint of the inputs it was built from, the store sequence
 //! it includes, the events in columns (repeated words once, in a vocabulary), the regions
-//! and actors of each event, the point index and the grid; then the checksum. A file of
-//! another format, another fingerprint, or with any byte damaged is not used: the caller
-//! builds from the inputs again and saves over it. Files are written beside and renamed
-//! into place, so a reader never sees half of one.
+//! and actors of each event, the point index and the grid; then the notes of every event,
+//! one after another; last, the length of the checksummed part and its checksum.
+//!
+//! A file of another format, another fingerprint, or with any checksummed byte damaged
+//! is not used: the caller builds from the inputs again and saves over it. The notes are
+//! not read at start-up: the file stays mapped and each event's [`Notes`] points into it,
+//! paged in when shown (checked as UTF-8 there), so they cost page cache, not heap.
+//! Files are written beside and renamed into place, never changed in place, so a mapped
+//! file stays as it was read.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -18,15 +23,18 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
-use super::events::{Actors, EventIndex};
+use super::events::{Actors, EventIndex, Parts};
+use super::ids::IdIndex;
 use super::points::PointIndex;
 use crate::grid::EventGrid;
-use crate::model::{Event, LonLat, RegionIdx};
-use crate::plain_io::{PlainReader, PlainWriter};
+use crate::model::{Event, LonLat, Notes, RegionIdx};
+use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 const MAGIC: &[u8; 16] = b"SAHEL-ATLAS-BASE";
 /// Bumped whenever what is written changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 3;
+/// The magic string and the format.
+const HEAD: u64 = MAGIC.len() as u64 + 4;
 
 /// Why a saved file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +123,14 @@ pub(super) fn save(
         w.value(&sequence)?;
         write_body(base, &mut w)?;
         let sum = w.finish()?;
+        let checked = file.stream_position()? - HEAD;
+        let mut notes = io::BufWriter::with_capacity(1 << 20, &mut file);
+        for e in &base.events {
+            notes.write_all(e.notes.as_bytes())?;
+        }
+        notes.flush()?;
+        drop(notes);
+        file.write_all(&checked.to_le_bytes())?;
         file.write_all(&sum.to_le_bytes())?;
         file.sync_all()?;
         std::fs::rename(&part, path)
@@ -143,30 +159,48 @@ pub(super) fn open(
         Err(e) => return Err(err(e)),
     };
     let len = file.metadata().map_err(&err)?.len();
-    let head = (MAGIC.len() + 4) as u64;
-    let mut magic = [0; MAGIC.len() + 4];
-    if len < head + 8 || file.read_exact(&mut magic).is_err() || &magic[..MAGIC.len()] != MAGIC {
+    let mut magic = [0; HEAD as usize];
+    if len < HEAD + 16 || file.read_exact(&mut magic).is_err() || &magic[..MAGIC.len()] != MAGIC {
         return Err(err(invalid("not a saved Sahel Atlas base")));
     }
     if magic[MAGIC.len()..] != FORMAT.to_le_bytes() {
         return Ok(None);
     }
-    let mut r = PlainReader::new(&mut file, len - head - 8);
+    let mut footer = [0; 16];
+    file.seek(SeekFrom::Start(len - 16)).map_err(&err)?;
+    file.read_exact(&mut footer).map_err(&err)?;
+    let [checked, stored_sum] = <[u64; 2]>::get(&footer);
+    if checked > len - HEAD - 16 {
+        return Err(err(invalid("the file is cut short")));
+    }
+    file.seek(SeekFrom::Start(HEAD)).map_err(&err)?;
+    let mut r = PlainReader::new(&file, checked);
     if r.text().map_err(&err)? != fingerprint {
         return Ok(None);
     }
     let sequence: u64 = r.value().map_err(&err)?;
-    let base = read_body(&mut r, n_regions).map_err(&err)?;
-    let sum = r.finish();
-    let mut stored = [0; 8];
-    file.seek(SeekFrom::Start(len - 8)).map_err(&err)?;
-    file.read_exact(&mut stored).map_err(&err)?;
-    if u64::from_le_bytes(stored) != sum {
+    // SAFETY: the file is only ever replaced by a rename, never written in place, so the
+    // mapping keeps the bytes that were checked; a note that is not UTF-8 reads as empty.
+    let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(&err)?);
+    let notes = Tail {
+        map,
+        start: HEAD + checked,
+        end: len - 16,
+    };
+    let base = read_body(&mut r, &notes, n_regions).map_err(&err)?;
+    if r.finish() != stored_sum {
         return Err(err(invalid(
             "the checksum does not match: the file is damaged",
         )));
     }
     Ok(Some((base, sequence)))
+}
+
+/// Where the notes lie in a mapped saved file.
+struct Tail {
+    map: Arc<memmap2::Mmap>,
+    start: u64,
+    end: u64,
 }
 
 /// No region, in the saved regions column.
@@ -182,11 +216,29 @@ fn write_body<W: Write>(base: &EventIndex, w: &mut PlainWriter<W>) -> io::Result
     }
     w.array(&base.actor_pairs)?;
     base.points.save(w)?;
-    base.grid.save(w)
+    base.grid.save(w)?;
+    base.ids.save(w)
 }
 
-fn read_body<R: Read>(r: &mut PlainReader<R>, n_regions: usize) -> io::Result<EventIndex> {
-    let events = read_events(r)?;
+fn read_body<R: Read>(
+    r: &mut PlainReader<R>,
+    notes: &Tail,
+    n_regions: usize,
+) -> io::Result<EventIndex> {
+    let columns = EventColumns::read(r, notes)?;
+    let n = columns.len();
+    // The events are put together on one core while the indexes are read on another:
+    // both are mostly the kernel handing out fresh pages.
+    let (events, parts) = std::thread::scope(|s| {
+        let events = s.spawn(|| columns.into_events(notes));
+        let parts = read_parts(r, n, n_regions);
+        (events.join().expect("events put together"), parts)
+    });
+    Ok(EventIndex::assemble(events?, parts?, n_regions))
+}
+
+/// The indexes of `n` events, as `write_body` wrote them after the events.
+fn read_parts<R: Read>(r: &mut PlainReader<R>, n: usize, n_regions: usize) -> io::Result<Parts> {
     let region: Vec<Option<RegionIdx>> = r
         .array::<u16>()?
         .into_iter()
@@ -199,8 +251,8 @@ fn read_body<R: Read>(r: &mut PlainReader<R>, n_regions: usize) -> io::Result<Ev
     }
     let actor_pairs: Vec<[u32; 2]> = r.array()?;
     let points = PointIndex::read(r)?;
-    let grid = EventGrid::read(r, events.len())?;
-    let n = events.len();
+    let grid = EventGrid::read(r, n)?;
+    let ids = IdIndex::read(r, n)?;
     let whole = region.len() == n
         && region.iter().flatten().all(|&g| usize::from(g) < n_regions)
         && actors.names.len() == n_actors
@@ -213,15 +265,14 @@ fn read_body<R: Read>(r: &mut PlainReader<R>, n_regions: usize) -> io::Result<Ev
     if !whole {
         return Err(invalid("the events' columns do not agree"));
     }
-    Ok(EventIndex::assemble(
-        events,
+    Ok(Parts {
         region,
         actors,
         actor_pairs,
         points,
         grid,
-        n_regions,
-    ))
+        ids,
+    })
 }
 
 /// The words of an event that many events share, in the order they are written.
@@ -275,59 +326,83 @@ fn write_events<W: Write>(events: &[Event], w: &mut PlainWriter<W>) -> io::Resul
     w.array(&column(&|e| e.notes.len() as u32))?;
     for e in events {
         w.raw_text(&e.id)?;
-        w.raw_text(&e.notes)?;
     }
     Ok(())
 }
 
-fn read_events<R: Read>(r: &mut PlainReader<R>) -> io::Result<Vec<Event>> {
-    let n_words = r.count(8)?;
-    let vocab = (0..n_words)
-        .map(|_| r.text().map(Arc::<str>::from))
-        .collect::<io::Result<Vec<_>>>()?;
-    let coded: Vec<[u32; 8]> = r.array()?;
-    let days: Vec<u32> = r.array()?;
-    let fatalities: Vec<u32> = r.array()?;
-    let precision: Vec<u8> = r.array()?;
-    let pos: Vec<LonLat> = r.array()?;
-    let id_len: Vec<u32> = r.array()?;
-    let notes_len: Vec<u32> = r.array()?;
-    let n = coded.len();
-    if [
-        days.len(),
-        fatalities.len(),
-        precision.len(),
-        pos.len(),
-        id_len.len(),
-        notes_len.len(),
-    ]
-    .iter()
-    .any(|&k| k != n)
-        || coded.iter().flatten().any(|&c| c as usize >= n_words)
-    {
-        return Err(invalid("the events' columns do not agree"));
-    }
-    let mut events = Vec::with_capacity(n);
-    let mut text = Vec::new();
-    // The ids and notes in runs of about a megabyte: one read each, cut up in memory.
-    let mut i = 0;
-    while i < n {
-        let (start, mut bytes) = (i, 0usize);
-        while i < n && (i == start || bytes < 1 << 20) {
-            bytes += id_len[i] as usize + notes_len[i] as usize;
-            i += 1;
+/// The events as `write_events` wrote them, in columns, checked to agree.
+struct EventColumns {
+    vocab: Vec<Arc<str>>,
+    coded: Vec<[u32; 8]>,
+    days: Vec<u32>,
+    fatalities: Vec<u32>,
+    precision: Vec<u8>,
+    pos: Vec<LonLat>,
+    id_len: Vec<u32>,
+    notes_len: Vec<u32>,
+    /// Every id, one after another.
+    ids: String,
+}
+
+impl EventColumns {
+    fn read<R: Read>(r: &mut PlainReader<R>, notes: &Tail) -> io::Result<EventColumns> {
+        let n_words = r.count(8)?;
+        let vocab = (0..n_words)
+            .map(|_| r.text().map(Arc::<str>::from))
+            .collect::<io::Result<Vec<_>>>()?;
+        let coded: Vec<[u32; 8]> = r.array()?;
+        let days: Vec<u32> = r.array()?;
+        let fatalities: Vec<u32> = r.array()?;
+        let precision: Vec<u8> = r.array()?;
+        let pos: Vec<LonLat> = r.array()?;
+        let id_len: Vec<u32> = r.array()?;
+        let notes_len: Vec<u32> = r.array()?;
+        let n = coded.len();
+        let sum = |v: &[u32]| v.iter().map(|&l| u64::from(l)).sum::<u64>();
+        let agree = [
+            days.len(),
+            fatalities.len(),
+            precision.len(),
+            pos.len(),
+            id_len.len(),
+            notes_len.len(),
+        ]
+        .iter()
+        .all(|&k| k == n)
+            && coded.iter().flatten().all(|&c| (c as usize) < n_words)
+            && notes.start + sum(&notes_len) == notes.end;
+        if !agree {
+            return Err(invalid("the events' columns do not agree"));
         }
-        text.resize(bytes, 0);
-        r.bytes_into(&mut text)?;
-        let chunk =
-            std::str::from_utf8(&text).map_err(|_| invalid("an id or note is not UTF-8"))?;
-        let mut at = 0;
-        for k in start..i {
-            let cut = |at: usize, len: u32| chunk.get(at..at + len as usize).map(Arc::<str>::from);
-            let (id, notes) = cut(at, id_len[k])
-                .zip(cut(at + id_len[k] as usize, notes_len[k]))
-                .ok_or_else(|| invalid("an id or note is cut inside a character"))?;
-            at += id_len[k] as usize + notes_len[k] as usize;
+        let ids = String::from_utf8(r.bytes(sum(&id_len))?).map_err(|_| invalid("an id is not UTF-8"))?;
+        Ok(EventColumns {
+            vocab,
+            coded,
+            days,
+            fatalities,
+            precision,
+            pos,
+            id_len,
+            notes_len,
+            ids,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.coded.len()
+    }
+
+    /// The events, their notes left in the mapped file.
+    fn into_events(self, notes: &Tail) -> io::Result<Vec<Event>> {
+        let mut events = Vec::with_capacity(self.len());
+        crate::memory::prefer_huge_pages(&mut events);
+        let (mut id_at, mut notes_at) = (0, notes.start);
+        for k in 0..self.len() {
+            let id = self
+                .ids
+                .get(id_at..id_at + self.id_len[k] as usize)
+                .ok_or_else(|| invalid("an id is cut inside a character"))?;
+            id_at += id.len();
             let [
                 event_type,
                 sub_event_type,
@@ -337,10 +412,10 @@ fn read_events<R: Read>(r: &mut PlainReader<R>) -> io::Result<Vec<Event>> {
                 admin2,
                 location,
                 source,
-            ] = coded[k].map(|c| vocab[c as usize].clone());
+            ] = self.coded[k].map(|c| self.vocab[c as usize].clone());
             events.push(Event {
-                id,
-                date: NaiveDate::from_num_days_from_ce_opt(days[k] as i32)
+                id: id.into(),
+                date: NaiveDate::from_num_days_from_ce_opt(self.days[k] as i32)
                     .ok_or_else(|| invalid("a date is out of range"))?,
                 event_type,
                 sub_event_type,
@@ -349,15 +424,20 @@ fn read_events<R: Read>(r: &mut PlainReader<R>) -> io::Result<Vec<Event>> {
                 admin1,
                 admin2,
                 location,
-                geo_precision: (precision[k] != NO_PRECISION).then_some(precision[k]),
-                fatalities: fatalities[k],
+                geo_precision: (self.precision[k] != NO_PRECISION).then_some(self.precision[k]),
+                fatalities: self.fatalities[k],
                 source,
-                notes,
-                pos: pos[k],
+                notes: Notes::Mapped {
+                    file: notes.map.clone(),
+                    at: notes_at,
+                    len: self.notes_len[k],
+                },
+                pos: self.pos[k],
             });
+            notes_at += u64::from(self.notes_len[k]);
         }
+        Ok(events)
     }
-    Ok(events)
 }
 
 #[cfg(test)]
@@ -457,32 +537,46 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
     }
 
-    /// Any damaged byte, or a short file, is an error (the caller builds instead); never a
-    /// panic or an atlas with wrong data.
+    /// Any damaged byte of the checked part, or a short file, is an error (the caller
+    /// builds instead); a damaged note reads as other or empty notes of that one event.
+    /// Never a panic.
     #[test]
     fn a_damaged_base_is_an_error() {
         let atlas = crate::synth::test_atlas(2_000, 5);
         let path = scratch("damaged");
         atlas.save_base(&path, "inputs", 0).unwrap();
         let good = std::fs::read(&path).unwrap();
-        let mut tried = 0;
-        for at in (MAGIC.len() + 4..good.len()).step_by(good.len() / 97) {
+        let checked = u64::get(&good[good.len() - 16..good.len() - 8]) as usize;
+        let notes = HEAD as usize + checked..good.len() - 16;
+        let fingerprint = HEAD as usize..HEAD as usize + 8 + "inputs".len();
+        let (mut errors, mut in_notes) = (0, 0);
+        for at in (HEAD as usize..good.len()).step_by(good.len() / 197) {
             let mut bad = good.clone();
-            bad[at] ^= 0x55;
+            bad[at] ^= 0x95;
             std::fs::write(&path, &bad).unwrap();
             match read_back(&path, "inputs") {
-                Err(_) => {}
-                // The fingerprint's own bytes: read as other inputs.
-                Ok(None) if at < MAGIC.len() + 4 + 8 + "inputs".len() => {}
+                Err(_) => errors += 1,
+                Ok(None) if fingerprint.contains(&at) => {}
+                Ok(Some((back, _))) if notes.contains(&at) => {
+                    let differ = (0..back.event_count() as u32)
+                        .filter(|&i| *back.event(i).notes != *atlas.event(i).notes)
+                        .count();
+                    assert_eq!(differ, 1, "byte {at} of the notes");
+                    in_notes += 1;
+                }
                 Ok(other) => panic!("byte {at} damaged, read as {:?}", other.map(|o| o.1)),
             }
-            tried += 1;
         }
-        for len in [good.len() - 1, good.len() / 2, MAGIC.len() + 2] {
+        for len in [
+            good.len() - 1,
+            good.len() - 9,
+            good.len() / 2,
+            MAGIC.len() + 2,
+        ] {
             std::fs::write(&path, &good[..len]).unwrap();
             assert!(read_back(&path, "inputs").is_err(), "cut at {len}");
         }
-        assert!(tried > 90);
+        assert!(errors > 30 && in_notes > 30, "{errors} {in_notes}");
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -460,7 +460,7 @@ fn ucdp_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         geo_precision,
         fatalities: row.count("best")?,
         source: interner.intern(row.get("source_article")),
-        notes: interner.intern(&notes),
+        notes: crate::model::Notes::Own(interner.intern(&notes)),
         pos: row.pos()?,
     })
 }

@@ -530,7 +530,7 @@ fn event_of_row(row: &rusqlite::Row, interner: &mut Interner) -> Result<Event, S
         geo_precision,
         fatalities,
         source: intern(15, "source")?,
-        notes: intern(16, "notes")?,
+        notes: crate::model::Notes::Own(intern(16, "notes")?),
         pos: LonLat::new(lon, lat),
     })
 }
@@ -643,7 +643,7 @@ mod tests {
             geo_precision: Some(1),
             fatalities,
             source: s("test"),
-            notes: s("a note, with \"quotes\""),
+            notes: "a note, with \"quotes\"".into(),
             pos: LonLat::new(lon, lat),
         }
     }

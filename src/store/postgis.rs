@@ -503,7 +503,7 @@ fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, 
         fatalities: u32::try_from(fatalities)
             .map_err(|_| format!("{id}: fatalities: {fatalities} is negative"))?,
         source,
-        notes,
+        notes: crate::model::Notes::Own(notes),
         pos: LonLat::new(row.get(at + 10), row.get(at + 9)),
     })
 }

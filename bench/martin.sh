@@ -1,135 +1,142 @@
 #!/usr/bin/env bash
 # Side by side on 127.0.0.1: Sahel Atlas and Martin 1.14 (the Rust tile server) serving the same
-# N synthetic events, Martin from PostGIS. Same tile list (bench/tiles.py), same wrk settings.
-# Also checks our "events within 50 km of Mopti" count against PostGIS ST_DWithin(geography).
+# N synthetic events in ACLED's full 31-column layout (bench_data), Martin from PostGIS.
+#   - tiles: the same 200 tiles z5-z12 (bench/tiles.py), cache warm and cache off, wrk -t2 -c32;
+#   - the near query: /api/events?near=Mopti&radius_km=50&limit=100 (the count and the 100
+#     nearest with their geodesic distances) against the same answer from PostGIS,
+#     ST_DWithin and ST_Distance on geography with a GiST index, run by pgbench -c32 -j2;
+#   - our count within 50 km of Mopti against PostGIS's (they must agree).
+# Prints Markdown tables with the ratios.
 #
 #   bench/martin.sh [N_EVENTS]     default 1000000; DUR=10s CONNS=32 THREADS=2
 #
 # Installs what it needs: Debian's postgresql-15-postgis-3 and wrk, and Martin built from
-# crates.io into target/bench-tools (about 10 minutes on 2 cores, once). Run as root or with sudo.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
+# crates.io into target/bench-tools (about 10 minutes on 2 cores, once).
+source "$(dirname "$0")/common.sh"
 N=${1:-1000000}
 DUR=${DUR:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
-PGPORT=${PGPORT:-55432}
-MARTIN_PORT=${MARTIN_PORT:-3033}
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-[ -d /usr/share/postgresql/15/extension ] && ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 \
-  || { as_root apt-get update -q; as_root apt-get install -y -q postgresql-15-postgis-3; }
-command -v wrk >/dev/null || as_root apt-get install -y -q wrk
 MARTIN=target/bench-tools/bin/martin
 [ -x "$MARTIN" ] || cargo install martin@1.14.0 --locked --no-default-features --features postgres --root target/bench-tools
-cargo build --release --locked -q
-BIN=./target/release/sahel-atlas
-DATA=$(pwd)/target/bench-data/events_${N}_seed7.csv
-mkdir -p target/bench-data
-[ -f "$DATA" ] || "$BIN" gen-events --n "$N" --seed 7 --out "$DATA" >/dev/null
+DATA=$(bench_data "$N" 7)
+echo "events: $DATA ($(du -h "$DATA" | cut -f1)), $(nproc) cores" >&2
 
-TMP=$(mktemp -d)
-chmod 755 "$TMP"
-PGDATA=$TMP/pg
-PG=/usr/lib/postgresql/15/bin
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  as_root runuser -u postgres -- "$PG/pg_ctl" -D "$PGDATA" stop -m fast >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# PostGIS with the same events (the shipped 72 plus the synthetic ones).
-mkdir -p "$PGDATA" && as_root chown postgres "$PGDATA"
-as_root runuser -u postgres -- "$PG/initdb" -D "$PGDATA" -A trust >/dev/null
-as_root runuser -u postgres -- "$PG/pg_ctl" -D "$PGDATA" -o "-p $PGPORT -k $PGDATA -c listen_addresses=127.0.0.1" -l "$PGDATA/server.log" start >/dev/null
-PSQL=(psql -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -q)
-"${PSQL[@]}" -c "CREATE DATABASE sahel"
-cp "$DATA" "$TMP/synthetic.csv" && cp geodata/events.csv "$TMP/shipped.csv" && chmod 644 "$TMP"/*.csv
+postgis_start
+cp "$DATA" "$TMP/synthetic.csv" && cp geodata/events.csv "$TMP/shipped.csv" && chmod 755 "$TMP" && chmod 644 "$TMP"/*.csv
+# A table of text columns named by a CSV file's header.
+text_table() { echo "CREATE TABLE $1 ($(head -1 "$2" | sed 's/,/ text, /g') text);"; }
+PICK="event_id_cnty AS id, event_date, event_type, sub_event_type, actor1, actor2, admin1, admin2, location,
+  fatalities::int AS fatalities, source, notes,
+  ST_SetSRID(ST_MakePoint(longitude::float8, latitude::float8), 4326)::geometry(Point, 4326) AS geom"
 t0=$(date +%s)
-"${PSQL[@]}" -d sahel <<SQL
+"${PSQL[@]}" -d sahel -q <<SQL
 CREATE EXTENSION postgis;
-CREATE TABLE raw_syn (event_id_cnty text, event_date date, year int, event_type text, sub_event_type text,
-  actor1 text, actor2 text, admin1 text, location text, latitude float8, longitude float8,
-  geo_precision int, fatalities int, source text, notes text);
-\copy raw_syn FROM '$TMP/synthetic.csv' CSV HEADER
-CREATE TABLE raw_seed (event_id_cnty text, event_date date, year int, time_precision int, disorder_type text,
-  event_type text, sub_event_type text, actor1 text, actor2 text, admin1 text, admin2 text, location text,
-  latitude float8, longitude float8, geo_precision int, source text, notes text, fatalities int);
-\copy raw_seed FROM '$TMP/shipped.csv' CSV HEADER
-CREATE TABLE events AS
-  SELECT event_id_cnty AS id, event_date::text AS event_date, event_type, sub_event_type, actor1, fatalities, location,
-         ST_SetSRID(ST_MakePoint(longitude, latitude), 4326) AS geom FROM raw_syn
-  UNION ALL
-  SELECT event_id_cnty, event_date::text, event_type, sub_event_type, actor1, fatalities, location,
-         ST_SetSRID(ST_MakePoint(longitude, latitude), 4326) FROM raw_seed;
-ALTER TABLE events ALTER COLUMN geom TYPE geometry(Point, 4326) USING geom;
+$(text_table raw "$TMP/synthetic.csv")
+\copy raw FROM '$TMP/synthetic.csv' CSV HEADER
+$(text_table raw_shipped "$TMP/shipped.csv")
+\copy raw_shipped FROM '$TMP/shipped.csv' CSV HEADER
+CREATE TABLE events AS SELECT $PICK FROM raw UNION ALL SELECT $PICK FROM raw_shipped;
+DROP TABLE raw_shipped;
+ALTER TABLE events ADD COLUMN geog geography(Point, 4326);
+UPDATE events SET geog = geom::geography;
 CREATE INDEX ON events USING gist (geom);
-ANALYZE events;
-DROP TABLE raw_syn; DROP TABLE raw_seed;
+CREATE INDEX ON events USING gist (geog);
+DROP TABLE raw;
+VACUUM ANALYZE events;
 SQL
-echo "PostGIS: loaded and indexed in $(( $(date +%s) - t0 )) s" >&2
+echo "PostGIS: $("${PSQL[@]}" -d sahel -c 'SELECT count(*) FROM events') events loaded and indexed in $(( $(date +%s) - t0 )) s" >&2
 
-# Ground truth: PostGIS geography distance vs ours.
-pg_count=$("${PSQL[@]}" -d sahel -At -c "SELECT count(*) FROM events WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(-4.18296, 14.4843), 4326)::geography, 50000, true)")
+# The near answer, as PostGIS gives it: the count, and the 100 nearest as GeoJSON with distances.
+MOPTI="ST_SetSRID(ST_MakePoint(-4.18296, 14.4843), 4326)::geography"
+cat >"$TMP/near.sql" <<SQL
+SELECT (SELECT count(*) FROM events WHERE ST_DWithin(geog, $MOPTI, 50000)),
+       (SELECT json_agg(json_build_object('type', 'Feature', 'geometry', ST_AsGeoJSON(geom)::json,
+          'properties', json_build_object('id', id, 'event_date', event_date, 'event_type', event_type,
+            'sub_event_type', sub_event_type, 'actor1', actor1, 'actor2', actor2, 'admin1', admin1,
+            'admin2', admin2, 'location', location, 'fatalities', fatalities, 'source', source,
+            'notes', notes, 'distance_km', d / 1000)))
+        FROM (SELECT *, ST_Distance(geog, $MOPTI) AS d FROM events
+              WHERE ST_DWithin(geog, $MOPTI, 50000) ORDER BY d LIMIT 100) nearest);
+SQL
+pg_count=$("${PSQL[@]}" -d sahel -f "$TMP/near.sql" | cut -d'|' -f1)
 
-# serve_atlas NAME ARGS...: prints the server's base URL.
-serve_atlas() {
-  local name=$1; shift
-  RUST_LOG=warn "$BIN" serve --addr 127.0.0.1:0 --events "$DATA" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  PIDS+=($!)
-  for _ in $(seq 1 600); do grep -q '^listening on ' "$TMP/$name.out" && break; sleep 0.05; done
-  sed -n 's/^listening on //p' "$TMP/$name.out"
-}
-ATLAS=$(serve_atlas atlas)
-ATLAS_COLD=$(serve_atlas atlas_cold --tile-cache-mb 0)
-ours=$(curl -s "$ATLAS/api/events?near=Mopti&radius_km=50&limit=0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberMatched"])')
+# Our servers read the same files: the shipped events plus the synthetic ones.
+export RUST_LOG=${RUST_LOG:-info}
+start atlas --data geodata --events "$DATA" --store "$TMP/atlas.gpkg"
+ATLAS=$BASE
+start atlas_cold --data geodata --events "$DATA" --store "$TMP/cold.gpkg" --tile-cache-mb 0
+ATLAS_COLD=$BASE
+NEAR="/api/events?near=Mopti&radius_km=50&limit=100"
+ours=$(curl -s "$ATLAS$NEAR" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberMatched"])')
 echo "events within 50 km of Mopti: Sahel Atlas $ours, PostGIS ST_DWithin(geography) $pg_count" >&2
-[ "$ours" = "$pg_count" ] || echo "MISMATCH" >&2
+[ "$ours" = "$pg_count" ] || { echo "MISMATCH" >&2; exit 1; }
 
-"$MARTIN" --listen-addresses "127.0.0.1:$MARTIN_PORT" "postgresql://postgres@127.0.0.1:$PGPORT/sahel" >"$TMP/martin.log" 2>&1 &
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MP=$(free_port) MPC=$(free_port)
+"$MARTIN" --listen-addresses "127.0.0.1:$MP" "$PGURL" >"$TMP/martin.log" 2>&1 &
 PIDS+=($!)
-"$MARTIN" --cache-size 0 --listen-addresses "127.0.0.1:$((MARTIN_PORT + 1))" "postgresql://postgres@127.0.0.1:$PGPORT/sahel" >"$TMP/martin_cold.log" 2>&1 &
+"$MARTIN" --cache-size 0 --listen-addresses "127.0.0.1:$MPC" "$PGURL" >"$TMP/martin_cold.log" 2>&1 &
 PIDS+=($!)
-MARTIN_URL=http://127.0.0.1:$MARTIN_PORT
-MARTIN_COLD=http://127.0.0.1:$((MARTIN_PORT + 1))
-for _ in $(seq 1 600); do curl -sf "$MARTIN_URL/catalog" >/dev/null 2>&1 && break; sleep 0.1; done
+MARTIN_URL=http://127.0.0.1:$MP MARTIN_COLD=http://127.0.0.1:$MPC
+for u in "$MARTIN_URL" "$MARTIN_COLD"; do
+  for _ in $(seq 1 600); do curl -sf "$u/catalog" >/dev/null 2>&1 && break; sleep 0.1; done
+done
 curl -s "$MARTIN_URL/catalog" | grep -q '"events"' || { echo "Martin does not publish events:" >&2; cat "$TMP/martin.log" >&2; exit 1; }
+until curl -s "$ATLAS/healthz" | grep -q '"summaries_ready":true'; do sleep 0.2; done
+until curl -s "$ATLAS_COLD/healthz" | grep -q '"summaries_ready":true'; do sleep 0.2; done
 
 python3 bench/tiles.py '/tiles/{z}/{x}/{y}.mvt' >"$TMP/atlas_paths.txt"
 python3 bench/tiles.py '/events/{z}/{x}/{y}' >"$TMP/martin_paths.txt"
+# Warm both caches (one pass over the list).
+while read -r p; do curl -s -o /dev/null "$ATLAS$p"; done <"$TMP/atlas_paths.txt"
+while read -r p; do curl -s -o /dev/null "$MARTIN_URL$p"; done <"$TMP/martin_paths.txt"
 
-measure() { # LABEL URL [PATHS]
+RESULTS=()
+measure() { # LABEL URL [PATHS]: one table row; its req/s kept in RESULTS
   local out
   if [ -n "${3:-}" ]; then
     out=$(PATHS="$3" wrk --latency -t"$THREADS" -c"$CONNS" -d"$DUR" -s bench/wrk_paths.lua "$2")
   else
     out=$(wrk --latency -t"$THREADS" -c"$CONNS" -d"$DUR" "$2")
   fi
-  printf '| %s | %s | %s | %s |\n' "$1" "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
-    "$(echo "$out" | awk '$1=="50%" {print $2}')" "$(echo "$out" | awk '$1=="99%" {print $2}')"
+  local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  RESULTS+=("$rps")
+  printf '| %s | %s | %s | %s |\n' "$1" "$rps" "$(echo "$out" | awk '$1=="50%" {print $2}')" \
+    "$(echo "$out" | awk '$1=="99%" {print $2}')"
 }
-size() { curl -s -o /dev/null -w '%{size_download}' "$1"; }
-
-for _ in $(seq 1 600); do curl -sf "$MARTIN_COLD/catalog" >/dev/null 2>&1 && break; sleep 0.1; done
-# Warm both (one pass over the list), then measure.
-while read -r p; do curl -s -o /dev/null "$ATLAS$p"; done <"$TMP/atlas_paths.txt"
-while read -r p; do curl -s -o /dev/null "$MARTIN_URL$p"; done <"$TMP/martin_paths.txt"
+pgbench_row() { # LABEL: the near query through pgbench, as a table row
+  local out
+  out=$(/usr/lib/postgresql/15/bin/pgbench -h 127.0.0.1 -p "$PGPORT" -U postgres -n -c "$CONNS" -j "$THREADS" \
+    -T "${DUR%s}" -r -f "$TMP/near.sql" sahel 2>&1)
+  local tps; tps=$(echo "$out" | awk '/^tps/ {print $3}')
+  RESULTS+=("$tps")
+  printf '| %s | %s | %s ms (mean) | |\n' "$1" "$tps" "$(echo "$out" | awk '/latency average/ {print $4}')"
+}
+ratio() { python3 -c "print(f'{float($1) / float($2):.1f}x')"; }
 
 echo
-echo "$N synthetic + 72 shipped events; wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1, same 200 tiles z5-z12"
+echo "$N synthetic 31-column events + 72 shipped ($DATA); wrk -t$THREADS -c$CONNS -d$DUR on 127.0.0.1, same 200 tiles z5-z12; RUST_LOG=$RUST_LOG"
 echo
 echo '| server, scenario | req/s | p50 | p99 |'
 echo '|---|---|---|---|'
 measure "Sahel Atlas, hot tile 6/31/29" "$ATLAS/tiles/6/31/29.mvt"
 measure "Martin, hot tile 6/31/29" "$MARTIN_URL/events/6/31/29"
-measure "Sahel Atlas, 200 varied tiles" "$ATLAS" "$TMP/atlas_paths.txt"
-measure "Martin, 200 varied tiles" "$MARTIN_URL" "$TMP/martin_paths.txt"
+measure "Sahel Atlas, 200 varied tiles, cache warm" "$ATLAS" "$TMP/atlas_paths.txt"
+measure "Martin, 200 varied tiles, cache warm" "$MARTIN_URL" "$TMP/martin_paths.txt"
 measure "Sahel Atlas, 200 varied tiles, cache off" "$ATLAS_COLD" "$TMP/atlas_paths.txt"
 measure "Martin, 200 varied tiles, cache off" "$MARTIN_COLD" "$TMP/martin_paths.txt"
+measure "Sahel Atlas, $NEAR" "$ATLAS$NEAR"
+pgbench_row "PostGIS, the same answer (ST_DWithin + ST_Distance on geography), pgbench -c$CONNS -j$THREADS"
 echo
+echo '| ratio, Sahel Atlas to the other | |'
+echo '|---|---|'
+echo "| hot tile, against Martin | $(ratio "${RESULTS[0]}" "${RESULTS[1]}") |"
+echo "| varied tiles, cache warm, against Martin | $(ratio "${RESULTS[2]}" "${RESULTS[3]}") |"
+echo "| varied tiles, cache off, against Martin | $(ratio "${RESULTS[4]}" "${RESULTS[5]}") |"
+echo "| near query, against PostGIS | $(ratio "${RESULTS[6]}" "${RESULTS[7]}") |"
+echo
+size() { curl -s -o /dev/null -w '%{size_download}' "$1"; }
 echo '| tile | Sahel Atlas bytes | Martin bytes |'
 echo '|---|---|---|'
 for t in 4/7/7 5/15/14 6/31/29 8/124/117 10/500/470 12/2000/1880; do

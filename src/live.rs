@@ -161,15 +161,17 @@ fn read_saved(
         );
         return Ok(None);
     }
-    let mut sequence = saved_sequence;
+    // The writes since the save, all at once: a delta costs in proportion to its size.
+    let (mut sequence, mut changes) = (saved_sequence, Vec::new());
     while sequence < now {
         let followed = store.changes_after(sequence, FOLLOW_BATCH)?;
         if followed.sequence == sequence {
             break;
         }
-        atlas = atlas.with_changes(&followed.changes);
+        changes.extend(followed.changes);
         sequence = followed.sequence;
     }
+    atlas = atlas.with_changes(&changes);
     if atlas.delta_size() > merge_threshold(atlas.base_events().len()) {
         atlas = atlas.merged();
     }

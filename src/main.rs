@@ -228,11 +228,11 @@ fn sources(args: &DataArgs) -> Sources {
 
 /// Where `serve` keeps the saved base: as asked, else beside a GeoPackage store.
 fn saved_base_path(store: &str, asked: Option<PathBuf>, never: bool) -> Option<PathBuf> {
-    let shared = store.starts_with("postgres://") || store.starts_with("postgresql://");
     match (never, asked) {
         (true, _) => None,
         (false, Some(path)) => Some(path),
-        (false, None) => (!shared).then(|| PathBuf::from(format!("{store}.base"))),
+        (false, None) => (!sahel_atlas::store::is_postgres_url(store))
+            .then(|| PathBuf::from(format!("{store}.base"))),
     }
 }
 

@@ -374,7 +374,8 @@ impl EventColumns {
         if !agree {
             return Err(invalid("the events' columns do not agree"));
         }
-        let ids = String::from_utf8(r.bytes(sum(&id_len))?).map_err(|_| invalid("an id is not UTF-8"))?;
+        let ids =
+            String::from_utf8(r.bytes(sum(&id_len))?).map_err(|_| invalid("an id is not UTF-8"))?;
         Ok(EventColumns {
             vocab,
             coded,

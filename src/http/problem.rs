@@ -258,7 +258,6 @@ impl From<crate::tiles::TileError> for Problem {
         use crate::tiles::TileError;
         match e {
             TileError::OutsideGrid { axis, .. } => Problem::unprocessable(axis, e.to_string()),
-            TileError::Encode(_) => Problem::internal(e.to_string()),
         }
     }
 }

@@ -125,13 +125,18 @@ pub struct ImportMark {
     pub done: bool,
 }
 
+/// Whether `spec` names a PostgreSQL database (the shared store) rather than a GeoPackage.
+pub fn is_postgres_url(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
 /// Opens the store `spec` names: a `postgres://` or `postgresql://` URL for PostGIS,
 /// otherwise the path of a GeoPackage (created when missing).
 ///
 /// # Errors
 /// A store that cannot be opened or is not ours.
 pub fn open(spec: &str) -> Result<Box<dyn EventStore>, StoreError> {
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+    if is_postgres_url(spec) {
         Ok(Box::new(postgis::PostgisStore::connect(spec)?))
     } else {
         Ok(Box::new(gpkg::GeoPackageStore::open(

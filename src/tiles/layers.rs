@@ -4,7 +4,7 @@
 //! tables, so a layer or attribute cannot be announced without being encoded, or the
 //! reverse.
 
-use mvt::{GeomData, Layer};
+use super::encode::{Geom, LayerWriter, Value};
 
 use crate::model::{Base, BasemapFeature, Event, Place, Region};
 use crate::query::hexbins::HexBin;
@@ -59,19 +59,18 @@ pub struct LayerDef<V: View> {
 
 impl<V: View> LayerDef<V> {
     /// Adds a feature of `geom` with every attribute `item` has.
-    pub fn feature<'a>(&self, layer: Layer, geom: GeomData, item: V::Of<'a>) -> Layer {
-        let mut f = layer.into_feature(geom);
-        for field in self.fields {
-            match (field.value)(&item) {
-                Some(Attr::Text(s)) => f.add_tag_string(field.name, s),
-                Some(Attr::Owned(s)) => f.add_tag_string(field.name, &s),
-                Some(Attr::Uint(n)) => f.add_tag_uint(field.name, n),
-                Some(Attr::Int(n)) => f.add_tag_sint(field.name, n),
-                Some(Attr::Double(x)) => f.add_tag_double(field.name, x),
-                None => {}
-            }
-        }
-        f.into_layer()
+    pub fn feature<'a>(&self, layer: &mut LayerWriter, geom: &Geom, item: V::Of<'a>) {
+        let tags = self.fields.iter().filter_map(|field| {
+            let value = match (field.value)(&item)? {
+                Attr::Text(s) => Value::Str(s.into()),
+                Attr::Owned(s) => Value::Str(s.into()),
+                Attr::Uint(n) => Value::Uint(n),
+                Attr::Int(n) => Value::Sint(n),
+                Attr::Double(x) => Value::Double(x),
+            };
+            Some((field.name, value))
+        });
+        layer.feature(geom, tags);
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod clip;
 pub mod coord;
+pub mod encode;
 pub mod events;
 pub mod layers;
 pub mod shapes;
@@ -18,14 +19,13 @@ pub const CENTER: [f64; 3] = [-4.0, 17.0, 5.0];
 
 use std::sync::{Arc, OnceLock};
 
-use mvt::{GeomData, GeomEncoder, GeomType, Layer, Tile};
-
 use crate::atlas::Atlas;
 use crate::model::{BasemapFeature, Place};
 use crate::query::filter::Matcher;
 use crate::query::hexbins::{HexBin, HexPyramid, boundary, hexbins_touching};
 use clip::Rect;
 use coord::{BUFFER, EXTENT, TileCoord, project};
+use encode::{Geom, LayerWriter, TileWriter};
 use events::{ClusterPyramid, EventFeature, events_in_tile};
 use layers::{
     BASES, COUNTRY, COVERAGE, EVENTS, EventPoint, HEXBINS, LAKES, LayerDef, NEIGHBOURS, PLACES,
@@ -63,8 +63,6 @@ pub enum TileError {
         z: u8,
         max: u32,
     },
-    #[error("encoding failed: {0}")]
-    Encode(#[from] mvt::Error),
 }
 
 /// Line and polygon geometry, prepared once: none of it depends on the events, so every
@@ -211,7 +209,7 @@ impl TileSource {
         t: TileCoord,
         m: &Matcher,
     ) -> Result<Option<Vec<u8>>, TileError> {
-        let mut tile = Tile::new(EXTENT);
+        let mut tile = TileWriter::default();
         let hexes = hexbins_touching(
             atlas,
             self.hex_pyramid(),
@@ -219,8 +217,8 @@ impl TileSource {
             hexbin_res(t.z),
             t.lonlat_envelope(BUFFER as f64),
         );
-        hexbins_layer(&mut tile, t, &hexes)?;
-        finish(tile)
+        hexbins_layer(&mut tile, t, &hexes);
+        Ok(tile.finish())
     }
 
     /// Encodes tile `t` of the map's set; `None` when no layer has anything in it.
@@ -230,7 +228,7 @@ impl TileSource {
         t: TileCoord,
         m: &Matcher,
     ) -> Result<Option<Vec<u8>>, TileError> {
-        let mut tile = Tile::new(EXTENT);
+        let mut tile = TileWriter::default();
         let basemap = atlas.basemap();
         let s = &*self.shapes;
         for (def, shapes, features) in [
@@ -239,7 +237,7 @@ impl TileSource {
             (&LAKES, &s.lakes, &basemap.lakes),
             (&RIVERS, &s.rivers, &basemap.rivers),
         ] {
-            shapes_layer(&mut tile, def, t, shapes, |i| &features[i])?;
+            shapes_layer(&mut tile, def, t, shapes, |i| &features[i]);
         }
         shapes_layer(&mut tile, &REGIONS, t, &s.regions, |i| {
             let region = &atlas.regions()[i];
@@ -250,14 +248,14 @@ impl TileSource {
                 .map(|(_, n)| u64::from(*n))
                 .sum();
             RegionFill { region, fatalities }
-        })?;
-        shapes_layer(&mut tile, &COVERAGE, t, &s.coverage, |i| &atlas.bases()[i])?;
+        });
+        shapes_layer(&mut tile, &COVERAGE, t, &s.coverage, |i| &atlas.bases()[i]);
         let bases = atlas.bases().iter();
         points_layer(
             &mut tile,
             &BASES,
             bases.filter_map(|b| Some((t.point_position(project(b.pos))?, b))),
-        )?;
+        );
         let min_pop = min_population(t.z);
         let shown = |p: &&Place| p.population.map_or(min_pop == 0, |n| n >= min_pop);
         let places = atlas.places().iter().filter(shown);
@@ -265,7 +263,7 @@ impl TileSource {
             &mut tile,
             &PLACES,
             places.filter_map(|p| Some((t.point_position(project(p.pos))?, p))),
-        )?;
+        );
         let pyramid = self.pyramid.get().and_then(Option::as_ref);
         let events = events_in_tile(atlas, pyramid, m, t)
             .into_iter()
@@ -285,101 +283,62 @@ impl TileSource {
                     },
                 ),
             });
-        points_layer(&mut tile, &EVENTS, events)?;
-        finish(tile)
+        points_layer(&mut tile, &EVENTS, events);
+        Ok(tile.finish())
     }
 }
 
 /// Encodes layer `def` from prepared shapes (clipped to tile `t`); `item(i)` is the view
 /// of the shape made from the atlas's `i`th item.
 fn shapes_layer<'a, V: View>(
-    tile: &mut Tile,
+    tile: &mut TileWriter,
     def: &LayerDef<V>,
     t: TileCoord,
     shapes: &[(usize, Shape)],
     item: impl Fn(usize) -> V::Of<'a>,
-) -> Result<(), mvt::Error> {
-    let mut layer = tile.create_layer(def.id);
+) {
+    let mut layer = LayerWriter::new(def.id);
     for (i, shape) in shapes {
-        if let Some(g) = shape.in_tile(t, BUFFER as f64) {
-            layer = def.feature(layer, encode_shape(&g)?, item(*i));
+        if let Some(g) = shape
+            .in_tile(t, BUFFER as f64)
+            .as_ref()
+            .and_then(Geom::shape)
+        {
+            def.feature(&mut layer, &g, item(*i));
         }
     }
-    add(tile, layer)
-}
-
-/// The tile's bytes; `None` when no layer has anything in it.
-fn finish(tile: Tile) -> Result<Option<Vec<u8>>, TileError> {
-    if tile.num_layers() == 0 {
-        return Ok(None);
-    }
-    Ok(Some(tile.to_bytes()?))
+    tile.add(layer);
 }
 
 /// Encodes the hexbins layer: each cell's outline, clipped to the buffered tile.
-fn hexbins_layer(tile: &mut Tile, t: TileCoord, bins: &[HexBin]) -> Result<(), mvt::Error> {
+fn hexbins_layer(tile: &mut TileWriter, t: TileCoord, bins: &[HexBin]) {
     let rect = Rect {
         min: -(BUFFER as f64),
         max: (EXTENT + BUFFER) as f64,
     };
-    let mut layer = tile.create_layer(HEXBINS.id);
+    let mut layer = LayerWriter::new(HEXBINS.id);
     for b in bins {
         let ring: Vec<_> = boundary(b.cell)
             .into_iter()
             .map(|p| t.to_tile(project(p)))
             .collect();
-        if let Some(q) = ring_in_tile(&ring, rect, true) {
-            let g = TileGeom::Polygons(vec![vec![q]]);
-            layer = HEXBINS.feature(layer, encode_shape(&g)?, b);
+        let shape = ring_in_tile(&ring, rect, true).map(|q| TileGeom::Polygons(vec![vec![q]]));
+        if let Some(g) = shape.as_ref().and_then(Geom::shape) {
+            HEXBINS.feature(&mut layer, &g, b);
         }
     }
-    add(tile, layer)
+    tile.add(layer);
 }
 
 /// Encodes layer `def` from points already in tile units.
 fn points_layer<'a, V: View>(
-    tile: &mut Tile,
+    tile: &mut TileWriter,
     def: &LayerDef<V>,
     points: impl Iterator<Item = ([i32; 2], V::Of<'a>)>,
-) -> Result<(), mvt::Error> {
-    let mut layer = tile.create_layer(def.id);
+) {
+    let mut layer = LayerWriter::new(def.id);
     for (at, item) in points {
-        layer = def.feature(layer, encode_point(at)?, item);
+        def.feature(&mut layer, &Geom::point(at), item);
     }
-    add(tile, layer)
-}
-
-/// Adds a layer unless it is empty (an empty layer is bytes for nothing).
-fn add(tile: &mut Tile, layer: Layer) -> Result<(), mvt::Error> {
-    if layer.num_features() > 0 {
-        tile.add_layer(layer)?;
-    }
-    Ok(())
-}
-
-fn encode_point(at: [i32; 2]) -> Result<GeomData, mvt::Error> {
-    GeomEncoder::new(GeomType::Point)
-        .point(at[0], at[1])?
-        .encode()
-}
-
-fn encode_shape(g: &TileGeom) -> Result<GeomData, mvt::Error> {
-    let (kind, parts): (GeomType, Vec<&Vec<[i32; 2]>>) = match g {
-        TileGeom::Polygons(polys) => (GeomType::Polygon, polys.iter().flatten().collect()),
-        TileGeom::Lines(lines) => (GeomType::Linestring, lines.iter().collect()),
-    };
-    let mut enc = GeomEncoder::new(kind);
-    let mut last: Option<[i32; 2]> = None;
-    for part in parts {
-        // The encoder joins a part that starts where the previous one ended (no MoveTo):
-        // right for lines, invalid for polygon rings, so start such a ring one vertex on.
-        let start = usize::from(kind == GeomType::Polygon && part.first().copied() == last);
-        for i in 0..part.len() {
-            let p = part[(start + i) % part.len()];
-            enc.add_point(p[0], p[1])?;
-            last = Some(p);
-        }
-        enc.complete_geom()?;
-    }
-    enc.encode()
+    tile.add(layer);
 }

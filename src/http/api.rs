@@ -1,6 +1,9 @@
 //! `/api/...`: the query endpoints. Each handler gets its typed parameters, asks `query`,
 //! and shapes the answer as GeoJSON (or JSON for statistics).
 
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use warp::reply::Response;
 
@@ -34,6 +37,9 @@ struct FeaturePage<F: serde::Serialize> {
     offset: usize,
     #[serde(flatten)]
     extra: serde_json::Map<String, Value>,
+    /// A radius search's circle, kept serialised (see `circle_json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    circle: Option<Arc<RawValue>>,
     links: Vec<Value>,
     features: Vec<F>,
 }
@@ -66,6 +72,7 @@ fn collection<F: serde::Serialize>(
             Value::Object(m) => m,
             _ => serde_json::Map::new(),
         },
+        circle: None,
         links,
         features,
     }
@@ -117,12 +124,13 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
             hits,
         };
         let matched = rows.len();
-        let members = near_members(atlas, near);
+        let (mut members, circle) = near_members(atlas, near);
+        if let Some(c) = circle.and_then(|c| serde_json::from_str(c.get()).ok()) {
+            members.insert("circle".into(), c);
+        }
         return download::respond(r, format, "events", matched, rows, explicit, members);
     }
-    // The grid answers "nearest first" directly when the filter reads only what it keeps
-    // beside each event (dates, types, fatalities); anything else reads every event.
-    let indexed = near.is_some() && sort == Sort::Distance && (m.is_everything() || m.slot_only());
+    let indexed = from_grid(near.is_some(), sort, &m);
     let _turn = if indexed { None } else { Some(r.expensive()?) };
     let (matched, mut shown) = match near {
         Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),
@@ -131,21 +139,65 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
             (hits.len(), page.slice(&hits).to_vec())
         }
     };
-    let extra = Value::Object(near_members(atlas, near));
+    let (members, circle) = near_members(atlas, near);
     if let Some((n, _)) = near {
         fill_distances(atlas, n.center, &mut shown);
     }
     let feats = event_features(atlas, &shown);
-    Ok(json_response(
-        GEOJSON,
-        &collection("/api/events", r.raw_query, matched, page, feats, extra),
-    ))
+    let mut answer = collection(
+        "/api/events",
+        r.raw_query,
+        matched,
+        page,
+        feats,
+        Value::Null,
+    );
+    (answer.extra, answer.circle) = (members, circle);
+    Ok(json_response(GEOJSON, &answer))
 }
 
-/// What a radius search adds to its collection: the centre, radius and circle.
-fn near_members(atlas: &Atlas, near: Option<(Near, Option<usize>)>) -> Map<String, Value> {
+/// Whether the near grid answers a query: "nearest first" with a filter that reads only
+/// what the grid keeps beside each event (dates, types, fatalities); anything else reads
+/// every event.
+fn from_grid(near: bool, sort: Sort, m: &crate::query::filter::Matcher) -> bool {
+    near && sort == Sort::Distance && (m.is_everything() || m.slot_only())
+}
+
+/// Pages at most this deep are answered on the async worker when the grid answers them.
+const INLINE_PAGE: usize = 500;
+
+/// Whether `GET /api/events` with this query is bounded, quick work (the near grid, a
+/// page of at most [`INLINE_PAGE`]): a fraction of a millisecond, less than the trip to
+/// the blocking pool, so it is answered on the async worker. Anything in doubt is not.
+pub fn events_answer_inline(r: &Request) -> bool {
+    let Ok(q) = super::params::parse_query::<EventsQuery>(r.raw_query) else {
+        return false;
+    };
+    let atlas = r.atlas();
+    let (Ok(bbox), Ok(near)) = (q.bbox.resolve(), q.near.resolve(atlas)) else {
+        return false;
+    };
+    let (Ok(filter), Ok(sort)) = (
+        q.filter.resolve(atlas, bbox),
+        q.sort.resolve(near.is_some()),
+    ) else {
+        return false;
+    };
+    let deep = q
+        .page
+        .page(DEFAULT_LIMIT, false)
+        .map_or(true, |p| p.offset + p.limit > INLINE_PAGE);
+    q.f.download().is_none() && !deep && from_grid(near.is_some(), sort, &filter.compile(atlas))
+}
+
+/// What a radius search adds to its collection: the centre and radius, and the circle
+/// (the searched area, for drawing: a geodesic circle, not a planar one).
+fn near_members(
+    atlas: &Atlas,
+    near: Option<(Near, Option<usize>)>,
+) -> (Map<String, Value>, Option<Arc<RawValue>>) {
     let Some((n, place)) = near else {
-        return Map::new();
+        return (Map::new(), None);
     };
     let members = json!({
         "center": {
@@ -154,38 +206,35 @@ fn near_members(atlas: &Atlas, near: Option<(Near, Option<usize>)>) -> Map<Strin
             "place": place.map(|i| &atlas.places()[i].name),
         },
         "radius_km": n.radius_km,
-        // The searched area, for drawing: a geodesic circle, not a planar one.
-        "circle": circle_geometry(n),
     });
-    as_members(members)
+    (as_members(members), circle_json(n))
 }
 
-/// The GeoJSON of a search circle: 128 geodesic destinations cost more than the rest
-/// of a dense near query, and clients ask about the same few places again and again, so
-/// the last few hundred are kept.
-fn circle_geometry(n: Near) -> Value {
+/// The GeoJSON of a search circle, serialised: 128 geodesic destinations, and writing
+/// their 256 numbers, cost more than the rest of a dense near query, and clients ask
+/// about the same few places again and again, so the last few hundred are kept.
+fn circle_json(n: Near) -> Option<Arc<RawValue>> {
     type Key = (u64, u64, u64);
-    static CIRCLES: std::sync::Mutex<Option<rustc_hash::FxHashMap<Key, Value>>> =
-        std::sync::Mutex::new(None);
+    type Circles = rustc_hash::FxHashMap<Key, Arc<RawValue>>;
+    static CIRCLES: std::sync::Mutex<Option<Circles>> = std::sync::Mutex::new(None);
     let key = (
         n.center.lon.to_bits(),
         n.center.lat.to_bits(),
         n.radius_km.to_bits(),
     );
-    let cached = |circles: &mut Option<rustc_hash::FxHashMap<Key, Value>>| {
-        circles.get_or_insert_default().get(&key).cloned()
-    };
+    let cached = |circles: &mut Option<Circles>| circles.get_or_insert_default().get(&key).cloned();
     if let Some(v) = cached(&mut CIRCLES.lock().unwrap_or_else(|e| e.into_inner())) {
-        return v;
+        return Some(v);
     }
-    let v = features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128));
+    let geometry = features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128));
+    let v: Arc<RawValue> = serde_json::value::to_raw_value(&geometry).ok()?.into();
     let mut circles = CIRCLES.lock().unwrap_or_else(|e| e.into_inner());
     let circles = circles.get_or_insert_default();
     if circles.len() >= 256 {
         circles.clear();
     }
     circles.insert(key, v.clone());
-    v
+    Some(v)
 }
 
 fn event_features<'a>(

@@ -453,9 +453,9 @@ fn handle(state: &AppState, req: Incoming) -> Response {
     finish(state, &req, route, resp, start)
 }
 
-/// The answer to a tile request from the tile cache, if it holds it: no work worth a
-/// trip to the blocking pool (the trip costs more than the answer).
-fn handle_cached(state: &AppState, req: &Incoming) -> Option<Response> {
+/// The answer to a request that is quicker to give than a trip to the blocking pool: a
+/// tile the tile cache holds, or a near query the grid answers (`api::events_answer_inline`).
+fn handle_inline(state: &AppState, req: &Incoming) -> Option<Response> {
     let start = Instant::now();
     if req.method != Method::GET
         || req.body.as_ref().is_ok_and(|b| !b.is_empty())
@@ -466,12 +466,15 @@ fn handle_cached(state: &AppState, req: &Incoming) -> Option<Response> {
     let routes::Found::Route(route, captured) = routes::find_for(&req.method, &req.path) else {
         return None;
     };
-    let set = match route.label {
-        "tiles" => crate::tiles::TileSet::Main,
-        "hexbin_tiles" => crate::tiles::TileSet::Hexbins,
+    let request = Request::of(state, req, captured, &[]);
+    let resp = match route.label {
+        "tiles" => tiles::cached(&request, crate::tiles::TileSet::Main)?,
+        "hexbin_tiles" => tiles::cached(&request, crate::tiles::TileSet::Hexbins)?,
+        "events" if api::events_answer_inline(&request) => {
+            (route.handler)(&request).unwrap_or_else(Problem::into_response)
+        }
         _ => return None,
     };
-    let resp = tiles::cached(&Request::of(state, req, captured, &[]), set)?;
     Some(finish(state, req, route.label, resp, start))
 }
 
@@ -593,7 +596,7 @@ pub async fn serve(
                     // Handlers are CPU work (a cold low-zoom tile over a million events
                     // takes a few hundred ms) or wait for the disk: run them off the async
                     // workers so they never stall other connections.
-                    if let Some(resp) = handle_cached(&state, &req) {
+                    if let Some(resp) = handle_inline(&state, &req) {
                         return resp;
                     }
                     tokio::task::spawn_blocking(move || handle(&state, req))

@@ -34,7 +34,7 @@ serve() {
   local name=$1 store=$2; shift 2
   local t0; t0=$(date +%s.%N)
   start "$name" --data geodata --events "$DATA" --no-shipped-events --store "$store" "$@"
-  SECS=$(echo "$(date +%s.%N) - $t0" | bc)
+  SECS=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
 }
 wait_for() { until curl -s "$BASE/healthz" | grep -q "$1"; do sleep 0.2; done; }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }

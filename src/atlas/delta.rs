@@ -118,10 +118,11 @@ impl Delta {
         hidden_list: Vec<u32>,
     ) -> Delta {
         let n = base.events.len() as u32;
-        let base_actors = base.actors.names.len() as u32;
+        let base_actors = base.indexes.actors.names.len() as u32;
         let mut new_actors = Actors::default();
         let mut actor = |a: &Arc<str>| {
-            base.actors
+            base.indexes
+                .actors
                 .get(a)
                 .unwrap_or_else(|| base_actors + new_actors.id(a))
         };

@@ -52,7 +52,8 @@ impl Actors {
 }
 
 /// The indexes over a base's events (in date order), as built or read back.
-pub struct Parts {
+pub struct Indexes {
+    /// The region each event lies in (point in polygon), parallel to the events.
     pub region: Vec<Option<RegionIdx>>,
     pub actors: Actors,
     pub actor_pairs: Vec<[u32; 2]>,
@@ -64,13 +65,7 @@ pub struct Parts {
 /// The base events of an atlas and their indexes; index order is date order.
 pub struct EventIndex {
     pub events: Vec<Event>,
-    /// The region each event lies in (point in polygon), parallel to `events`.
-    pub region: Vec<Option<RegionIdx>>,
-    pub actors: Actors,
-    pub actor_pairs: Vec<[u32; 2]>,
-    pub points: PointIndex,
-    pub grid: EventGrid,
-    pub ids: IdIndex,
+    pub indexes: Indexes,
     /// How many events lie in each region.
     pub region_event_count: Vec<u64>,
     /// The events' bounding box and first and last day.
@@ -81,7 +76,7 @@ pub struct EventIndex {
 impl EventIndex {
     /// The index of the base event with id `id`.
     pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.ids.get(id, |i| &self.events[i as usize].id)
+        self.indexes.ids.get(id, |i| &self.events[i as usize].id)
     }
 
     pub fn build(mut events: Vec<Event>, regions: &RegionLocator, n_regions: usize) -> EventIndex {
@@ -102,7 +97,7 @@ impl EventIndex {
                 actors.join().expect("actor index build"),
             )
         });
-        let parts = Parts {
+        let indexes = Indexes {
             region,
             actors,
             actor_pairs,
@@ -110,22 +105,14 @@ impl EventIndex {
             grid,
             ids,
         };
-        EventIndex::assemble(events, parts, n_regions)
+        EventIndex::assemble(events, indexes, n_regions)
     }
 
     /// The index of `events` (in date order) from its parts, built or read back; adds
     /// what is quick to derive.
-    pub fn assemble(events: Vec<Event>, parts: Parts, n_regions: usize) -> EventIndex {
-        let Parts {
-            region,
-            actors,
-            actor_pairs,
-            points,
-            grid,
-            ids,
-        } = parts;
+    pub fn assemble(events: Vec<Event>, indexes: Indexes, n_regions: usize) -> EventIndex {
         let mut region_event_count = vec![0; n_regions];
-        for r in region.iter().flatten() {
+        for r in indexes.region.iter().flatten() {
             region_event_count[*r as usize] += 1;
         }
         EventIndex {
@@ -135,12 +122,7 @@ impl EventIndex {
                 .zip(events.last())
                 .map(|(a, z)| (a.date, z.date)),
             events,
-            region,
-            actors,
-            actor_pairs,
-            points,
-            grid,
-            ids,
+            indexes,
             region_event_count,
         }
     }

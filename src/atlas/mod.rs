@@ -265,7 +265,10 @@ impl Atlas {
 
     fn assemble(fixed: Arc<Fixed>, base: Arc<EventIndex>, delta: Arc<Delta>) -> Atlas {
         let mut region_event_count = base.region_event_count.clone();
-        let hidden = delta.hidden_list.iter().map(|&i| base.region[i as usize]);
+        let hidden = delta
+            .hidden_list
+            .iter()
+            .map(|&i| base.indexes.region[i as usize]);
         for r in hidden.flatten() {
             region_event_count[r as usize] -= 1;
         }
@@ -408,17 +411,17 @@ impl Atlas {
 
     /// The region event `i` lies in.
     pub fn event_region(&self, i: u32) -> Option<RegionIdx> {
-        self.pick(i, &self.base.region, &self.delta.region)
+        self.pick(i, &self.base.indexes.region, &self.delta.region)
     }
 
     /// Event `i`'s two actors, as indices into [`Atlas::actors_folded`].
     pub fn actor_pair(&self, i: u32) -> [u32; 2] {
-        self.pick(i, &self.base.actor_pairs, &self.delta.actor_pairs)
+        self.pick(i, &self.base.indexes.actor_pairs, &self.delta.actor_pairs)
     }
 
     /// The distinct actor names, accent- and case-folded.
     pub fn actors_folded(&self) -> impl Iterator<Item = &str> {
-        let base = self.base.actors.folded.iter();
+        let base = self.base.indexes.actors.folded.iter();
         base.chain(&self.delta.new_actors.folded)
             .map(String::as_str)
     }
@@ -466,7 +469,7 @@ impl Atlas {
         let base = envelopes
             .clone()
             .into_iter()
-            .flat_map(|e| self.base.points.in_box(e.min, e.max))
+            .flat_map(|e| self.base.indexes.points.in_box(e.min, e.max))
             .filter(|p| !self.delta.hides(p.0));
         let added = envelopes
             .into_iter()
@@ -499,6 +502,7 @@ impl Atlas {
         let d2 = move |x: &(u32, [f64; 2])| (x.1[0] - q[0]).powi(2) + (x.1[1] - q[1]).powi(2);
         let mut base = self
             .base
+            .indexes
             .points
             .nearest(q)
             .filter(|x| !self.delta.hides(x.0))
@@ -519,7 +523,7 @@ impl Atlas {
     /// events (skip them with [`Atlas::is_hidden`]) and not the delta's (see
     /// [`Atlas::changed_points_in`]).
     pub fn grid(&self) -> &EventGrid {
-        &self.base.grid
+        &self.base.indexes.grid
     }
 
     pub fn event_index(&self, id: &str) -> Option<u32> {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 
-use super::events::{Actors, EventIndex, Parts};
+use super::events::{Actors, EventIndex, Indexes};
 use super::ids::IdIndex;
 use super::points::PointIndex;
 use crate::grid::EventGrid;
@@ -208,16 +208,21 @@ const NO_REGION: u16 = u16::MAX;
 
 fn write_body<W: Write>(base: &EventIndex, w: &mut PlainWriter<W>) -> io::Result<()> {
     write_events(&base.events, w)?;
-    let region: Vec<u16> = base.region.iter().map(|r| r.unwrap_or(NO_REGION)).collect();
+    let region: Vec<u16> = base
+        .indexes
+        .region
+        .iter()
+        .map(|r| r.unwrap_or(NO_REGION))
+        .collect();
     w.array(&region)?;
-    w.value(&(base.actors.names.len() as u64))?;
-    for name in &base.actors.names {
+    w.value(&(base.indexes.actors.names.len() as u64))?;
+    for name in &base.indexes.actors.names {
         w.text(name)?;
     }
-    w.array(&base.actor_pairs)?;
-    base.points.save(w)?;
-    base.grid.save(w)?;
-    base.ids.save(w)
+    w.array(&base.indexes.actor_pairs)?;
+    base.indexes.points.save(w)?;
+    base.indexes.grid.save(w)?;
+    base.indexes.ids.save(w)
 }
 
 fn read_body<R: Read>(
@@ -229,16 +234,20 @@ fn read_body<R: Read>(
     let n = columns.len();
     // The events are put together on one core while the indexes are read on another:
     // both are mostly the kernel handing out fresh pages.
-    let (events, parts) = std::thread::scope(|s| {
+    let (events, indexes) = std::thread::scope(|s| {
         let events = s.spawn(|| columns.into_events(notes));
-        let parts = read_parts(r, n, n_regions);
-        (events.join().expect("events put together"), parts)
+        let indexes = read_indexes(r, n, n_regions);
+        (events.join().expect("events put together"), indexes)
     });
-    Ok(EventIndex::assemble(events?, parts?, n_regions))
+    Ok(EventIndex::assemble(events?, indexes?, n_regions))
 }
 
 /// The indexes of `n` events, as `write_body` wrote them after the events.
-fn read_parts<R: Read>(r: &mut PlainReader<R>, n: usize, n_regions: usize) -> io::Result<Parts> {
+fn read_indexes<R: Read>(
+    r: &mut PlainReader<R>,
+    n: usize,
+    n_regions: usize,
+) -> io::Result<Indexes> {
     let region: Vec<Option<RegionIdx>> = r
         .array::<u16>()?
         .into_iter()
@@ -265,7 +274,7 @@ fn read_parts<R: Read>(r: &mut PlainReader<R>, n: usize, n_regions: usize) -> io
     if !whole {
         return Err(invalid("the events' columns do not agree"));
     }
-    Ok(Parts {
+    Ok(Indexes {
         region,
         actors,
         actor_pairs,

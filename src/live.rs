@@ -381,8 +381,12 @@ impl Live {
             return;
         };
         let (report, saving) = (self.base_report.clone(), self.saving.clone());
+        let current = self.current.clone();
         std::thread::spawn(move || {
             let _one_save = saving.lock().unwrap_or_else(|e| e.into_inner());
+            if !current.load().atlas.shares_base(&snap.atlas) {
+                return; // a merge or reload replaced this base, and saves its own
+            }
             let started = Instant::now();
             let saved = snap.atlas.save_base(&path, &fingerprint, base_sequence);
             match &saved {

@@ -317,6 +317,11 @@ impl Atlas {
         Atlas::assemble(fixed.clone(), Arc::new(base), Arc::default())
     }
 
+    /// Whether `other` is built on the same base (a delta apart).
+    pub fn shares_base(&self, other: &Atlas) -> bool {
+        Arc::ptr_eq(&self.base, &other.base)
+    }
+
     /// How many events the delta adds plus how many base events it hides.
     pub fn delta_size(&self) -> usize {
         self.delta.size()

@@ -281,7 +281,10 @@ pub fn near_page(
         total += if m.is_everything() {
             span.inside.len()
         } else {
-            slots[span.inside].iter().filter(|&s| keep(s)).count()
+            slots[span.inside]
+                .iter()
+                .map(|s| usize::from(keep(s)))
+                .sum()
         };
         for j in span.edge.into_iter().flatten() {
             let s = &slots[j];

@@ -59,18 +59,12 @@ pub struct SlotTest {
 }
 
 impl SlotTest {
-    /// Without branches on the slot's values (`&`, not `&&`): which slots match is
-    /// unpredictable, and scanning runs of slots is most of a filtered near count.
     #[inline]
     pub fn matches(&self, s: &Slot) -> bool {
-        let kind = self
-            .kind_ok
-            .as_ref()
-            .is_none_or(|ok| ok.get(usize::from(s.kind)).copied().unwrap_or(false));
-        (s.day >= self.from_day)
-            & (s.day <= self.to_day)
-            & (s.fatalities >= self.min_fatalities)
-            & kind
+        s.day >= self.from_day
+            && s.day <= self.to_day
+            && s.fatalities >= self.min_fatalities
+            && self.kind_ok.as_ref().is_none_or(|ok| ok[s.kind as usize])
     }
 }
 

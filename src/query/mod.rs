@@ -281,10 +281,7 @@ pub fn near_page(
         total += if m.is_everything() {
             span.inside.len()
         } else {
-            slots[span.inside]
-                .iter()
-                .map(|s| usize::from(keep(s)))
-                .sum()
+            slots[span.inside].iter().filter(|&s| keep(s)).count()
         };
         for j in span.edge.into_iter().flatten() {
             let s = &slots[j];

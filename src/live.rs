@@ -130,8 +130,8 @@ fn open_atlas(sources: &Sources, store: &dyn EventStore) -> Result<Opened, LoadF
 }
 
 /// The base saved at `path` with the store's changes since it was saved laid over it,
-/// or `None` (logged) when it was saved from other inputs, is damaged, or is ahead of
-/// the store.
+/// or `None` (logged) when it was saved from other inputs, is damaged, or was saved
+/// from another store (the store's change at the saved sequence is another, or missing).
 fn read_saved(
     sources: &Sources,
     path: &std::path::Path,
@@ -139,25 +139,26 @@ fn read_saved(
     store: &dyn EventStore,
 ) -> Result<Option<(Atlas, u64)>, LoadFailed> {
     let started = Instant::now();
-    let (mut atlas, saved_sequence) =
-        match Atlas::open_saved(load_fixed(&sources.dir)?, path, fingerprint) {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                tracing::info!(path = %path.display(), "no base saved from these inputs: building");
-                return Ok(None);
-            }
-            Err(e) => {
-                tracing::warn!("the saved base is not used, building from the files: {e}");
-                return Ok(None);
-            }
-        };
+    let (mut atlas, mark) = match Atlas::open_saved(load_fixed(&sources.dir)?, path, fingerprint) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            tracing::info!(path = %path.display(), "no base saved from these inputs: building");
+            return Ok(None);
+        }
+        Err(e) => {
+            tracing::warn!("the saved base is not used, building from the files: {e}");
+            return Ok(None);
+        }
+    };
     let read_ms = started.elapsed().as_millis() as u64;
+    let saved_sequence = mark.sequence;
     let now = store.sequence()?;
-    if now < saved_sequence {
+    if now < saved_sequence || store_mark(store, saved_sequence)? != mark {
         tracing::warn!(
             saved_sequence,
+            saved_change = mark.last_change,
             store_sequence = now,
-            "the saved base has writes the store has not (another store?): building"
+            "the saved base was not saved from this store's changes (another store?): building"
         );
         return Ok(None);
     }
@@ -184,6 +185,22 @@ fn read_saved(
         "atlas read from the saved base"
     );
     Ok(Some((atlas, sequence)))
+}
+
+/// How far into `store` a base built at `sequence` goes (see [`saved::StoreMark`]).
+fn store_mark(store: &dyn EventStore, sequence: u64) -> Result<saved::StoreMark, StoreError> {
+    let last_change = match sequence {
+        0 => String::new(),
+        s => store
+            .changes_since(s - 1, 1)?
+            .first()
+            .map(|r| format!("{} {} {}", r.seq, r.op.name(), r.id))
+            .unwrap_or_default(),
+    };
+    Ok(saved::StoreMark {
+        sequence,
+        last_change,
+    })
 }
 
 /// One consistent view of the data: the atlas, the tile geometry built from it, and the
@@ -380,6 +397,13 @@ impl Live {
         let (Some(path), Some(fingerprint)) = (self.sources.saved.clone(), fingerprint) else {
             return;
         };
+        let mark = match store_mark(&*self.store, base_sequence) {
+            Ok(mark) => mark,
+            Err(e) => {
+                tracing::warn!("the base was not saved (the next start builds it): {e}");
+                return;
+            }
+        };
         let (report, saving) = (self.base_report.clone(), self.saving.clone());
         let current = self.current.clone();
         std::thread::spawn(move || {
@@ -388,7 +412,7 @@ impl Live {
                 return; // a merge or reload replaced this base, and saves its own
             }
             let started = Instant::now();
-            let saved = snap.atlas.save_base(&path, &fingerprint, base_sequence);
+            let saved = snap.atlas.save_base(&path, &fingerprint, &mark);
             match &saved {
                 Ok(()) => tracing::info!(
                     path = %path.display(),
@@ -827,11 +851,7 @@ mod tests {
         }
         check(&live, 9_000);
         let merged_at = live.snapshot().sequence;
-        let waited = Instant::now();
-        while !matches!(live.base_report().saved, Some(Ok(s)) if s == merged_at) {
-            assert!(waited.elapsed().as_secs() < 60, "{:?}", live.base_report());
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_saved(&live, merged_at);
         // Written after the base was saved: a restart reads the saved base and these.
         live.write(&[written(&first, 20_000), Change::Delete("T9".into())])
             .unwrap();
@@ -845,6 +865,49 @@ mod tests {
             again.snapshot().atlas.event_count(),
             files + 550 - 2 + 9_000
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn wait_saved(live: &Live, sequence: u64) {
+        let waited = Instant::now();
+        while !matches!(live.base_report().saved, Some(Ok(s)) if s == sequence) {
+            assert!(waited.elapsed().as_secs() < 60, "{:?}", live.base_report());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// A base saved from one store is not laid under another put at the same path, even
+    /// one with as many changes: its change at the saved sequence is another.
+    #[test]
+    fn a_saved_base_is_not_used_with_another_store() {
+        let dir = std::env::temp_dir().join(format!("sahel-live-other-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.gpkg");
+        let live = open_live(&path);
+        let first = live.snapshot().atlas.event(0).clone();
+        live.write(&[written(&first, 1), written(&first, 2)])
+            .unwrap();
+        // Saved at 2 by a merge of those writes.
+        live.merge(live.snapshot()).unwrap();
+        wait_saved(&live, 2);
+        drop(live);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        // Another store, two other changes: the same sequence numbers.
+        let other = GeoPackageStore::open(&path).unwrap();
+        other
+            .commit(&[written(&first, 8), written(&first, 9)])
+            .unwrap();
+        assert_eq!(other.sequence().unwrap(), 2);
+        drop(other);
+        let again = open_live(&path);
+        assert!(!again.base_report().from_saved);
+        let atlas = &again.snapshot().atlas;
+        assert!(atlas.event_index("T8").is_some() && atlas.event_index("T9").is_some());
+        assert!(atlas.event_index("T1").is_none() && atlas.event_index("T2").is_none());
+        wait_saved(&again, 2); // built, so saved again: done before the directory goes
+        drop(again);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

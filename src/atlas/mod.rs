@@ -231,7 +231,7 @@ impl Atlas {
     }
 
     /// The atlas of `data` (its events are not used) over the base saved at `path`, and
-    /// the store sequence that base includes; `None` when there is no saved base built
+    /// how far into the store that base goes; `None` when there is no saved base built
     /// from inputs with this `fingerprint` (see [`saved`]).
     ///
     /// # Errors
@@ -240,17 +240,17 @@ impl Atlas {
         data: Dataset,
         path: &std::path::Path,
         fingerprint: &str,
-    ) -> Result<Option<(Atlas, u64)>, saved::SavedError> {
-        let Some((base, sequence)) = saved::open(path, fingerprint, data.regions.len())? else {
+    ) -> Result<Option<(Atlas, saved::StoreMark)>, saved::SavedError> {
+        let Some((base, mark)) = saved::open(path, fingerprint, data.regions.len())? else {
             return Ok(None);
         };
         let fixed = Fixed::new(data.regions, data.bases, data.places, data.basemap);
         let atlas = Atlas::assemble(Arc::new(fixed), Arc::new(base), Arc::default());
-        Ok(Some((atlas, sequence)))
+        Ok(Some((atlas, mark)))
     }
 
     /// Saves the base (the events as built or last merged, without the delta's writes)
-    /// to `path`, for [`Atlas::open_saved`]; `sequence` is the store sequence it includes.
+    /// to `path`, for [`Atlas::open_saved`]; `mark` is how far into the store it goes.
     ///
     /// # Errors
     /// The file cannot be written.
@@ -258,9 +258,9 @@ impl Atlas {
         &self,
         path: &std::path::Path,
         fingerprint: &str,
-        sequence: u64,
+        mark: &saved::StoreMark,
     ) -> Result<(), saved::SavedError> {
-        saved::save(&self.base, path, fingerprint, sequence)
+        saved::save(&self.base, path, fingerprint, mark)
     }
 
     fn assemble(fixed: Arc<Fixed>, base: Arc<EventIndex>, delta: Arc<Delta>) -> Atlas {

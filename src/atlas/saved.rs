@@ -4,7 +4,7 @@
 //!
 //! The file starts with a magic string and [`FORMAT`]; then, through a checksummed
 //! [`PlainWriter`], the fingerprint of the inputs it was built from, the store sequence
-//! it includes, the events in columns (repeated words once, in a vocabulary), the regions
+//! it includes and that sequence's change (a [`StoreMark`]), the events in columns (repeated words once, in a vocabulary), the regions
 //! and actors of each event, the point index and the grid; then the notes of every event,
 //! one after another; last, the length of the checksummed part and its checksum.
 //!
@@ -32,7 +32,7 @@ use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 const MAGIC: &[u8; 16] = b"SAHEL-ATLAS-BASE";
 /// Bumped whenever what is written changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 /// The magic string and the format.
 const HEAD: u64 = MAGIC.len() as u64 + 4;
 
@@ -96,7 +96,16 @@ fn hash_ends(path: &Path, len: u64) -> io::Result<u64> {
     Ok(std::hash::Hasher::finish(&h))
 }
 
-/// Writes `base` (including the store's changes up to `sequence`) to `path`.
+/// How far into the store a saved base goes: its last sequence, and that change as the
+/// store recorded it (`"<seq> <op> <id>"`, empty at 0). A store whose change at that
+/// sequence is another is another store: the base is not laid under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreMark {
+    pub sequence: u64,
+    pub last_change: String,
+}
+
+/// Writes `base` (including the store's changes up to `mark`) to `path`.
 ///
 /// # Errors
 /// The file or its directory cannot be written.
@@ -104,7 +113,7 @@ pub(super) fn save(
     base: &EventIndex,
     path: &Path,
     fingerprint: &str,
-    sequence: u64,
+    mark: &StoreMark,
 ) -> Result<(), SavedError> {
     let err = at(path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -120,7 +129,8 @@ pub(super) fn save(
         file.write_all(&FORMAT.to_le_bytes())?;
         let mut w = PlainWriter::new(&mut file);
         w.text(fingerprint)?;
-        w.value(&sequence)?;
+        w.value(&mark.sequence)?;
+        w.text(&mark.last_change)?;
         write_body(base, &mut w)?;
         let sum = w.finish()?;
         let checked = file.stream_position()? - HEAD;
@@ -141,7 +151,7 @@ pub(super) fn save(
     written.map_err(err)
 }
 
-/// The base saved at `path` and the store sequence it includes, if the file is there,
+/// The base saved at `path` and how far into the store it goes, if the file is there,
 /// whole, of this format and built from inputs with this `fingerprint`; `Ok(None)`
 /// when there is no file or it was built from other inputs.
 ///
@@ -151,7 +161,7 @@ pub(super) fn open(
     path: &Path,
     fingerprint: &str,
     n_regions: usize,
-) -> Result<Option<(EventIndex, u64)>, SavedError> {
+) -> Result<Option<(EventIndex, StoreMark)>, SavedError> {
     let err = at(path);
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -179,6 +189,10 @@ pub(super) fn open(
         return Ok(None);
     }
     let sequence: u64 = r.value().map_err(&err)?;
+    let mark = StoreMark {
+        sequence,
+        last_change: r.text().map_err(&err)?,
+    };
     // SAFETY: the file is only ever replaced by a rename, never written in place, so the
     // mapping keeps the bytes that were checked; a note that is not UTF-8 reads as empty.
     let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(&err)?);
@@ -193,7 +207,7 @@ pub(super) fn open(
             "the checksum does not match: the file is damaged",
         )));
     }
-    Ok(Some((base, sequence)))
+    Ok(Some((base, mark)))
 }
 
 /// Where the notes lie in a mapped saved file.
@@ -468,7 +482,12 @@ mod tests {
         dir.join("atlas.base")
     }
 
-    fn read_back(path: &Path, fingerprint: &str) -> Result<Option<(Atlas, u64)>, SavedError> {
+    const NO_WRITES: StoreMark = StoreMark {
+        sequence: 0,
+        last_change: String::new(),
+    };
+
+    fn read_back(path: &Path, fingerprint: &str) -> Result<Option<(Atlas, StoreMark)>, SavedError> {
         Atlas::open_saved(load_fixed(&geodata()).unwrap(), path, fingerprint)
     }
 
@@ -477,9 +496,13 @@ mod tests {
     fn a_saved_base_reads_back_as_built() {
         let atlas = crate::synth::test_atlas(20_000, 11);
         let path = scratch("round-trip");
-        atlas.save_base(&path, "inputs", 7).unwrap();
-        let (back, sequence) = read_back(&path, "inputs").unwrap().expect("the saved base");
-        assert_eq!(sequence, 7);
+        let mark = StoreMark {
+            sequence: 7,
+            last_change: "7 upsert MLI7".into(),
+        };
+        atlas.save_base(&path, "inputs", &mark).unwrap();
+        let (back, read_mark) = read_back(&path, "inputs").unwrap().expect("the saved base");
+        assert_eq!(read_mark, mark);
         assert_eq!(back.event_count(), atlas.event_count());
         for i in 0..atlas.event_count() as u32 {
             assert_eq!(
@@ -538,7 +561,7 @@ mod tests {
         let atlas = crate::synth::test_atlas(500, 3);
         let path = scratch("other-inputs");
         assert!(read_back(&path, "inputs").unwrap().is_none(), "no file yet");
-        atlas.save_base(&path, "inputs", 0).unwrap();
+        atlas.save_base(&path, "inputs", &NO_WRITES).unwrap();
         assert!(read_back(&path, "other inputs").unwrap().is_none());
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[MAGIC.len()] ^= 0xff; // the format number
@@ -554,7 +577,7 @@ mod tests {
     fn a_damaged_base_is_an_error() {
         let atlas = crate::synth::test_atlas(2_000, 5);
         let path = scratch("damaged");
-        atlas.save_base(&path, "inputs", 0).unwrap();
+        atlas.save_base(&path, "inputs", &NO_WRITES).unwrap();
         let good = std::fs::read(&path).unwrap();
         let checked = u64::get(&good[good.len() - 16..good.len() - 8]) as usize;
         let notes = HEAD as usize + checked..good.len() - 16;

@@ -99,8 +99,11 @@ struct Opened {
     sequence: u64,
     /// The inputs' fingerprint, when the base is saved.
     fingerprint: Option<String>,
-    /// Whether it was built from the files (and so should be saved).
-    built: bool,
+    /// Whether it was read back from the saved base (else built from the files).
+    from_saved: bool,
+    /// Whether its base is new (built, or the saved one with many writes merged in), and
+    /// so to be saved for the next start.
+    save: bool,
     millis: u64,
 }
 
@@ -109,13 +112,14 @@ fn open_atlas(sources: &Sources, store: &dyn EventStore) -> Result<Opened, LoadF
     let started = Instant::now();
     let fingerprint = sources.fingerprint(store);
     if let (Some(path), Some(fp)) = (&sources.saved, &fingerprint)
-        && let Some((atlas, sequence)) = read_saved(sources, path, fp, store)?
+        && let Some((atlas, sequence, merged)) = read_saved(sources, path, fp, store)?
     {
         return Ok(Opened {
             atlas,
             sequence,
             fingerprint,
-            built: false,
+            from_saved: true,
+            save: merged,
             millis: started.elapsed().as_millis() as u64,
         });
     }
@@ -124,20 +128,23 @@ fn open_atlas(sources: &Sources, store: &dyn EventStore) -> Result<Opened, LoadF
         atlas,
         sequence,
         fingerprint,
-        built: true,
+        from_saved: false,
+        save: true,
         millis: started.elapsed().as_millis() as u64,
     })
 }
 
 /// The base saved at `path` with the store's changes since it was saved laid over it,
-/// or `None` (logged) when it was saved from other inputs, is damaged, or was saved
-/// from another store (the store's change at the saved sequence is another, or missing).
+/// the store sequence that makes, and whether those changes were many enough to be
+/// merged into a new base; or `None` (logged) when it was saved from other inputs, is
+/// damaged, or was saved from another store (the store's change at the saved sequence
+/// is another, or missing).
 fn read_saved(
     sources: &Sources,
     path: &std::path::Path,
     fingerprint: &str,
     store: &dyn EventStore,
-) -> Result<Option<(Atlas, u64)>, LoadFailed> {
+) -> Result<Option<(Atlas, u64, bool)>, LoadFailed> {
     let started = Instant::now();
     let (mut atlas, mark) = match Atlas::open_saved(load_fixed(&sources.dir)?, path, fingerprint) {
         Ok(Some(found)) => found,
@@ -173,7 +180,8 @@ fn read_saved(
         sequence = followed.sequence;
     }
     atlas = atlas.with_changes(&changes);
-    if atlas.delta_size() > merge_threshold(atlas.base_events().len()) {
+    let merged = atlas.delta_size() > merge_threshold(atlas.base_events().len());
+    if merged {
         atlas = atlas.merged();
     }
     tracing::info!(
@@ -184,7 +192,7 @@ fn read_saved(
         ms = started.elapsed().as_millis() as u64,
         "atlas read from the saved base"
     );
-    Ok(Some((atlas, sequence)))
+    Ok(Some((atlas, sequence, merged)))
 }
 
 /// How far into `store` a base built at `sequence` goes (see [`saved::StoreMark`]).
@@ -368,7 +376,7 @@ impl Live {
             merging: AtomicBool::new(false),
             fingerprint: Mutex::new(opened.fingerprint),
             base_report: Arc::new(Mutex::new(BaseReport {
-                from_saved: !opened.built,
+                from_saved: opened.from_saved,
                 millis: opened.millis,
                 saved: None,
             })),
@@ -380,7 +388,7 @@ impl Live {
             notices: tokio::sync::watch::Sender::new(Notice::Sequence(opened.sequence)),
         };
         live.prepare_summaries();
-        if opened.built {
+        if opened.save {
             live.save_base(live.snapshot(), opened.sequence);
         }
         Ok(live)
@@ -455,7 +463,7 @@ impl Live {
                 *self.fingerprint.lock().unwrap_or_else(|e| e.into_inner()) = opened.fingerprint;
                 {
                     let mut report = self.base_report.lock().unwrap_or_else(|e| e.into_inner());
-                    report.from_saved = !opened.built;
+                    report.from_saved = opened.from_saved;
                     report.millis = opened.millis;
                 }
                 let report = Reload {
@@ -470,7 +478,7 @@ impl Live {
                 self.current.store(Arc::new(next));
                 crate::memory::release_freed();
                 self.prepare_summaries();
-                if opened.built {
+                if opened.save {
                     self.save_base(self.snapshot(), opened.sequence);
                 }
                 tracing::info!(events = report.events, millis, "data reloaded");
@@ -908,6 +916,36 @@ mod tests {
         assert!(atlas.event_index("T1").is_none() && atlas.event_index("T2").is_none());
         wait_saved(&again, 2); // built, so saved again: done before the directory goes
         drop(again);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Writes past the merge threshold made while the server was down are merged into a
+    /// new base at the next start, and that base is saved: the start after reads it back
+    /// without merging them again.
+    #[test]
+    fn a_saved_base_merged_at_start_is_saved_again() {
+        let dir = std::env::temp_dir().join(format!("sahel-live-remerge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.gpkg");
+        let live = open_live(&path);
+        let first = live.snapshot().atlas.event(0).clone();
+        wait_saved(&live, 0);
+        drop(live);
+        let store = GeoPackageStore::open(&path).unwrap();
+        let many: Vec<Change> = (0..9_000).map(|k| written(&first, k)).collect();
+        store.commit(&many).unwrap();
+        drop(store);
+        let again = open_live(&path);
+        assert!(again.base_report().from_saved);
+        assert_eq!(again.snapshot().atlas.delta_size(), 0, "merged at start");
+        wait_saved(&again, 9_000);
+        drop(again);
+        let third = open_live(&path);
+        assert!(third.base_report().from_saved);
+        assert_eq!(third.snapshot().sequence, 9_000);
+        assert_eq!(third.snapshot().atlas.delta_size(), 0);
+        assert!(third.snapshot().atlas.event_index("T8999").is_some());
+        drop(third);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -36,23 +36,3 @@ pub fn in_use_bytes() -> Option<u64> {
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     None
 }
-
-/// Asks for the spare and used capacity of `v` to be backed by huge pages where the
-/// kernel leaves that to the program (transparent huge pages in `madvise` mode): filling
-/// gigabytes then takes one page fault per 2 MiB instead of per 4 KiB, which is most of
-/// the time of reading ten million events back. Only worth it for large vectors.
-pub fn prefer_huge_pages<T>(v: &mut Vec<T>) {
-    const PAGE: usize = 4096;
-    let bytes = v.capacity() * std::mem::size_of::<T>();
-    if bytes < 64 << 20 {
-        return;
-    }
-    let start = (v.as_mut_ptr() as usize).next_multiple_of(PAGE);
-    let end = (v.as_mut_ptr() as usize + bytes) / PAGE * PAGE;
-    #[cfg(target_os = "linux")]
-    // SAFETY: the range lies inside the vector's own allocation, and MADV_HUGEPAGE
-    // changes only how its pages are backed, never their contents.
-    unsafe {
-        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-    }
-}

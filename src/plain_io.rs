@@ -206,7 +206,6 @@ impl<R: Read> PlainReader<R> {
     pub fn array<T: Plain>(&mut self) -> io::Result<Vec<T>> {
         let n = self.count(T::SIZE.max(1))?;
         let mut items = Vec::with_capacity(n);
-        crate::memory::prefer_huge_pages(&mut items);
         let per_chunk = (CHUNK_BYTES / T::SIZE.max(1)).max(1);
         let mut buf = std::mem::take(&mut self.buf);
         while items.len() < n {

@@ -3,10 +3,11 @@
 //! million events that is the difference between seconds and most of a minute.
 //!
 //! The file starts with a magic string and [`FORMAT`]; then, through a checksummed
-//! [`PlainWriter`], the fingerprint of the inputs it was built from, the store sequence
-//! it includes and that sequence's change (a [`StoreMark`]), the events in columns (repeated words once, in a vocabulary), the regions
-//! and actors of each event, the point index and the grid; then the notes of every event,
-//! one after another; last, the length of the checksummed part and its checksum.
+//! [`PlainWriter`], the fingerprint of the inputs it was built from, how far into the
+//! store it goes (a [`StoreMark`]), the events in columns (repeated words once, in a
+//! vocabulary), the regions and actors of each event, the point index, the grid and the
+//! id table; then the notes of every event, one after another; last, the length of the
+//! checksummed part and its checksum.
 //!
 //! A file of another format, another fingerprint, or with any checksummed byte damaged
 //! is not used: the caller builds from the inputs again and saves over it. The notes are
@@ -419,7 +420,6 @@ impl EventColumns {
     /// The events, their notes left in the mapped file.
     fn into_events(self, notes: &Tail) -> io::Result<Vec<Event>> {
         let mut events = Vec::with_capacity(self.len());
-        crate::memory::prefer_huge_pages(&mut events);
         let (mut id_at, mut notes_at) = (0, notes.start);
         for k in 0..self.len() {
             let id = self

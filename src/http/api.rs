@@ -9,7 +9,7 @@ use warp::reply::Response;
 
 use super::download::{self, Rows, rows_wanted};
 use super::features;
-use super::params::groups::Page;
+use super::params::groups::{Centre, Download, Page};
 use super::params::limits::*;
 use super::params::queries::*;
 use super::problem::Problem;
@@ -17,6 +17,7 @@ use super::{GEOJSON, JSON, Request, json_response, page_href as href};
 use crate::atlas::Atlas;
 use crate::geodesy;
 use crate::query::coverage::{self as covering, coverage_all};
+use crate::query::filter::{EventFilter, Matcher};
 use crate::query::items::{self, BaseProp, ItemFilter};
 use crate::query::stats::group;
 use crate::query::{
@@ -101,15 +102,44 @@ pub fn places(r: &Request, _: NoQuery, q: PlacesQuery) -> Result<Response, Probl
     ))
 }
 
+/// What `GET /api/events` asks, resolved against the atlas: shared by the handler and
+/// by the decision to answer it on the async worker.
+struct EventsAsk {
+    filter: EventFilter,
+    near: Option<Centre>,
+    sort: Sort,
+    page: Page,
+    download: Option<Download>,
+}
+
+impl EventsAsk {
+    fn of(atlas: &Atlas, q: &EventsQuery) -> Result<EventsAsk, Problem> {
+        let near = q.near.resolve(atlas)?;
+        let download = q.f.download();
+        Ok(EventsAsk {
+            filter: q.filter.resolve(atlas, q.bbox.resolve()?)?,
+            sort: q.sort.resolve(near.is_some())?,
+            page: q.page.page(DEFAULT_LIMIT, download.is_some())?,
+            near,
+            download,
+        })
+    }
+
+    /// Whether the near grid answers it: "nearest first" with a filter that reads only
+    /// what the grid keeps beside each event (dates, types, fatalities); anything else
+    /// reads every event.
+    fn grid_answers(&self, m: &Matcher) -> bool {
+        self.near.is_some() && self.sort == Sort::Distance && (m.is_everything() || m.slot_only())
+    }
+}
+
 /// `GET /api/events?near=Mopti&radius_km=50&from=&to=&type=&actor=&...`
 pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Problem> {
     let atlas = r.atlas();
-    let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
-    let near = q.near.resolve(atlas)?;
-    let sort = q.sort.resolve(near.is_some())?;
-    let page = q.page.page(DEFAULT_LIMIT, q.f.download().is_some())?;
-    let m = filter.compile(atlas);
-    if let Some(format) = q.f.download() {
+    let ask = EventsAsk::of(atlas, &q)?;
+    let (near, sort, page) = (ask.near, ask.sort, ask.page);
+    let m = ask.filter.compile(atlas);
+    if let Some(format) = ask.download {
         let _turn = r.expensive()?;
         let explicit = q.page.explicit();
         let hits = find_events(
@@ -130,8 +160,11 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
         }
         return download::respond(r, format, "events", matched, rows, explicit, members);
     }
-    let indexed = from_grid(near.is_some(), sort, &m);
-    let _turn = if indexed { None } else { Some(r.expensive()?) };
+    let _turn = if ask.grid_answers(&m) {
+        None
+    } else {
+        Some(r.expensive()?)
+    };
     let (matched, mut shown) = match near {
         Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),
         _ => {
@@ -156,13 +189,6 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
     Ok(json_response(GEOJSON, &answer))
 }
 
-/// Whether the near grid answers a query: "nearest first" with a filter that reads only
-/// what the grid keeps beside each event (dates, types, fatalities); anything else reads
-/// every event.
-fn from_grid(near: bool, sort: Sort, m: &crate::query::filter::Matcher) -> bool {
-    near && sort == Sort::Distance && (m.is_everything() || m.slot_only())
-}
-
 /// Pages at most this deep are answered on the async worker when the grid answers them.
 const INLINE_PAGE: usize = 500;
 
@@ -170,24 +196,15 @@ const INLINE_PAGE: usize = 500;
 /// page of at most [`INLINE_PAGE`]): a fraction of a millisecond, less than the trip to
 /// the blocking pool, so it is answered on the async worker. Anything in doubt is not.
 pub fn events_answer_inline(r: &Request) -> bool {
-    let Ok(q) = super::params::parse_query::<EventsQuery>(r.raw_query) else {
-        return false;
-    };
     let atlas = r.atlas();
-    let (Ok(bbox), Ok(near)) = (q.bbox.resolve(), q.near.resolve(atlas)) else {
+    let Ok(ask) = super::params::parse_query::<EventsQuery>(r.raw_query)
+        .and_then(|q| EventsAsk::of(atlas, &q))
+    else {
         return false;
     };
-    let (Ok(filter), Ok(sort)) = (
-        q.filter.resolve(atlas, bbox),
-        q.sort.resolve(near.is_some()),
-    ) else {
-        return false;
-    };
-    let deep = q
-        .page
-        .page(DEFAULT_LIMIT, false)
-        .map_or(true, |p| p.offset + p.limit > INLINE_PAGE);
-    q.f.download().is_none() && !deep && from_grid(near.is_some(), sort, &filter.compile(atlas))
+    ask.download.is_none()
+        && ask.page.offset.saturating_add(ask.page.limit) <= INLINE_PAGE
+        && ask.grid_answers(&ask.filter.compile(atlas))
 }
 
 /// What a radius search adds to its collection: the centre and radius, and the circle

@@ -73,13 +73,7 @@ pub fn cached(r: &Request, set: TileSet) -> Option<Response> {
     let (_, _, key) = tile_key(r, set, r.path().ok()?, r.query().ok()?).ok()?;
     let (key, version) = key?;
     let encoded = r.state.tile_cache.get(&key, version)?;
-    let etag = encoded.etag.clone();
-    let body = if encoded.is_empty() {
-        TileBody::Empty
-    } else {
-        TileBody::Live(encoded)
-    };
-    tile_response(r.headers, &etag, body).ok()
+    tile_response(r.headers, &encoded.etag, TileBody::of(&encoded)).ok()
 }
 
 /// Tile `path` of `set`, from the cache or rendered.
@@ -102,12 +96,7 @@ fn serve_tile(
         })
         .map_err(|e| Problem::internal(format!("tile {}/{}/{}: {e}", t.z, t.x, t.y)))?;
 
-    let body = if encoded.is_empty() {
-        TileBody::Empty
-    } else {
-        TileBody::Live(encoded.clone())
-    };
-    tile_response(r.headers, &encoded.etag, body)
+    tile_response(r.headers, &encoded.etag, TileBody::of(&encoded))
 }
 
 /// A tile's content as its source holds it.
@@ -119,6 +108,17 @@ pub enum TileBody {
     Gzip(Bytes),
     /// Not compressed.
     Raw(Bytes),
+}
+
+impl TileBody {
+    /// A live tile as the cache holds it (empty: 204).
+    fn of(encoded: &Arc<EncodedTile>) -> TileBody {
+        if encoded.is_empty() {
+            TileBody::Empty
+        } else {
+            TileBody::Live(encoded.clone())
+        }
+    }
 }
 
 /// The answer for one tile, live or from an archive: 304 when the client already has this

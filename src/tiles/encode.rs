@@ -12,6 +12,8 @@
 //! assert!(tile.finish().unwrap().len() > 10);
 //! ```
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 
 use super::coord::EXTENT;
@@ -84,15 +86,7 @@ impl Geom {
 /// An attribute value.
 #[derive(Debug, Clone)]
 pub enum Value<'a> {
-    Str(std::borrow::Cow<'a, str>),
-    Uint(u64),
-    Sint(i64),
-    Double(f64),
-}
-
-/// A value as the layer keeps it until written.
-enum Kept {
-    Str(String),
+    Str(Cow<'a, str>),
     Uint(u64),
     Sint(i64),
     Double(f64),
@@ -105,7 +99,8 @@ pub struct LayerWriter {
     count: usize,
     keys: Vec<&'static str>,
     key_ids: FxHashMap<&'static str, u32>,
-    values: Vec<Kept>,
+    /// The layer's values, in order (strings owned: they outlive the features' borrows).
+    values: Vec<Value<'static>>,
     strings: FxHashMap<String, u32>,
     /// Numbers by kind (0 uint, 1 sint, 2 double) and bits.
     numbers: FxHashMap<(u8, u64), u32>,
@@ -148,12 +143,12 @@ impl LayerWriter {
                 }
                 let s = s.into_owned();
                 self.strings.insert(s.clone(), next);
-                self.values.push(Kept::Str(s));
+                self.values.push(Value::Str(Cow::Owned(s)));
                 return next;
             }
-            Value::Uint(n) => (0, n, Kept::Uint(n)),
-            Value::Sint(n) => (1, n as u64, Kept::Sint(n)),
-            Value::Double(x) => (2, x.to_bits(), Kept::Double(x)),
+            Value::Uint(n) => (0, n, Value::Uint(n)),
+            Value::Sint(n) => (1, n as u64, Value::Sint(n)),
+            Value::Double(x) => (2, x.to_bits(), Value::Double(x)),
         };
         *self.numbers.entry((kind, bits)).or_insert_with(|| {
             self.values.push(kept);
@@ -194,13 +189,13 @@ impl LayerWriter {
         for value in &self.values {
             v.clear();
             match value {
-                Kept::Str(s) => field_bytes(&mut v, 1, s.as_bytes()),
-                Kept::Double(x) => {
+                Value::Str(s) => field_bytes(&mut v, 1, s.as_bytes()),
+                Value::Double(x) => {
                     varint(&mut v, (3 << 3) | 1);
                     v.extend_from_slice(&x.to_le_bytes());
                 }
-                Kept::Uint(n) => field_varint(&mut v, 5, *n),
-                Kept::Sint(n) => field_varint(&mut v, 6, ((n << 1) ^ (n >> 63)) as u64),
+                Value::Uint(n) => field_varint(&mut v, 5, *n),
+                Value::Sint(n) => field_varint(&mut v, 6, ((n << 1) ^ (n >> 63)) as u64),
             }
             field_bytes(&mut layer, 4, &v);
         }

@@ -796,9 +796,7 @@ mod tests {
     /// batch past the threshold is merged in the background; a restart sees the same.
     #[test]
     fn merges_keep_every_write() {
-        let dir = std::env::temp_dir().join(format!("sahel-live-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.gpkg");
+        let (dir, path) = scratch_store("merges");
         let live = open_live(&path);
         let snap = live.snapshot();
         let (files, first) = (snap.atlas.event_count(), snap.atlas.event(0).clone());
@@ -876,6 +874,14 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// A directory of its own for a test, and the store path in it.
+    fn scratch_store(name: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sahel-live-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.gpkg");
+        (dir, path)
+    }
+
     fn wait_saved(live: &Live, sequence: u64) {
         let waited = Instant::now();
         while !matches!(live.base_report().saved, Some(Ok(s)) if s == sequence) {
@@ -888,9 +894,7 @@ mod tests {
     /// one with as many changes: its change at the saved sequence is another.
     #[test]
     fn a_saved_base_is_not_used_with_another_store() {
-        let dir = std::env::temp_dir().join(format!("sahel-live-other-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.gpkg");
+        let (dir, path) = scratch_store("other");
         let live = open_live(&path);
         let first = live.snapshot().atlas.event(0).clone();
         live.write(&[written(&first, 1), written(&first, 2)])
@@ -924,9 +928,7 @@ mod tests {
     /// without merging them again.
     #[test]
     fn a_saved_base_merged_at_start_is_saved_again() {
-        let dir = std::env::temp_dir().join(format!("sahel-live-remerge-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.gpkg");
+        let (dir, path) = scratch_store("remerge");
         let live = open_live(&path);
         let first = live.snapshot().atlas.event(0).clone();
         wait_saved(&live, 0);

@@ -6,10 +6,9 @@
 //! event by event; a query over 60,000 events touches a few thousand.
 
 use std::ops::Range;
-use std::sync::Arc;
 
 use crate::geodesy::APPROX_MARGIN;
-use crate::model::{Event, LonLat};
+use crate::model::{Event, LonLat, Word};
 use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 /// Cell size in degrees (about 550 m of latitude).
@@ -74,7 +73,7 @@ pub struct EventGrid {
     slots: Vec<Slot>,
     pos: Vec<LonLat>,
     /// The distinct (event_type, sub_event_type) pairs.
-    kinds: Vec<(Arc<str>, Arc<str>)>,
+    kinds: Vec<(Word, Word)>,
     /// Occupied columns (x), ascending, and the index of each one's first cell (plus one
     /// past the last).
     col_x: Vec<i32>,
@@ -109,8 +108,8 @@ impl EventGrid {
             .map(|(i, e)| (cell_of(e.pos), i as u32))
             .collect();
         keyed.sort_unstable();
-        let mut kinds: Vec<(Arc<str>, Arc<str>)> = Vec::new();
-        let mut kind_ids: rustc_hash::FxHashMap<(&str, &str), u16> = Default::default();
+        let mut kinds: Vec<(Word, Word)> = Vec::new();
+        let mut kind_ids: rustc_hash::FxHashMap<(Word, Word), u16> = Default::default();
         let mut grid = EventGrid {
             slots: Vec::with_capacity(keyed.len()),
             pos: Vec::with_capacity(keyed.len()),
@@ -123,9 +122,9 @@ impl EventGrid {
         for (j, &((x, y), i)) in keyed.iter().enumerate() {
             let e = &events[i as usize];
             let kind = *kind_ids
-                .entry((&e.event_type, &e.sub_event_type))
+                .entry((e.event_type, e.sub_event_type))
                 .or_insert_with(|| {
-                    kinds.push((e.event_type.clone(), e.sub_event_type.clone()));
+                    kinds.push((e.event_type, e.sub_event_type));
                     u16::try_from(kinds.len() - 1).unwrap_or(u16::MAX)
                 });
             let new_cell = j == 0 || keyed[j - 1].0 != (x, y);
@@ -172,8 +171,8 @@ impl EventGrid {
         let pos: Vec<LonLat> = r.array()?;
         let n_kinds = r.count(2 * 8)?;
         let kinds = (0..n_kinds)
-            .map(|_| Ok((r.text()?.into(), r.text()?.into())))
-            .collect::<std::io::Result<Vec<(Arc<str>, Arc<str>)>>>()?;
+            .map(|_| Ok((Word::new(&r.text()?), Word::new(&r.text()?))))
+            .collect::<std::io::Result<Vec<(Word, Word)>>>()?;
         let grid = EventGrid {
             col_x: r.array()?,
             col_first: r.array()?,
@@ -215,7 +214,7 @@ impl EventGrid {
         self.pos[j]
     }
 
-    pub fn kinds(&self) -> &[(Arc<str>, Arc<str>)] {
+    pub fn kinds(&self) -> &[(Word, Word)] {
         &self.kinds
     }
 

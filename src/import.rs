@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::load::{Interner, LoadError, load_events_file};
+use crate::load::{LoadError, load_events_file};
 use crate::progress::Progress;
 use crate::store::{Change, EventStore, ImportMark, StoreError};
+use crate::words::Interner;
 
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]

@@ -26,3 +26,4 @@ pub mod store;
 pub mod synth;
 pub mod text;
 pub mod tiles;
+pub mod words;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use geo::{Geometry, MultiPolygon};
 
+pub use crate::words::Word;
+
 /// Index of a region in `Atlas::regions`.
 pub type RegionIdx = u16;
 
@@ -106,23 +108,22 @@ pub const ACLED_COLUMNS: [&str; 31] = [
     "timestamp",
 ];
 
-/// One conflict event. Repeated text (types, actors, places, sources) is interned by the
-/// loader as `Arc<str>` so a million events share their vocabulary; ids and notes are
-/// each event's own.
+/// One conflict event. Repeated text (types, actors, places, sources) is a [`Word`] of
+/// the process-wide vocabulary; ids and notes are each event's own.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: Arc<str>,
     pub date: NaiveDate,
-    pub event_type: Arc<str>,
-    pub sub_event_type: Arc<str>,
-    pub actor1: Arc<str>,
-    pub actor2: Arc<str>,
-    pub admin1: Arc<str>,
-    pub admin2: Arc<str>,
-    pub location: Arc<str>,
+    pub event_type: Word,
+    pub sub_event_type: Word,
+    pub actor1: Word,
+    pub actor2: Word,
+    pub admin1: Word,
+    pub admin2: Word,
+    pub location: Word,
     pub geo_precision: Option<u8>,
     pub fatalities: u32,
-    pub source: Arc<str>,
+    pub source: Word,
     pub notes: Notes,
     pub pos: LonLat,
 }

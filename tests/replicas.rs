@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use common::postgres::Postgres;
 use common::{Server, fresh_store, geodata, path_str};
 use sahel_atlas::import::import_files;
-use sahel_atlas::load::{Interner, load_events_file};
+use sahel_atlas::load::load_events_file;
 use sahel_atlas::store::{Change, ImportMark};
+use sahel_atlas::words::Interner;
 use serde_json::json;
 
 const KEY: &str = "replica-key";

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 use super::events::{Actors, EventIndex};
 use super::point_index;
 use super::points::PointIndex;
-use crate::model::{Change, Event, LonLat, RegionIdx};
+use crate::model::{Change, Event, LonLat, RegionIdx, Word};
 
 /// Events added or replaced since the base, and the base events hidden.
 #[derive(Default)]
@@ -120,7 +120,7 @@ impl Delta {
         let n = base.events.len() as u32;
         let base_actors = base.indexes.actors.names.len() as u32;
         let mut new_actors = Actors::default();
-        let mut actor = |a: &Arc<str>| {
+        let mut actor = |a: Word| {
             base.indexes
                 .actors
                 .get(a)
@@ -128,7 +128,7 @@ impl Delta {
         };
         let actor_pairs = events
             .iter()
-            .map(|e| [actor(&e.actor1), actor(&e.actor2)])
+            .map(|e| [actor(e.actor1), actor(e.actor2)])
             .collect();
         let added = point_index(&events, n);
         let mut by_date: Vec<usize> = (0..events.len()).collect();

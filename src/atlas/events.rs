@@ -1,8 +1,6 @@
 //! The events as loaded (or last merged), sorted by date, with the indexes built over
 //! them once: the R-tree, the grid, the id map, the regions and the actors.
 
-use std::sync::Arc;
-
 use rustc_hash::FxHashMap;
 
 use chrono::NaiveDate;
@@ -11,33 +9,33 @@ use super::ids::IdIndex;
 use super::points::PointIndex;
 use super::{RegionLocator, bbox_of, point_index};
 use crate::grid::EventGrid;
-use crate::model::{Event, RegionIdx};
+use crate::model::{Event, RegionIdx, Word};
 use crate::text::fold;
 
 /// The distinct actor names of all events, folded once, and each event's two actors as
 /// indices into them: an actor filter folds each name once instead of once per event.
 #[derive(Default, Clone)]
 pub struct Actors {
-    pub names: Vec<Arc<str>>,
+    pub names: Vec<Word>,
     pub folded: Vec<String>,
-    ids: FxHashMap<Arc<str>, u32>,
+    ids: FxHashMap<Word, u32>,
 }
 
 impl Actors {
     /// The id of actor `name`, added if new.
-    pub fn id(&mut self, name: &Arc<str>) -> u32 {
-        if let Some(&i) = self.ids.get(name) {
+    pub fn id(&mut self, name: Word) -> u32 {
+        if let Some(&i) = self.ids.get(&name) {
             return i;
         }
         let i = self.names.len() as u32;
-        self.ids.insert(name.clone(), i);
-        self.names.push(name.clone());
-        self.folded.push(fold(name));
+        self.ids.insert(name, i);
+        self.names.push(name);
+        self.folded.push(fold(&name));
         i
     }
 
-    pub fn get(&self, name: &str) -> Option<u32> {
-        self.ids.get(name).copied()
+    pub fn get(&self, name: Word) -> Option<u32> {
+        self.ids.get(&name).copied()
     }
 
     /// The actor table of `events`, and each event's two actors.
@@ -45,7 +43,7 @@ impl Actors {
         let mut actors = Actors::default();
         let of_event = events
             .iter()
-            .map(|e| [actors.id(&e.actor1), actors.id(&e.actor2)])
+            .map(|e| [actors.id(e.actor1), actors.id(e.actor2)])
             .collect();
         (actors, of_event)
     }

@@ -28,7 +28,7 @@ use super::events::{Actors, EventIndex, Indexes};
 use super::ids::IdIndex;
 use super::points::PointIndex;
 use crate::grid::EventGrid;
-use crate::model::{Event, LonLat, Notes, RegionIdx};
+use crate::model::{Event, LonLat, Notes, RegionIdx, Word};
 use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 const MAGIC: &[u8; 16] = b"SAHEL-ATLAS-BASE";
@@ -271,7 +271,7 @@ fn read_indexes<R: Read>(
     let n_actors = r.count(8)?;
     let mut actors = Actors::default();
     for _ in 0..n_actors {
-        actors.id(&r.text()?.into());
+        actors.id(Word::new(&r.text()?));
     }
     let actor_pairs: Vec<[u32; 2]> = r.array()?;
     let points = PointIndex::read(r)?;
@@ -300,16 +300,16 @@ fn read_indexes<R: Read>(
 }
 
 /// The words of an event that many events share, in the order they are written.
-fn words(e: &Event) -> [&Arc<str>; 8] {
+fn words(e: &Event) -> [Word; 8] {
     [
-        &e.event_type,
-        &e.sub_event_type,
-        &e.actor1,
-        &e.actor2,
-        &e.admin1,
-        &e.admin2,
-        &e.location,
-        &e.source,
+        e.event_type,
+        e.sub_event_type,
+        e.actor1,
+        e.actor2,
+        e.admin1,
+        e.admin2,
+        e.location,
+        e.source,
     ]
 }
 
@@ -317,13 +317,13 @@ fn words(e: &Event) -> [&Arc<str>; 8] {
 const NO_PRECISION: u8 = u8::MAX;
 
 fn write_events<W: Write>(events: &[Event], w: &mut PlainWriter<W>) -> io::Result<()> {
-    let mut vocab: Vec<&str> = Vec::new();
-    let mut ids: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut vocab: Vec<Word> = Vec::new();
+    let mut ids: FxHashMap<Word, u32> = FxHashMap::default();
     let coded: Vec<[u32; 8]> = events
         .iter()
         .map(|e| {
             words(e).map(|s| {
-                *ids.entry(&**s).or_insert_with(|| {
+                *ids.entry(s).or_insert_with(|| {
                     vocab.push(s);
                     (vocab.len() - 1) as u32
                 })
@@ -356,7 +356,7 @@ fn write_events<W: Write>(events: &[Event], w: &mut PlainWriter<W>) -> io::Resul
 
 /// The events as `write_events` wrote them, in columns, checked to agree.
 struct EventColumns {
-    vocab: Vec<Arc<str>>,
+    vocab: Vec<Word>,
     coded: Vec<[u32; 8]>,
     days: Vec<u32>,
     fatalities: Vec<u32>,
@@ -372,7 +372,7 @@ impl EventColumns {
     fn read<R: Read>(r: &mut PlainReader<R>, notes: &Tail) -> io::Result<EventColumns> {
         let n_words = r.count(8)?;
         let vocab = (0..n_words)
-            .map(|_| r.text().map(Arc::<str>::from))
+            .map(|_| r.text().map(|s| Word::new(&s)))
             .collect::<io::Result<Vec<_>>>()?;
         let coded: Vec<[u32; 8]> = r.array()?;
         let days: Vec<u32> = r.array()?;
@@ -436,7 +436,7 @@ impl EventColumns {
                 admin2,
                 location,
                 source,
-            ] = self.coded[k].map(|c| self.vocab[c as usize].clone());
+            ] = self.coded[k].map(|c| self.vocab[c as usize]);
             events.push(Event {
                 id: id.into(),
                 date: NaiveDate::from_num_days_from_ce_opt(self.days[k] as i32)

@@ -14,9 +14,10 @@ use super::params::queries::{ChangesQuery, IdPath, NoQuery};
 use super::problem::{Problem, ProblemKind};
 use super::{JSON, Request, json_response};
 use crate::live::{WriteError, Written};
-use crate::load::{Interner, LoadError, Location, read_events_csv, read_events_geojson};
+use crate::load::{LoadError, Location, read_events_csv, read_events_geojson};
 use crate::model::Event;
 use crate::store::Change;
+use crate::words::Interner;
 
 /// How error messages name a request body.
 const BODY: &str = "request body";

@@ -9,8 +9,9 @@ use std::rc::Rc;
 use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
 
-use super::{Interner, LoadError, Location};
+use super::{LoadError, Location};
 use crate::model::{Event, LonLat};
+use crate::words::Interner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventFormat {
@@ -448,7 +449,7 @@ fn ucdp_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         _ => Some(3),
     };
     Ok(Event {
-        id: interner.intern(&format!("UCDP-{id}")),
+        id: format!("UCDP-{id}").into(),
         date,
         event_type: interner.intern(event_type),
         sub_event_type: interner.intern(""),
@@ -460,7 +461,7 @@ fn ucdp_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         geo_precision,
         fatalities: row.count("best")?,
         source: interner.intern(row.get("source_article")),
-        notes: crate::model::Notes::Own(interner.intern(&notes)),
+        notes: notes.into(),
         pos: row.pos()?,
     })
 }

@@ -9,8 +9,9 @@ use std::path::Path;
 use geojson::{Feature, GeoJson, GeometryValue};
 
 use super::events_csv::{ACLED_REQUIRED, UCDP_REQUIRED, events_of_records};
-use super::{Interner, LoadError, Location};
+use super::{LoadError, Location};
 use crate::model::Event;
+use crate::words::Interner;
 
 /// Reads the events of a GeoJSON Feature or FeatureCollection (`path` names it in errors):
 /// every event, or the problems found (at most `max_errors`).

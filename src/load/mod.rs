@@ -6,9 +6,9 @@ mod events_geojson;
 mod geojson_files;
 mod split_csv;
 
+use crate::words::Interner;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 pub use events_csv::{EventFormat, read_events_csv};
 pub use events_geojson::read_events_geojson;
@@ -148,21 +148,4 @@ fn check_unique_event_ids(
         ));
     }
     Ok(())
-}
-
-/// Shares one allocation between equal strings (event types, actors, places, sources).
-#[derive(Default)]
-pub struct Interner {
-    set: rustc_hash::FxHashSet<Arc<str>>,
-}
-
-impl Interner {
-    pub fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.set.get(s) {
-            return a.clone();
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.set.insert(a.clone());
-        a
-    }
 }

@@ -9,8 +9,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::events_csv::{LineCounter, clean_header, csv_error, events_of_records, read_events_csv};
-use super::{Interner, LoadError, Location};
+use super::{LoadError, Location};
 use crate::model::Event;
+use crate::words::Interner;
 
 /// Below this size one thread reads the file: splitting would not pay.
 const SPLIT_MIN_BYTES: u64 = 16 << 20;

@@ -4,11 +4,10 @@
 use chrono::{Datelike, NaiveDate};
 
 use super::props::{PropKind, Queryable};
-use std::sync::Arc;
 
 use crate::atlas::Atlas;
 use crate::grid::{Slot, SlotTest};
-use crate::model::{Event, LonLat, RegionIdx};
+use crate::model::{Event, LonLat, RegionIdx, Word};
 use crate::text::fold;
 
 /// A lon/lat box. `west > east` means it crosses the antimeridian.
@@ -258,9 +257,9 @@ impl Matcher<'_> {
     /// The filter as a test of grid slots: from the slot's own attributes when
     /// [`Matcher::slot_only`], else by reading the event. `kinds` are the grid's
     /// (event_type, sub_event_type) pairs.
-    pub fn slot_matcher(&self, kinds: &[(Arc<str>, Arc<str>)]) -> impl Fn(&Slot) -> bool + '_ {
+    pub fn slot_matcher(&self, kinds: &[(Word, Word)]) -> impl Fn(&Slot) -> bool + '_ {
         let f = self.filter;
-        let type_ok = |(t, s): &(Arc<str>, Arc<str>)| {
+        let type_ok = |(t, s): &(Word, Word)| {
             f.types
                 .iter()
                 .any(|w| t.eq_ignore_ascii_case(w) || s.eq_ignore_ascii_case(w))

@@ -8,7 +8,7 @@
 //! finer resolutions (asked of small areas), is counted from the events, with the same
 //! result (tested).
 
-use std::sync::Arc;
+use crate::model::Word;
 
 use h3o::{CellIndex, LatLng, Resolution};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -35,7 +35,7 @@ pub struct HexBin {
     pub count: u64,
     pub fatalities: u64,
     /// The most frequent event type (ties: alphabetical).
-    pub top_type: Arc<str>,
+    pub top_type: Word,
 }
 
 /// The H3 resolution `res` (within `MIN_RES..=MAX_RES`, which callers check).
@@ -109,7 +109,7 @@ fn envelopes_intersect(a: &Envelope, b: &Envelope) -> bool {
 struct Counted {
     count: u64,
     fatalities: u64,
-    types: Vec<(Arc<str>, u32)>,
+    types: Vec<(Word, u32)>,
 }
 
 /// Counts `events` per cell at `res`, in cell order.
@@ -126,7 +126,7 @@ pub fn bin_events(atlas: &Atlas, events: impl IntoIterator<Item = u32>, res: u8)
         c.fatalities += u64::from(e.fatalities);
         match c.types.iter_mut().find(|(t, _)| *t == e.event_type) {
             Some((_, k)) => *k += 1,
-            None => c.types.push((e.event_type.clone(), 1)),
+            None => c.types.push((e.event_type, 1)),
         }
     }
     let mut bins: Vec<HexBin> = cells
@@ -141,7 +141,7 @@ pub fn bin_events(atlas: &Atlas, events: impl IntoIterator<Item = u32>, res: u8)
                     .types
                     .iter()
                     .find(|(t, _)| &**t == top)
-                    .map_or_else(|| Arc::from(""), |(t, _)| t.clone()),
+                    .map_or_else(|| Word::new(""), |(t, _)| *t),
             }
         })
         .collect();

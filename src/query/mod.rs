@@ -12,8 +12,8 @@ pub mod timeline;
 pub mod trends;
 pub mod types;
 
+use crate::model::Word;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::Datelike;
 use serde::Serialize;
@@ -361,14 +361,14 @@ impl Tally {
 pub struct Totals {
     #[serde(flatten)]
     pub all: Tally,
-    pub by_type: BTreeMap<Arc<str>, Tally>,
+    pub by_type: BTreeMap<Word, Tally>,
     pub by_year: BTreeMap<i32, Tally>,
 }
 
 impl Totals {
     pub fn add(&mut self, e: &Event) {
         self.all.add(e);
-        self.by_type.entry(e.event_type.clone()).or_default().add(e);
+        self.by_type.entry(e.event_type).or_default().add(e);
         self.by_year.entry(e.date.year()).or_default().add(e);
     }
 

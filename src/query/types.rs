@@ -1,7 +1,7 @@
 //! The distinct event types of a set of events as small indexes, so that pre-summed data
 //! (the tile clusters, the hexbin pyramid) can count events per type in a fixed array.
 
-use std::sync::Arc;
+use crate::model::Word;
 
 use rustc_hash::FxHashMap;
 
@@ -14,8 +14,8 @@ pub const MAX_TYPES: usize = 8;
 /// Event type names in first-seen order, and each name's index among them.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
-    pub names: Vec<Arc<str>>,
-    pub ids: FxHashMap<Arc<str>, usize>,
+    pub names: Vec<Word>,
+    pub ids: FxHashMap<Word, usize>,
 }
 
 impl Vocabulary {
@@ -33,20 +33,20 @@ impl Vocabulary {
                 if v.names.len() == MAX_TYPES {
                     return None;
                 }
-                v.ids.insert(e.event_type.clone(), v.names.len());
-                v.names.push(e.event_type.clone());
+                v.ids.insert(e.event_type, v.names.len());
+                v.names.push(e.event_type);
             }
         }
         Some(v)
     }
 
     /// The most frequent type of per-type `counts` (ties: alphabetical), `""` if none.
-    pub fn top(&self, counts: &[u32; MAX_TYPES]) -> Arc<str> {
-        let top = top_of(self.names.iter().zip(counts).map(|(n, &k)| (&**n, k)));
+    pub fn top(&self, counts: &[u32; MAX_TYPES]) -> Word {
+        let top = top_of(self.names.iter().zip(counts).map(|(n, &k)| (n.as_str(), k)));
         self.names
             .iter()
-            .find(|n| &***n == top)
-            .map_or_else(|| Arc::from(""), Arc::clone)
+            .find(|n| **n == top)
+            .map_or_else(|| Word::new(""), |n| *n)
     }
 }
 

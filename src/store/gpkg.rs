@@ -14,8 +14,9 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
-use crate::load::Interner;
 use crate::model::{Event, LonLat};
+use crate::words::Interner;
+use std::sync::Arc;
 
 /// `PRAGMA application_id` of a GeoPackage ("GPKG") and the 1.3 `user_version`.
 const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
@@ -289,7 +290,7 @@ impl EventStore for GeoPackageStore {
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.sqlite(e))?
             .into_iter()
-            .map(|id| interner.intern(&id))
+            .map(Arc::from)
             .collect();
         drop(rows);
         Ok(Stored {
@@ -334,7 +335,7 @@ impl EventStore for GeoPackageStore {
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
             let seq = row.get::<_, i64>(17).map_err(|e| self.sqlite(e))? as u64;
-            let id = interner.intern(&row.get::<_, String>(18).map_err(|e| self.sqlite(e))?);
+            let id: Arc<str> = row.get::<_, String>(18).map_err(|e| self.sqlite(e))?.into();
             let stored = row.get::<_, Option<i64>>(0).map_err(|e| self.sqlite(e))?;
             let event = match stored {
                 Some(_) => Some(
@@ -518,7 +519,7 @@ fn event_of_row(row: &rusqlite::Row, interner: &mut Interner) -> Result<Event, S
         .map_err(|e| format!("fid {fid}: fatalities: {e}"))?;
     let mut intern = |i: usize, name: &str| text(i, name).map(|s| interner.intern(&s));
     Ok(Event {
-        id: intern(1, "event_id_cnty")?,
+        id: text(1, "event_id_cnty")?.into(),
         date,
         event_type: intern(4, "event_type")?,
         sub_event_type: intern(5, "sub_event_type")?,
@@ -530,7 +531,7 @@ fn event_of_row(row: &rusqlite::Row, interner: &mut Interner) -> Result<Event, S
         geo_precision,
         fatalities,
         source: intern(15, "source")?,
-        notes: crate::model::Notes::Own(intern(16, "notes")?),
+        notes: text(16, "notes")?.into(),
         pos: LonLat::new(lon, lat),
     })
 }
@@ -624,25 +625,22 @@ fn register_geometry_functions(conn: &Connection) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     fn event(id: &str, lon: f64, lat: f64, fatalities: u32) -> Event {
-        let s = |v: &str| Arc::<str>::from(v);
         Event {
-            id: s(id),
+            id: id.into(),
             date: NaiveDate::from_ymd_opt(2019, 3, 23).unwrap(),
-            event_type: s("Violence against civilians"),
-            sub_event_type: s("Attack"),
-            actor1: s("Dan Na Ambassagou"),
-            actor2: s("Civilians (Mali)"),
-            admin1: s("Mopti"),
-            admin2: s("Bankass"),
-            location: s("Ogossagou"),
+            event_type: "Violence against civilians".into(),
+            sub_event_type: "Attack".into(),
+            actor1: "Dan Na Ambassagou".into(),
+            actor2: "Civilians (Mali)".into(),
+            admin1: "Mopti".into(),
+            admin2: "Bankass".into(),
+            location: "Ogossagou".into(),
             geo_precision: Some(1),
             fatalities,
-            source: s("test"),
+            source: "test".into(),
             notes: "a note, with \"quotes\"".into(),
             pos: LonLat::new(lon, lat),
         }

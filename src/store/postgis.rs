@@ -19,8 +19,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
 
 use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
-use crate::load::Interner;
 use crate::model::{Event, LonLat};
+use crate::words::Interner;
 
 /// The channel commits notify on.
 const CHANNEL: &str = "sahel_changes";
@@ -214,7 +214,7 @@ impl EventStore for PostgisStore {
             let deleted: Vec<Arc<str>> = tx
                 .query("SELECT event_id FROM sahel_deleted ORDER BY seq", &[])?
                 .iter()
-                .map(|r| interner.intern(r.get(0)))
+                .map(|r| Arc::from(r.get::<_, &str>(0)))
                 .collect();
             let sequence = last_sequence(tx)?;
             Ok((events, deleted, sequence))
@@ -281,7 +281,7 @@ impl EventStore for PostgisStore {
                 .iter()
                 .map(|r| {
                     let seq = r.get::<_, i64>(15) as u64;
-                    let id = interner.intern(r.get(16));
+                    let id = Arc::from(r.get::<_, &str>(16));
                     let event = r
                         .get::<_, bool>(17)
                         .then(|| event_of_row(r, 0, &mut interner));
@@ -482,7 +482,7 @@ fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, 
     let admin2 = text(7, "admin2")?;
     let location = text(8, "location")?;
     let source = text(13, "source")?;
-    let notes = text(14, "notes")?;
+    let notes = get(14, "notes")?.unwrap_or("");
     let precision: Option<i16> = row.get(at + 11);
     let geo_precision = precision
         .map(u8::try_from)
@@ -490,7 +490,7 @@ fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, 
         .map_err(|_| format!("{id}: geo_precision: {precision:?} is not 0-255"))?;
     let fatalities: i32 = row.get(at + 12);
     Ok(Event {
-        id: interner.intern(id),
+        id: id.into(),
         date: row.get(at + 1),
         event_type,
         sub_event_type,
@@ -503,7 +503,7 @@ fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, 
         fatalities: u32::try_from(fatalities)
             .map_err(|_| format!("{id}: fatalities: {fatalities} is negative"))?,
         source,
-        notes: crate::model::Notes::Own(notes),
+        notes: notes.into(),
         pos: LonLat::new(row.get(at + 10), row.get(at + 9)),
     })
 }

@@ -8,7 +8,7 @@
 //! a few thousand cells instead of a million points, when the filter is at most a range
 //! of whole years (as the web map's time slider sends).
 
-use std::sync::Arc;
+use crate::model::Word;
 
 use chrono::Datelike;
 use rustc_hash::FxHashMap;
@@ -126,8 +126,8 @@ type TileCells = Vec<(u8, i16, Sums)>;
 /// Cluster sums per (cell, year) for every cluster zoom, grouped by tile, of an atlas's
 /// base events; a tile corrects them for the atlas's delta as it is read.
 pub struct ClusterPyramid {
-    type_names: Vec<Arc<str>>,
-    type_ids: FxHashMap<Arc<str>, usize>,
+    type_names: Vec<Word>,
+    type_ids: FxHashMap<Word, usize>,
     /// Per zoom below INDIVIDUAL_FROM_ZOOM: tile -> (cell in tile, year, sums).
     levels: Vec<FxHashMap<(u32, u32), TileCells>>,
 }

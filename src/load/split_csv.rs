@@ -215,8 +215,8 @@ fn read_piece(
             Err(csv_error(path, e, line))
         }
     };
-    // Each piece interns its own strings: equal values in two pieces are two copies
-    // of a short string (types, actors, places), not worth a shared lock.
+    // Each piece has its own interner in front of the shared vocabulary, so only a
+    // value new to the piece takes the vocabulary's lock.
     events_of_records(header, next, path, &mut Interner::default(), 1)
         .map_err(|mut e| e.swap_remove(0))
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use geojson::{Feature, GeoJson, GeometryValue};
 
+use super::events_csv::IdCheck;
 use super::events_csv::{ACLED_REQUIRED, UCDP_REQUIRED, events_of_records};
 use super::{LoadError, Location};
 use crate::model::Event;
@@ -60,7 +61,7 @@ pub fn read_events_geojson(
             .map_err(|(field, problem)| LoadError::at(path, at.clone(), field, problem))?;
         Ok(Some(at))
     };
-    events_of_records(&header, next, path, interner, max_errors)
+    events_of_records(&header, next, path, (interner, IdCheck::Here), max_errors)
 }
 
 /// One feature's values in `names` order, then longitude and latitude.

@@ -8,7 +8,9 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 
-use super::events_csv::{LineCounter, clean_header, csv_error, events_of_records, read_events_csv};
+use super::events_csv::{
+    IdCheck, LineCounter, clean_header, csv_error, events_of_records, read_events_csv,
+};
 use super::{LoadError, Location};
 use crate::model::Event;
 use crate::words::Interner;
@@ -66,6 +68,15 @@ fn load_in_pieces(
     let mut events = Vec::with_capacity(read.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum());
     for piece in read {
         events.extend(piece?);
+    }
+    // The pieces do not check their ids (see `IdCheck`); on a repeat the one-thread
+    // reader names both lines.
+    if let Some((_, again)) = super::repeated_id(events.len(), |i| &events[i].id) {
+        read_in_one(path, interner)?;
+        return Err(LoadError::file(
+            path,
+            format!("event id {:?} is used twice", events[again].id),
+        ));
     }
     Ok(events)
 }
@@ -216,8 +227,10 @@ fn read_piece(
         }
     };
     // Each piece has its own interner in front of the shared vocabulary, so only a
-    // value new to the piece takes the vocabulary's lock.
-    events_of_records(header, next, path, &mut Interner::default(), 1)
+    // value new to the piece takes the vocabulary's lock. `load_dataset` checks the ids
+    // of the whole file.
+    let mut interner = Interner::default();
+    events_of_records(header, next, path, (&mut interner, IdCheck::ByCaller), 1)
         .map_err(|mut e| e.swap_remove(0))
 }
 
@@ -329,7 +342,7 @@ mod tests {
         std::fs::remove_file(file).unwrap();
     }
 
-    /// An id used in two pieces is found by the dataset's check, which names both lines.
+    /// An id used twice, in two pieces or in one, is an error naming both lines.
     #[test]
     fn duplicate_ids_across_pieces() {
         let dir = std::env::temp_dir().join(format!("sahel-dup-{}", std::process::id()));
@@ -340,17 +353,17 @@ mod tests {
         let file = dir.join("events.csv");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&file, HEADER.to_string() + &rows).unwrap();
-        let pieces = load_in_pieces(&file, &mut Interner::default(), 2, 0).unwrap();
-        assert_eq!(pieces.len(), 300, "each piece alone has unique ids");
-        let e = super::super::check_unique_event_ids(&pieces, std::slice::from_ref(&file), &[300])
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            format!(
-                "{}: line 582: field `event_id_cnty`: duplicate id \"MLI3\" (first on line 8)",
-                file.display()
-            )
-        );
+        for threads in [1, 2, 3] {
+            let e = load_in_pieces(&file, &mut Interner::default(), threads, 0).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{}: line 582: field `event_id_cnty`: duplicate id \"MLI3\" (first on line 8)",
+                    file.display()
+                ),
+                "{threads} threads"
+            );
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

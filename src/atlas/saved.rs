@@ -33,7 +33,7 @@ use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 const MAGIC: &[u8; 16] = b"SAHEL-ATLAS-BASE";
 /// Bumped whenever what is written changes.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// The magic string and the format.
 const HEAD: u64 = MAGIC.len() as u64 + 4;
 

@@ -137,7 +137,7 @@ impl EventsAsk {
 pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Problem> {
     let atlas = r.atlas();
     let ask = EventsAsk::of(atlas, &q)?;
-    let (near, sort, page) = (ask.near, ask.sort, ask.page);
+    let (near, sort) = (ask.near, ask.sort);
     let m = ask.filter.compile(atlas);
     if let Some(format) = ask.download {
         let _turn = r.expensive()?;
@@ -165,10 +165,17 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
     } else {
         Some(r.expensive()?)
     };
+    Ok(events_page(r, &ask, &m))
+}
+
+/// A page of `GET /api/events` (not a download).
+fn events_page(r: &Request, ask: &EventsAsk, m: &Matcher) -> Response {
+    let atlas = r.atlas();
+    let (near, sort, page) = (ask.near, ask.sort, ask.page);
     let (matched, mut shown) = match near {
-        Some((n, _)) if sort == Sort::Distance => near_page(atlas, &m, n, page.offset, page.limit),
+        Some((n, _)) if sort == Sort::Distance => near_page(atlas, m, n, page.offset, page.limit),
         _ => {
-            let hits = find_events(atlas, &m, near.map(|(n, _)| n), sort, 0);
+            let hits = find_events(atlas, m, near.map(|(n, _)| n), sort, 0);
             (hits.len(), page.slice(&hits).to_vec())
         }
     };
@@ -186,25 +193,25 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
         Value::Null,
     );
     (answer.extra, answer.circle) = (members, circle);
-    Ok(json_response(GEOJSON, &answer))
+    json_response(GEOJSON, &answer)
 }
 
 /// Pages at most this deep are answered on the async worker when the grid answers them.
 const INLINE_PAGE: usize = 500;
 
-/// Whether `GET /api/events` with this query is bounded, quick work (the near grid, a
-/// page of at most [`INLINE_PAGE`]): a fraction of a millisecond, less than the trip to
-/// the blocking pool, so it is answered on the async worker. Anything in doubt is not.
-pub fn events_answer_inline(r: &Request) -> bool {
+/// The answer to `GET /api/events` when it is bounded, quick work (the near grid, a page
+/// of at most [`INLINE_PAGE`]): a fraction of a millisecond, less than the trip to the
+/// blocking pool, so it is given on the async worker. `None` for anything in doubt,
+/// errors included: the handler answers those.
+pub fn events_inline(r: &Request) -> Option<Response> {
     let atlas = r.atlas();
-    let Ok(ask) = super::params::parse_query::<EventsQuery>(r.raw_query)
-        .and_then(|q| EventsAsk::of(atlas, &q))
-    else {
-        return false;
-    };
-    ask.download.is_none()
+    let q = super::params::parse_query::<EventsQuery>(r.raw_query).ok()?;
+    let ask = EventsAsk::of(atlas, &q).ok()?;
+    let m = ask.filter.compile(atlas);
+    let quick = ask.download.is_none()
         && ask.page.offset.saturating_add(ask.page.limit) <= INLINE_PAGE
-        && ask.grid_answers(&ask.filter.compile(atlas))
+        && ask.grid_answers(&m);
+    quick.then(|| events_page(r, &ask, &m))
 }
 
 /// What a radius search adds to its collection: the centre and radius, and the circle

@@ -44,10 +44,39 @@ impl<'a, P: Serialize> Feature<'a, P> {
     }
 }
 
+/// A date written `YYYY-MM-DD` without a trip through `fmt` and a `String` (a hundred
+/// per near answer).
+pub struct Day(pub chrono::NaiveDate);
+
+impl Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use chrono::Datelike;
+        let (y, m, d) = (self.0.year(), self.0.month(), self.0.day());
+        if !(0..=9999).contains(&y) {
+            return s.collect_str(&self.0);
+        }
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        let y = y as u32;
+        let text = [
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            digit(m / 10),
+            digit(m),
+            b'-',
+            digit(d / 10),
+            digit(d),
+        ];
+        s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+    }
+}
+
 #[derive(Serialize)]
 pub struct EventProperties<'a> {
     pub id: &'a str,
-    pub event_date: String,
+    pub event_date: Day,
     pub event_type: &'a str,
     pub sub_event_type: &'a str,
     pub actor1: &'a str,
@@ -77,7 +106,7 @@ pub fn event(atlas: &Atlas, hit: Hit) -> Feature<'_, EventProperties<'_>> {
         e.pos,
         EventProperties {
             id: &e.id,
-            event_date: e.date.to_string(),
+            event_date: Day(e.date),
             event_type: &e.event_type,
             sub_event_type: &e.sub_event_type,
             actor1: &e.actor1,
@@ -163,4 +192,29 @@ pub fn region(atlas: &Atlas, i: usize) -> Value {
 /// A GeoJSON Polygon for a `geo` polygon.
 pub fn polygon_geometry(p: &geo::Polygon<f64>) -> Value {
     json!(geojson::Geometry::from(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Day` writes what chrono's `Display` writes, over four centuries and out to the
+    /// ends of chrono's range.
+    #[test]
+    fn days_are_written_as_chrono_writes_them() {
+        let mut d = chrono::NaiveDate::from_ymd_opt(1899, 12, 25).unwrap();
+        let end = chrono::NaiveDate::from_ymd_opt(2300, 1, 5).unwrap();
+        while d < end {
+            assert_eq!(serde_json::to_string(&Day(d)).unwrap(), format!("\"{d}\""));
+            d = d.succ_opt().unwrap();
+        }
+        for d in [
+            chrono::NaiveDate::MIN,
+            chrono::NaiveDate::MAX,
+            chrono::NaiveDate::from_ymd_opt(0, 1, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
+        ] {
+            assert_eq!(serde_json::to_string(&Day(d)).unwrap(), format!("\"{d}\""));
+        }
+    }
 }

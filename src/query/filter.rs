@@ -6,9 +6,10 @@ use chrono::{Datelike, NaiveDate};
 use super::props::{PropKind, Queryable};
 
 use crate::atlas::Atlas;
-use crate::grid::{Slot, SlotTest};
+use crate::grid::{EventGrid, SlotTest};
 use crate::model::{Event, LonLat, RegionIdx, Word};
 use crate::text::fold;
+use std::ops::Range;
 
 /// A lon/lat box. `west > east` means it crosses the antimeridian.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -254,32 +255,65 @@ impl Matcher<'_> {
         }
     }
 
-    /// The filter as a test of grid slots: from the slot's own attributes when
+    /// The filter as grid slots see it: from the slot's own attributes when
     /// [`Matcher::slot_only`], else by reading the event. `kinds` are the grid's
     /// (event_type, sub_event_type) pairs.
-    pub fn slot_matcher(&self, kinds: &[(Word, Word)]) -> impl Fn(&Slot) -> bool + '_ {
+    pub fn for_slots(&self, kinds: &[(Word, Word)]) -> SlotFilter<'_> {
+        if self.everything {
+            return SlotFilter::Everything;
+        }
+        if !self.slot_only() {
+            return SlotFilter::Events(self);
+        }
         let f = self.filter;
         let type_ok = |(t, s): &(Word, Word)| {
             f.types
                 .iter()
                 .any(|w| t.eq_ignore_ascii_case(w) || s.eq_ignore_ascii_case(w))
         };
-        let test = (!self.everything && self.slot_only()).then(|| SlotTest {
+        SlotFilter::Slots(SlotTest {
             from_day: f.from.map_or(i32::MIN, |d| d.num_days_from_ce()),
             to_day: f.to.map_or(i32::MAX, |d| d.num_days_from_ce()),
             min_fatalities: f.min_fatalities.unwrap_or(0),
             kind_ok: (!f.types.is_empty()).then(|| kinds.iter().map(type_ok).collect()),
-        });
-        move |s: &Slot| match &test {
-            Some(t) => t.matches(s),
-            None => self.matches(s.event),
-        }
+        })
     }
 
     /// Whether a calendar year overlaps the date range (for per-year region totals).
     pub fn year_in_range(&self, year: i32) -> bool {
         self.filter.from.is_none_or(|d| year >= d.year())
             && self.filter.to.is_none_or(|d| year <= d.year())
+    }
+}
+
+/// A filter over the slots of the atlas's [`EventGrid`].
+pub enum SlotFilter<'a> {
+    /// No condition.
+    Everything,
+    /// Conditions on what a slot holds.
+    Slots(SlotTest),
+    /// Conditions that read the event.
+    Events(&'a Matcher<'a>),
+}
+
+impl SlotFilter<'_> {
+    /// Whether slot `j` passes.
+    #[inline]
+    pub fn keeps(&self, grid: &EventGrid, j: usize) -> bool {
+        match self {
+            SlotFilter::Everything => true,
+            SlotFilter::Slots(t) => t.matches(&grid.slot(j)),
+            SlotFilter::Events(m) => m.matches(grid.slot(j).event),
+        }
+    }
+
+    /// How many of the slots `run` pass.
+    pub fn count(&self, grid: &EventGrid, run: Range<usize>) -> usize {
+        match self {
+            SlotFilter::Everything => run.len(),
+            SlotFilter::Slots(t) => grid.count(run, t),
+            SlotFilter::Events(m) => run.filter(|&j| m.matches(grid.slot(j).event)).count(),
+        }
     }
 }
 

@@ -257,7 +257,7 @@ pub fn near_page(
 ) -> (usize, Vec<Hit>) {
     let prefix = offset.saturating_add(limit);
     let grid = atlas.grid();
-    let keep = m.slot_matcher(grid.kinds());
+    let keep = m.for_slots(grid.kinds());
     let (center, r) = (near.center, near.radius_km);
     let test = RadiusTest::new(center, r);
     // The delta: matching events added inside count, matching base events it hides do not.
@@ -275,17 +275,11 @@ pub fn near_page(
             _ => {}
         }
     }
-    let slots = grid.slots();
     let mut total = added.len();
     for span in grid.disk(center, r) {
-        total += if m.is_everything() {
-            span.inside.len()
-        } else {
-            slots[span.inside].iter().filter(|&s| keep(s)).count()
-        };
+        total += keep.count(grid, span.inside);
         for j in span.edge.into_iter().flatten() {
-            let s = &slots[j];
-            if keep(s) && test.inside(s.event, grid.pos(j)).is_some() {
+            if keep.keeps(grid, j) && test.inside(grid.slot(j).event, grid.pos(j)).is_some() {
                 total += 1;
             }
         }

@@ -254,16 +254,16 @@ struct Member<'a> {
 /// their own index.
 fn members<'a>(atlas: &'a Atlas, m: &Matcher, t: TileCoord) -> Vec<Member<'a>> {
     let grid = atlas.grid();
-    let keep = m.slot_matcher(grid.kinds());
+    let keep = m.for_slots(grid.kinds());
     let env = t.lonlat_envelope(1.0);
     let mut members = Vec::new();
     for j in grid.in_box(env.min, env.max) {
-        let s = &grid.slots()[j];
+        let s = grid.slot(j);
         let w = project(grid.pos(j));
         if !t.contains(w) || atlas.is_hidden(s.event) {
             continue;
         }
-        if keep(s) {
+        if keep.keeps(grid, j) {
             members.push(Member {
                 event: s.event,
                 w,

@@ -9,11 +9,12 @@ use warp::reply::Response;
 
 use super::download::{self, Rows, rows_wanted};
 use super::features;
+use super::json_text;
 use super::params::groups::{Centre, Download, Page};
 use super::params::limits::*;
 use super::params::queries::*;
 use super::problem::Problem;
-use super::{GEOJSON, JSON, Request, json_response, page_href as href};
+use super::{GEOJSON, JSON, Request, bytes_response, json_response, page_href as href};
 use crate::atlas::Atlas;
 use crate::geodesy;
 use crate::query::coverage::{self as covering, coverage_all};
@@ -25,9 +26,58 @@ use crate::query::{
 };
 
 /// A FeatureCollection page: `numberMatched`/`numberReturned`, paging, foreign members
-/// (`extra`), links, then the features (serialised straight from their structs).
+/// (`extra`), links, then the features.
+struct FeaturePage<'a> {
+    head: PageHead,
+    features: PageFeatures<'a>,
+}
+
+/// The features of a page: values, or events written straight from the atlas
+/// (`features::write_event`).
+enum PageFeatures<'a> {
+    Values(Vec<Value>),
+    Events(&'a Atlas, Vec<Hit>),
+}
+
+impl PageFeatures<'_> {
+    fn len(&self) -> usize {
+        match self {
+            PageFeatures::Values(v) => v.len(),
+            PageFeatures::Events(_, hits) => hits.len(),
+        }
+    }
+}
+
+impl FeaturePage<'_> {
+    /// Appends the page: the head as serde_json writes it, with the features in place of
+    /// its closing brace.
+    fn write(&self, out: &mut Vec<u8>) {
+        json_text::write_value(out, &self.head);
+        debug_assert_eq!(out.last(), Some(&b'}'));
+        out.pop();
+        out.extend_from_slice(br#","features":["#);
+        for k in 0..self.features.len() {
+            if k > 0 {
+                out.push(b',');
+            }
+            match &self.features {
+                PageFeatures::Values(v) => json_text::write_value(out, &v[k]),
+                PageFeatures::Events(atlas, hits) => features::write_event(out, atlas, hits[k]),
+            }
+        }
+        out.extend_from_slice(b"]}");
+    }
+
+    fn response(&self, content_type: &'static str) -> Response {
+        let mut out = Vec::with_capacity(16 * 1024 + 1024 * self.features.len());
+        self.write(&mut out);
+        bytes_response(content_type, out)
+    }
+}
+
+/// A page's members before its features.
 #[derive(serde::Serialize)]
-struct FeaturePage<F: serde::Serialize> {
+struct PageHead {
     #[serde(rename = "type")]
     kind: &'static str,
     #[serde(rename = "numberMatched")]
@@ -42,18 +92,17 @@ struct FeaturePage<F: serde::Serialize> {
     #[serde(skip_serializing_if = "Option::is_none")]
     circle: Option<Arc<RawValue>>,
     links: Vec<Value>,
-    features: Vec<F>,
 }
 
 /// A page of `features` out of `matched`, with `self` and (while more remain) `next` links.
-fn collection<F: serde::Serialize>(
+fn collection<'a>(
     path: &str,
     raw_query: &str,
     matched: usize,
     page: Page,
-    features: Vec<F>,
+    features: PageFeatures<'a>,
     extra: Value,
-) -> FeaturePage<F> {
+) -> FeaturePage<'a> {
     let mut links =
         vec![json!({"rel": "self", "type": GEOJSON, "href": href(path, raw_query, None)})];
     if page.offset + features.len() < matched && page.limit > 0 {
@@ -64,17 +113,19 @@ fn collection<F: serde::Serialize>(
         }));
     }
     FeaturePage {
-        kind: "FeatureCollection",
-        number_matched: matched,
-        number_returned: features.len(),
-        limit: page.limit,
-        offset: page.offset,
-        extra: match extra {
-            Value::Object(m) => m,
-            _ => serde_json::Map::new(),
+        head: PageHead {
+            kind: "FeatureCollection",
+            number_matched: matched,
+            number_returned: features.len(),
+            limit: page.limit,
+            offset: page.offset,
+            extra: match extra {
+                Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            },
+            circle: None,
+            links,
         },
-        circle: None,
-        links,
         features,
     }
 }
@@ -89,17 +140,16 @@ pub fn places(r: &Request, _: NoQuery, q: PlacesQuery) -> Result<Response, Probl
         .iter()
         .map(|&i| features::place(atlas, i))
         .collect();
-    Ok(json_response(
-        GEOJSON,
-        &collection(
-            "/api/places",
-            r.raw_query,
-            found.len(),
-            page,
-            feats,
-            json!({}),
-        ),
-    ))
+    let feats = PageFeatures::Values(feats);
+    Ok(collection(
+        "/api/places",
+        r.raw_query,
+        found.len(),
+        page,
+        feats,
+        json!({}),
+    )
+    .response(GEOJSON))
 }
 
 /// What `GET /api/events` asks, resolved against the atlas: shared by the handler and
@@ -183,7 +233,7 @@ fn events_page(r: &Request, ask: &EventsAsk, m: &Matcher) -> Response {
     if let Some((n, _)) = near {
         fill_distances(atlas, n.center, &mut shown);
     }
-    let feats = event_features(atlas, &shown);
+    let feats = PageFeatures::Events(atlas, shown);
     let mut answer = collection(
         "/api/events",
         r.raw_query,
@@ -192,8 +242,8 @@ fn events_page(r: &Request, ask: &EventsAsk, m: &Matcher) -> Response {
         feats,
         Value::Null,
     );
-    (answer.extra, answer.circle) = (members, circle);
-    json_response(GEOJSON, &answer)
+    (answer.head.extra, answer.head.circle) = (members, circle);
+    answer.response(GEOJSON)
 }
 
 /// Pages at most this deep are answered on the async worker when the grid answers them.
@@ -261,13 +311,6 @@ fn circle_json(n: Near) -> Option<Arc<RawValue>> {
     Some(v)
 }
 
-fn event_features<'a>(
-    atlas: &'a Atlas,
-    hits: &[Hit],
-) -> Vec<features::Feature<'a, features::EventProperties<'a>>> {
-    hits.iter().map(|&h| features::event(atlas, h)).collect()
-}
-
 /// `GET /api/events/nearest?lon=&lat=&k=10` (+ filters)
 pub fn events_nearest(r: &Request, _: NoQuery, q: NearestQuery) -> Result<Response, Problem> {
     let atlas = r.atlas();
@@ -287,18 +330,17 @@ pub fn events_nearest(r: &Request, _: NoQuery, q: NearestQuery) -> Result<Respon
         limit: k,
         offset: 0,
     };
-    let feats = event_features(atlas, &hits);
-    Ok(json_response(
-        GEOJSON,
-        &collection(
-            "/api/events/nearest",
-            r.raw_query,
-            hits.len(),
-            page,
-            feats,
-            extra,
-        ),
-    ))
+    let matched = hits.len();
+    let feats = PageFeatures::Events(atlas, hits);
+    Ok(collection(
+        "/api/events/nearest",
+        r.raw_query,
+        matched,
+        page,
+        feats,
+        extra,
+    )
+    .response(GEOJSON))
 }
 
 /// `GET /api/events/{id}`
@@ -312,7 +354,9 @@ pub fn event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem>
         event: i,
         distance_km: None,
     };
-    Ok(json_response(GEOJSON, &features::event(atlas, hit)))
+    let mut out = Vec::with_capacity(2048);
+    features::write_event(&mut out, atlas, hit);
+    Ok(bytes_response(GEOJSON, out))
 }
 
 /// `GET /api/regions`
@@ -322,17 +366,16 @@ pub fn regions(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
         .map(|i| features::region(atlas, i))
         .collect();
     let n = feats.len();
-    Ok(json_response(
-        GEOJSON,
-        &collection(
-            "/api/regions",
-            r.raw_query,
-            n,
-            Page::all(n),
-            feats,
-            json!({}),
-        ),
-    ))
+    let feats = PageFeatures::Values(feats);
+    Ok(collection(
+        "/api/regions",
+        r.raw_query,
+        n,
+        Page::all(n),
+        feats,
+        json!({}),
+    )
+    .response(GEOJSON))
 }
 
 /// `GET /api/regions/{id}` (ISO code or name)
@@ -362,18 +405,17 @@ pub fn bases(r: &Request, _: NoQuery, q: BasesQuery) -> Result<Response, Problem
             .unwrap_or_default(),
     };
     let list = items::bases(atlas, &filter);
-    let feats = list.iter().map(|&i| features::base(atlas, i)).collect();
-    Ok(json_response(
-        GEOJSON,
-        &collection(
-            "/api/bases",
-            r.raw_query,
-            list.len(),
-            Page::all(list.len()),
-            feats,
-            json!({}),
-        ),
-    ))
+    let feats = PageFeatures::Values(list.iter().map(|&i| features::base(atlas, i)).collect());
+    let page = Page::all(list.len());
+    Ok(collection(
+        "/api/bases",
+        r.raw_query,
+        list.len(),
+        page,
+        feats,
+        json!({}),
+    )
+    .response(GEOJSON))
 }
 
 fn base_index(atlas: &Atlas, id: &str) -> Result<usize, Problem> {
@@ -428,12 +470,9 @@ pub fn base_coverage(r: &Request, path: IdPath, q: CoverageQuery) -> Result<Resp
     }
     let mut shown = page.slice(&c.hits).to_vec();
     fill_distances(atlas, base.pos, &mut shown);
-    let feats = event_features(atlas, &shown);
+    let feats = PageFeatures::Events(atlas, shown);
     let path = format!("/api/bases/{id}/coverage");
-    Ok(json_response(
-        GEOJSON,
-        &collection(&path, r.raw_query, c.hits.len(), page, feats, extra),
-    ))
+    Ok(collection(&path, r.raw_query, c.hits.len(), page, feats, extra).response(GEOJSON))
 }
 
 /// `GET /api/coverage?active_only=&radius_km=` (+ filters, paging of the uncovered list)
@@ -479,7 +518,7 @@ pub fn coverage(r: &Request, _: NoQuery, q: CoverageQuery) -> Result<Response, P
         let explicit = q.page.explicit();
         return download::respond(r, format, "uncovered", matched, rows, explicit, members);
     }
-    let feats = event_features(atlas, page.slice(&uncovered_hits));
+    let feats = PageFeatures::Events(atlas, page.slice(&uncovered_hits).to_vec());
     let uncovered = collection(
         "/api/coverage",
         r.raw_query,
@@ -488,10 +527,13 @@ pub fn coverage(r: &Request, _: NoQuery, q: CoverageQuery) -> Result<Response, P
         feats,
         json!({"totals": totals}),
     );
-    Ok(json_response(
-        JSON,
-        &json!({"bases": bases, "uncovered": uncovered}),
-    ))
+    let mut out = Vec::with_capacity(64 * 1024);
+    out.extend_from_slice(br#"{"bases":"#);
+    json_text::write_value(&mut out, &bases);
+    out.extend_from_slice(br#","uncovered":"#);
+    uncovered.write(&mut out);
+    out.push(b'}');
+    Ok(bytes_response(JSON, out))
 }
 
 /// `GET /api/stats?group_by=region|year|type|month` (+ filters, near)

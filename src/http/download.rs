@@ -373,7 +373,9 @@ impl<W: Write> Output<W> {
                 if !std::mem::take(first) {
                     w.write_all(b",\n")?;
                 }
-                Ok(serde_json::to_writer(w, &features::event(atlas, hit))?)
+                let mut out = Vec::with_capacity(2048);
+                features::write_event(&mut out, atlas, hit);
+                w.write_all(&out)
             }
         }
     }

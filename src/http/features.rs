@@ -7,6 +7,8 @@ use crate::atlas::Atlas;
 use crate::model::{Base, LonLat};
 use crate::query::Hit;
 
+use super::json_text::{write_str, write_value};
+
 /// GeoJSON Point geometry.
 #[derive(Serialize)]
 pub struct PointGeometry {
@@ -44,88 +46,89 @@ impl<'a, P: Serialize> Feature<'a, P> {
     }
 }
 
-/// A date written `YYYY-MM-DD` without a trip through `fmt` and a `String` (a hundred
-/// per near answer).
-pub struct Day(pub chrono::NaiveDate);
-
-impl Serialize for Day {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use chrono::Datelike;
-        let (y, m, d) = (self.0.year(), self.0.month(), self.0.day());
-        if !(0..=9999).contains(&y) {
-            return s.collect_str(&self.0);
-        }
-        let digit = |n: u32| b'0' + (n % 10) as u8;
-        let y = y as u32;
-        let text = [
-            digit(y / 1000),
-            digit(y / 100),
-            digit(y / 10),
-            digit(y),
-            b'-',
-            digit(m / 10),
-            digit(m),
-            b'-',
-            digit(d / 10),
-            digit(d),
-        ];
-        s.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
-    }
-}
-
-#[derive(Serialize)]
-pub struct EventProperties<'a> {
-    pub id: &'a str,
-    pub event_date: Day,
-    pub event_type: &'a str,
-    pub sub_event_type: &'a str,
-    pub actor1: &'a str,
-    pub actor2: &'a str,
-    pub admin1: &'a str,
-    pub admin2: &'a str,
-    pub location: &'a str,
-    /// ISO code of the region the point lies in (computed), `null` outside all regions.
-    pub region: Option<&'a str>,
-    pub fatalities: u32,
-    pub geo_precision: Option<u8>,
-    pub source: &'a str,
-    pub notes: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub distance_km: Option<f64>,
-}
-
 /// Round a distance to the metre: more digits would be noise, not precision.
 fn km(d: f64) -> f64 {
     (d * 1000.0).round() / 1000.0
 }
 
-pub fn event(atlas: &Atlas, hit: Hit) -> Feature<'_, EventProperties<'_>> {
+/// Writes event `hit` as a GeoJSON feature: every field of the event, the region its
+/// point lies in (ISO code, `null` outside all regions) and, for a search around a point,
+/// `distance_km` (to the metre). Written directly (see `json_text`): event features are
+/// most of what the service sends.
+pub fn write_event(out: &mut Vec<u8>, atlas: &Atlas, hit: Hit) {
     let e = atlas.event(hit.event);
-    Feature::point(
-        &e.id,
-        e.pos,
-        EventProperties {
-            id: &e.id,
-            event_date: Day(e.date),
-            event_type: &e.event_type,
-            sub_event_type: &e.sub_event_type,
-            actor1: &e.actor1,
-            actor2: &e.actor2,
-            admin1: &e.admin1,
-            admin2: &e.admin2,
-            location: &e.location,
-            region: atlas.region_of_event(hit.event).map(|r| r.id.as_str()),
-            fatalities: e.fatalities,
-            geo_precision: e.geo_precision,
-            source: &e.source,
-            notes: &e.notes,
-            distance_km: hit.distance_km.map(km),
-        },
-    )
+    out.extend_from_slice(br#"{"type":"Feature","id":"#);
+    write_str(out, &e.id);
+    out.extend_from_slice(br#","geometry":{"type":"Point","coordinates":["#);
+    write_value(out, &e.pos.lon);
+    out.push(b',');
+    write_value(out, &e.pos.lat);
+    out.extend_from_slice(br#"]},"properties":{"id":"#);
+    write_str(out, &e.id);
+    out.extend_from_slice(br#","event_date":"#);
+    write_day(out, e.date);
+    for (key, text) in [
+        (&br#","event_type":"#[..], e.event_type),
+        (br#","sub_event_type":"#, e.sub_event_type),
+        (br#","actor1":"#, e.actor1),
+        (br#","actor2":"#, e.actor2),
+        (br#","admin1":"#, e.admin1),
+        (br#","admin2":"#, e.admin2),
+        (br#","location":"#, e.location),
+    ] {
+        out.extend_from_slice(key);
+        write_str(out, &text);
+    }
+    out.extend_from_slice(br#","region":"#);
+    match atlas.region_of_event(hit.event) {
+        Some(r) => write_str(out, &r.id),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(br#","fatalities":"#);
+    write_value(out, &e.fatalities);
+    out.extend_from_slice(br#","geo_precision":"#);
+    write_value(out, &e.geo_precision);
+    out.extend_from_slice(br#","source":"#);
+    write_str(out, &e.source);
+    out.extend_from_slice(br#","notes":"#);
+    write_str(out, &e.notes);
+    if let Some(d) = hit.distance_km {
+        out.extend_from_slice(br#","distance_km":"#);
+        write_value(out, &km(d));
+    }
+    out.extend_from_slice(b"}}");
 }
 
+/// A date as `"YYYY-MM-DD"`, without a trip through `fmt` and a `String`.
+fn write_day(out: &mut Vec<u8>, day: chrono::NaiveDate) {
+    use chrono::Datelike;
+    let (y, m, d) = (day.year(), day.month(), day.day());
+    if !(0..=9999).contains(&y) {
+        return write_str(out, &day.to_string());
+    }
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let y = y as u32;
+    out.extend_from_slice(&[
+        b'"',
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(d / 10),
+        digit(d),
+        b'"',
+    ]);
+}
+
+/// The feature [`write_event`] writes, as a value (OGC API pages are built as values).
 pub fn event_value(atlas: &Atlas, hit: Hit) -> Value {
-    serde_json::to_value(event(atlas, hit)).unwrap_or(Value::Null)
+    let mut out = Vec::with_capacity(1024);
+    write_event(&mut out, atlas, hit);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
 pub fn base_properties(atlas: &Atlas, i: usize) -> Value {
@@ -198,14 +201,69 @@ pub fn polygon_geometry(p: &geo::Polygon<f64>) -> Value {
 mod tests {
     use super::*;
 
-    /// `Day` writes what chrono's `Display` writes, over four centuries and out to the
-    /// ends of chrono's range.
+    /// The written feature is, byte for byte, what serde_json makes of the event's fields
+    /// put together by hand: events in and outside regions, with and without a distance,
+    /// written ones included.
+    #[test]
+    fn events_are_written_as_serde_json_writes_their_fields() {
+        let atlas = crate::synth::test_changed_atlas(3_000, 8);
+        let mut checked = 0;
+        for (n, i) in atlas.event_indices().enumerate().step_by(7) {
+            let e = atlas.event(i);
+            let distance = (n % 2 == 0).then_some(n as f64 * 0.123_456_7);
+            let mut want = json!({
+                "type": "Feature",
+                "id": &*e.id,
+                "geometry": {"type": "Point", "coordinates": [e.pos.lon, e.pos.lat]},
+                "properties": {
+                    "id": &*e.id,
+                    "event_date": e.date.to_string(),
+                    "event_type": e.event_type.as_str(),
+                    "sub_event_type": e.sub_event_type.as_str(),
+                    "actor1": e.actor1.as_str(),
+                    "actor2": e.actor2.as_str(),
+                    "admin1": e.admin1.as_str(),
+                    "admin2": e.admin2.as_str(),
+                    "location": e.location.as_str(),
+                    "region": atlas.region_of_event(i).map(|r| r.id.clone()),
+                    "fatalities": e.fatalities,
+                    "geo_precision": e.geo_precision,
+                    "source": e.source.as_str(),
+                    "notes": &*e.notes,
+                },
+            });
+            if let Some(d) = distance {
+                want["properties"]["distance_km"] = json!((d * 1000.0).round() / 1000.0);
+            }
+            let mut out = Vec::new();
+            let hit = Hit {
+                event: i,
+                distance_km: distance,
+            };
+            write_event(&mut out, &atlas, hit);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                want.to_string(),
+                "event {i}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 300, "{checked}");
+    }
+
+    /// Dates are written as chrono writes them, over four centuries and out to the ends
+    /// of chrono's range.
     #[test]
     fn days_are_written_as_chrono_writes_them() {
+        let check = |d: chrono::NaiveDate| {
+            let mut out = Vec::new();
+            write_day(&mut out, d);
+            assert_eq!(String::from_utf8(out).unwrap(), format!("\"{d}\""));
+        };
         let mut d = chrono::NaiveDate::from_ymd_opt(1899, 12, 25).unwrap();
         let end = chrono::NaiveDate::from_ymd_opt(2300, 1, 5).unwrap();
         while d < end {
-            assert_eq!(serde_json::to_string(&Day(d)).unwrap(), format!("\"{d}\""));
+            check(d);
             d = d.succ_opt().unwrap();
         }
         for d in [
@@ -214,7 +272,7 @@ mod tests {
             chrono::NaiveDate::from_ymd_opt(0, 1, 1).unwrap(),
             chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
         ] {
-            assert_eq!(serde_json::to_string(&Day(d)).unwrap(), format!("\"{d}\""));
+            check(d);
         }
     }
 }

@@ -11,6 +11,7 @@ mod body_schema;
 pub mod compress;
 pub mod download;
 pub mod features;
+pub mod json_text;
 pub mod metrics;
 pub mod ogc;
 pub mod openapi;
@@ -117,17 +118,20 @@ impl AppState {
     }
 }
 
+/// A response of JSON already written.
+pub fn bytes_response(content_type: &'static str, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(body.into());
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
 pub fn json_response<T: Serialize>(content_type: &'static str, body: &T) -> Response {
-    // Feature pages run to tens of KB (a near page of 100 events is 80): growing from
-    // serde_json's 128 bytes reallocates and copies ten times.
-    let mut bytes = Vec::with_capacity(128 * 1024);
+    // Answers run to tens of KB: growing from serde_json's 128 bytes reallocates and
+    // copies ten times.
+    let mut bytes = Vec::with_capacity(64 * 1024);
     match serde_json::to_writer(&mut bytes, body) {
-        Ok(()) => {
-            let mut resp = Response::new(bytes.into());
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            resp
-        }
+        Ok(()) => bytes_response(content_type, bytes),
         Err(e) => {
             Problem::internal(format!("could not serialise the response: {e}")).into_response()
         }

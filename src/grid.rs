@@ -184,8 +184,9 @@ impl EventGrid {
         let ascending = |v: &[u32], last: usize| {
             v.windows(2).all(|w| w[0] <= w[1]) && v.last().map(|&l| l as usize) == Some(last)
         };
-        let whole = [&grid.event, &grid.fatalities].iter().all(|v| v.len() == n)
+        let whole = grid.event.len() == n
             && grid.day.len() == n
+            && grid.fatalities.len() == n
             && grid.kind.len() == n
             && grid.pos.len() == n
             && grid.col_first.len() == grid.col_x.len() + 1

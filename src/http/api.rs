@@ -49,12 +49,9 @@ impl PageFeatures<'_> {
 }
 
 impl FeaturePage<'_> {
-    /// Appends the page: the head as serde_json writes it, with the features in place of
-    /// its closing brace.
+    /// Appends the page: the head as serde_json writes it, then the features.
     fn write(&self, out: &mut Vec<u8>) {
-        json_text::write_value(out, &self.head);
-        debug_assert_eq!(out.last(), Some(&b'}'));
-        out.pop();
+        json_text::write_open_object(out, &self.head);
         out.extend_from_slice(br#","features":["#);
         for k in 0..self.features.len() {
             if k > 0 {

@@ -12,6 +12,7 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
 use super::features;
+use super::json_text;
 use super::params::groups::{Download, Page};
 use super::problem::{Problem, ProblemKind};
 use super::{GEOJSON, Request};
@@ -334,7 +335,12 @@ fn write_all(
 /// The file being written: CSV records, or GeoJSON features after the collection's head.
 enum Output<W: Write> {
     Csv(Box<csv::Writer<W>>),
-    GeoJson { w: W, first: bool },
+    /// `out`: one feature at a time, written and then passed on.
+    GeoJson {
+        w: W,
+        first: bool,
+        out: Vec<u8>,
+    },
 }
 
 impl<W: Write> Output<W> {
@@ -357,11 +363,15 @@ impl<W: Write> Output<W> {
                 head.insert("numberMatched".into(), header.matched.into());
                 head.insert("numberReturned".into(), rows.len().into());
                 head.extend(header.members);
-                // The opening object without its closing brace; the features follow.
-                let text = Value::Object(head).to_string();
-                w.write_all(&text.as_bytes()[..text.len() - 1])?;
-                w.write_all(b",\"features\":[\n")?;
-                Ok(Output::GeoJson { w, first: true })
+                let mut out = Vec::with_capacity(4096);
+                json_text::write_open_object(&mut out, &head);
+                out.extend_from_slice(b",\"features\":[\n");
+                w.write_all(&out)?;
+                Ok(Output::GeoJson {
+                    w,
+                    first: true,
+                    out,
+                })
             }
         }
     }
@@ -369,13 +379,13 @@ impl<W: Write> Output<W> {
     fn event(&mut self, atlas: &Atlas, hit: Hit, with_distance: bool) -> std::io::Result<()> {
         match self {
             Output::Csv(w) => Ok(w.write_record(acled_row(atlas, hit, with_distance))?),
-            Output::GeoJson { w, first } => {
+            Output::GeoJson { w, first, out } => {
                 if !std::mem::take(first) {
                     w.write_all(b",\n")?;
                 }
-                let mut out = Vec::with_capacity(2048);
-                features::write_event(&mut out, atlas, hit);
-                w.write_all(&out)
+                out.clear();
+                features::write_event(out, atlas, hit);
+                w.write_all(out)
             }
         }
     }
@@ -383,7 +393,7 @@ impl<W: Write> Output<W> {
     fn feature(&mut self, f: &Value, columns: &[String]) -> std::io::Result<()> {
         match self {
             Output::Csv(w) => Ok(w.write_record(columns.iter().map(|c| feature_cell(f, c)))?),
-            Output::GeoJson { w, first } => {
+            Output::GeoJson { w, first, .. } => {
                 if !std::mem::take(first) {
                     w.write_all(b",\n")?;
                 }

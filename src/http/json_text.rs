@@ -35,6 +35,15 @@ pub fn write_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(out, value);
 }
 
+/// Appends `object` (anything serde_json writes as a JSON object) without its closing
+/// brace, for members to follow: a collection's head, then its features.
+pub fn write_open_object<T: Serialize + ?Sized>(out: &mut Vec<u8>, object: &T) {
+    let start = out.len();
+    write_value(out, object);
+    debug_assert!(out.len() > start && out[start] == b'{' && out.last() == Some(&b'}'));
+    out.pop();
+}
+
 /// Eight copies of byte `b`.
 const fn splat(b: u8) -> u64 {
     u64::from_ne_bytes([b; 8])
@@ -118,6 +127,23 @@ mod tests {
                 serde_json::to_string(s).unwrap(),
                 "{s:?}"
             );
+        }
+    }
+
+    /// An object opened this way and closed by hand is the object with the members added.
+    #[test]
+    fn an_open_object_takes_more_members() {
+        for head in [
+            serde_json::json!({"a": 1}),
+            serde_json::json!({"a": 1, "b": "}"}),
+        ] {
+            let mut out = b"[".to_vec();
+            write_open_object(&mut out, &head);
+            out.extend_from_slice(br#","x":[]}]"#);
+            let mut want = head.clone();
+            want["x"] = serde_json::json!([]);
+            let got: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(got, serde_json::json!([want]));
         }
     }
 

@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate};
 use super::props::{PropKind, Queryable};
 
 use crate::atlas::Atlas;
-use crate::grid::{EventGrid, SlotTest};
+use crate::grid::{EventGrid, Slot, SlotTest};
 use crate::model::{Event, LonLat, RegionIdx, Word};
 use crate::text::fold;
 use std::ops::Range;
@@ -297,13 +297,13 @@ pub enum SlotFilter<'a> {
 }
 
 impl SlotFilter<'_> {
-    /// Whether slot `j` passes.
+    /// Whether slot `s` passes.
     #[inline]
-    pub fn keeps(&self, grid: &EventGrid, j: usize) -> bool {
+    pub fn keeps(&self, s: &Slot) -> bool {
         match self {
             SlotFilter::Everything => true,
-            SlotFilter::Slots(t) => t.matches(&grid.slot(j)),
-            SlotFilter::Events(m) => m.matches(grid.slot(j).event),
+            SlotFilter::Slots(t) => t.matches(s),
+            SlotFilter::Events(m) => m.matches(s.event),
         }
     }
 

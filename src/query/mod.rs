@@ -279,7 +279,8 @@ pub fn near_page(
     for span in grid.disk(center, r) {
         total += keep.count(grid, span.inside);
         for j in span.edge.into_iter().flatten() {
-            if keep.keeps(grid, j) && test.inside(grid.slot(j).event, grid.pos(j)).is_some() {
+            let s = grid.slot(j);
+            if keep.keeps(&s) && test.inside(s.event, grid.pos(j)).is_some() {
                 total += 1;
             }
         }

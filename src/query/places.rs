@@ -19,6 +19,31 @@ fn match_rank(name: &str, q: &str) -> Option<u8> {
     }
 }
 
+/// How well a place matches: (rank of its best-matching name, whether that is an
+/// alternate name, larger population first); lower is better.
+type Score = (u8, bool, std::cmp::Reverse<u64>);
+
+/// The places some name of which `rank` accepts against the folded `q`, with their scores.
+fn scored<'a>(
+    atlas: &'a Atlas,
+    q: &'a str,
+    rank: impl Fn(&str, &str) -> Option<u8> + 'a,
+) -> impl Iterator<Item = (Score, usize)> + 'a {
+    atlas
+        .place_keys()
+        .iter()
+        .enumerate()
+        .filter_map(move |(i, keys)| {
+            let (r, alt) = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(k, name)| rank(name, q).map(|r| (r, k > 0)))
+                .min()?;
+            let pop = atlas.places()[i].population.unwrap_or(0);
+            Some(((r, alt, std::cmp::Reverse(pop)), i))
+        })
+}
+
 /// Places whose name or an alternate name matches `q`, best first: exact, then prefix,
 /// then word prefix, then substring; a match on the main name beats one on an alternate;
 /// larger towns first among equals.
@@ -27,46 +52,22 @@ pub fn search(atlas: &Atlas, q: &str) -> Vec<usize> {
     if q.is_empty() {
         return Vec::new();
     }
-    // (match rank, matched an alternate name, larger population first) per place.
-    type Score = (u8, bool, std::cmp::Reverse<u64>);
-    let mut ranked: Vec<(Score, usize)> = atlas
-        .place_keys()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, keys)| {
-            let (rank, alt) = keys
-                .iter()
-                .enumerate()
-                .filter_map(|(k, name)| match_rank(name, &q).map(|r| (r, k > 0)))
-                .min()?;
-            let pop = atlas.places()[i].population.unwrap_or(0);
-            Some(((rank, alt, std::cmp::Reverse(pop)), i))
-        })
-        .collect();
+    let mut ranked: Vec<(Score, usize)> = scored(atlas, &q, match_rank).collect();
     ranked.sort();
     ranked.into_iter().map(|(_, i)| i).collect()
 }
 
 /// The place a user means by `name`: an exact (folded) match of its name, else of an
 /// alternate name; among several, the larger town. The first of [`search`]'s answers
-/// when that matches exactly, found without ranking every partial match (every near
-/// query names a place: the ranking was 3% of one).
+/// when that matches exactly, found by scoring exact matches only (every near query
+/// names a place: ranking every partial match was 3% of one).
 ///
 /// # Errors
 /// [`QueryError::UnknownPlace`] with up to five close names when none matches exactly.
 pub fn resolve(atlas: &Atlas, name: &str) -> Result<usize, QueryError> {
     let q = fold(name);
-    let exact = atlas
-        .place_keys()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, keys)| {
-            let alternate = keys.iter().position(|k| *k == q)? > 0;
-            let pop = atlas.places()[i].population.unwrap_or(0);
-            Some(((alternate, std::cmp::Reverse(pop)), i))
-        })
-        .min();
-    if let Some((_, i)) = exact {
+    let exact = |name: &str, q: &str| (name == q).then_some(0);
+    if let Some((_, i)) = scored(atlas, &q, exact).min() {
         return Ok(i);
     }
     Err(QueryError::UnknownPlace {

@@ -263,7 +263,7 @@ fn members<'a>(atlas: &'a Atlas, m: &Matcher, t: TileCoord) -> Vec<Member<'a>> {
         if !t.contains(w) || atlas.is_hidden(s.event) {
             continue;
         }
-        if keep.keeps(grid, j) {
+        if keep.keeps(&s) {
             members.push(Member {
                 event: s.event,
                 w,

@@ -3,7 +3,7 @@
 //! as a test). `SAHEL_BENCH_EVENTS=N` overrides the size.
 //!
 //!     cargo bench --bench atlas
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
@@ -58,8 +58,11 @@ fn events_file() -> PathBuf {
 }
 
 fn load() -> Atlas {
+    let file = events_file();
     let sources = EventSources {
-        extra_files: vec![events_file()],
+        // Notes kept on disk, as a server with a saved base keeps them.
+        notes_dir: file.parent().map(Path::to_path_buf),
+        extra_files: vec![file],
         skip_shipped: false,
     };
     Atlas::build(load_dataset(&geodata(), &sources).unwrap())

@@ -76,7 +76,7 @@ fn import_file(
         _ => 0,
     };
     let started = Instant::now();
-    let events = load_events_file(&path, &mut Interner::default())?;
+    let events = load_events_file(&path, &mut Interner::default(), None)?;
     let total = events.len() as u64;
     if from > 0 {
         tracing::info!(file = %key, from, total, "resuming");

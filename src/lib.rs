@@ -18,6 +18,7 @@ pub mod live;
 pub mod load;
 pub mod memory;
 pub mod model;
+pub mod notes;
 pub mod pip;
 pub mod plain_io;
 pub mod progress;

@@ -221,6 +221,7 @@ fn sources(args: &DataArgs) -> Sources {
         events: EventSources {
             extra_files: args.events.clone(),
             skip_shipped: args.no_shipped_events,
+            notes_dir: None,
         },
         saved: None,
     }
@@ -473,10 +474,14 @@ fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
 fn open_live(data: &DataArgs, store: &str, saved: Option<PathBuf>) -> Result<Live, CliError> {
     let store = sahel_atlas::store::open(store)?;
     tracing::info!(store = %store.name(), shared = store.shared(), "store opened");
-    let sources = Sources {
-        saved,
-        ..sources(data)
-    };
+    let mut sources = sources(data);
+    // The notes of the files are kept beside the saved base, as they are once read
+    // back from it.
+    sources.events.notes_dir = saved.as_deref().map(|base| match base.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    });
+    sources.saved = saved;
     Ok(Live::open(sources, store)?)
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use geo::{Geometry, MultiPolygon};
 
+pub use crate::notes::Notes;
 pub use crate::words::Word;
 
 /// Index of a region in `Atlas::regions`.
@@ -126,53 +127,6 @@ pub struct Event {
     pub source: Word,
     pub notes: Notes,
     pub pos: LonLat,
-}
-
-/// An event's notes: text of its own, or a span of a saved base's file (see
-/// `atlas::saved`), paged in when shown. Notes are most of an event's bytes and rarely
-/// read, so the events read back from a saved base leave them in the file.
-#[derive(Clone)]
-pub enum Notes {
-    Own(Arc<str>),
-    /// Bytes `at..at + len` of a mapped file; checked as UTF-8 when read (a file damaged
-    /// there reads as empty notes).
-    Mapped {
-        file: Arc<memmap2::Mmap>,
-        at: u64,
-        len: u32,
-    },
-}
-
-impl std::ops::Deref for Notes {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match self {
-            Notes::Own(s) => s,
-            Notes::Mapped { file, at, len } => file
-                .get(*at as usize..*at as usize + *len as usize)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or(""),
-        }
-    }
-}
-
-impl std::fmt::Debug for Notes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl From<&str> for Notes {
-    fn from(s: &str) -> Notes {
-        Notes::Own(s.into())
-    }
-}
-
-impl From<String> for Notes {
-    fn from(s: String) -> Notes {
-        Notes::Own(s.into())
-    }
 }
 
 /// A feature of a base-map layer (country outline, neighbours, rivers, lakes).

@@ -475,6 +475,8 @@ pub fn test_atlas(n: u64, seed: u64) -> Atlas {
     let sources = EventSources {
         extra_files: vec![file.clone()],
         skip_shipped: false,
+        // As a server keeps them, so that saves copy notes from a spill file.
+        notes_dir: Some(std::env::temp_dir()),
     };
     let atlas = Atlas::build(load_dataset(&data, &sources).unwrap());
     std::fs::remove_file(file).unwrap();

@@ -240,3 +240,87 @@ fn a_restart_reads_the_saved_base_until_a_file_changes() {
     assert_eq!(third.get("/api/events/ADDED1").status, 200);
     assert_eq!(third.get(&format!("/api/events/{id}")).status, 200);
 }
+
+/// Every event's id and notes, as a CSV download (`f=csv`) or an events file has them,
+/// read with the `csv` crate.
+fn notes_by_id(text: &[u8]) -> Vec<(String, String)> {
+    let mut r = csv::Reader::from_reader(text);
+    let header = r.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (id, notes) = (col("event_id_cnty"), col("notes"));
+    let mut all: Vec<(String, String)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec[id].to_string(), rec[notes].to_string())
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// The notes a server shows are the file's: on a first start, when they are kept in an
+/// unlinked spill file beside the saved base (which leaves nothing behind), and after a
+/// restart, when they are read from the saved base.
+#[test]
+fn notes_are_shown_as_the_file_has_them() {
+    // Over 16 MB, so read in pieces, each spilling its own notes.
+    let generated = common::synthetic_events("notes-file", 40_000, 9);
+    let mut events = csv::Reader::from_path(&generated).unwrap();
+    let header = events.headers().unwrap().clone();
+    let notes_col = header.iter().position(|h| h == "notes").unwrap();
+    let odd = [
+        "",
+        "\"Quoted\", with commas, and\na line break\r\nor two",
+        "Tombouctou – Ménaka: ségou 🙂 \u{2028} end",
+    ];
+    let file = common::scratch("notes-events").join("events.csv");
+    let mut out = csv::Writer::from_path(&file).unwrap();
+    out.write_record(&header).unwrap();
+    for (i, rec) in events.records().enumerate() {
+        let rec = rec.unwrap();
+        let row: Vec<&str> = (0..rec.len())
+            .map(|c| match c {
+                c if c == notes_col && i % 37 == 0 => odd[i / 37 % odd.len()],
+                c => &rec[c],
+            })
+            .collect();
+        out.write_record(&row).unwrap();
+    }
+    out.flush().unwrap();
+    drop(out);
+    let expected = notes_by_id(&std::fs::read(&file).unwrap());
+    assert_eq!(expected.len(), 40_000);
+
+    let dir = common::scratch("notes-store");
+    let store = dir.join("events.gpkg");
+    let start = || {
+        Server::start(&[
+            "--store",
+            path_str(&store),
+            "--events",
+            path_str(&file),
+            "--no-shipped-events",
+        ])
+    };
+    let shown = |s: &Server| {
+        let r = s.get("/api/events?f=csv");
+        assert_eq!(r.status, 200);
+        notes_by_id(r.body.as_bytes())
+    };
+    let first = start();
+    assert_eq!(wait_saved(&first)["base"]["from"], "files");
+    assert!(shown(&first) == expected, "first start");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("events.gpkg"))
+        .collect();
+    names.sort();
+    assert_eq!(names, Vec::<String>::new(), "files left beside the store");
+    drop(first);
+
+    let second = start();
+    assert_eq!(second.json("/healthz")["base"]["from"], "saved");
+    assert!(shown(&second) == expected, "restart");
+}

@@ -109,7 +109,7 @@ fn replicas_share_writes_through_postgis() {
     let url = pg.url();
     let shipped = geodata().join("events.csv");
     let first = import(&url, &shipped);
-    let n = load_events_file(&shipped, &mut Interner::default())
+    let n = load_events_file(&shipped, &mut Interner::default(), None)
         .unwrap()
         .len() as u64;
     assert!(
@@ -206,7 +206,7 @@ fn replicas_share_writes_through_postgis() {
 fn resumes(spec: &str, dir: &std::path::Path) {
     let file = dir.join("events.csv");
     std::fs::copy(geodata().join("events.csv"), &file).unwrap();
-    let events = load_events_file(&file, &mut Interner::default()).unwrap();
+    let events = load_events_file(&file, &mut Interner::default(), None).unwrap();
     let n = events.len() as u64;
     let store = sahel_atlas::store::open(spec).unwrap();
     let key = std::fs::canonicalize(&file).unwrap().display().to_string();

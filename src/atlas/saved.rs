@@ -29,6 +29,7 @@ use super::ids::IdIndex;
 use super::points::PointIndex;
 use crate::grid::EventGrid;
 use crate::model::{Event, LonLat, Notes, RegionIdx, Word};
+use crate::notes::{NotesFile, NotesWriter};
 use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 const MAGIC: &[u8; 16] = b"SAHEL-ATLAS-BASE";
@@ -135,12 +136,11 @@ pub(super) fn save(
         write_body(base, &mut w)?;
         let sum = w.finish()?;
         let checked = file.stream_position()? - HEAD;
-        let mut notes = io::BufWriter::with_capacity(1 << 20, &mut file);
+        let mut notes = NotesWriter::new(io::BufWriter::with_capacity(1 << 20, &mut file));
         for e in &base.events {
-            notes.write_all(e.notes.as_bytes())?;
+            notes.push(&e.notes)?;
         }
-        notes.flush()?;
-        drop(notes);
+        notes.finish()?.flush()?;
         file.write_all(&checked.to_le_bytes())?;
         file.write_all(&sum.to_le_bytes())?;
         file.sync_all()?;
@@ -196,9 +196,9 @@ pub(super) fn open(
     };
     // SAFETY: the file is only ever replaced by a rename, never written in place, so the
     // mapping keeps the bytes that were checked; a note that is not UTF-8 reads as empty.
-    let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(&err)?);
+    let mapped = unsafe { NotesFile::map(file.try_clone().map_err(&err)?) };
     let notes = Tail {
-        map,
+        file: Arc::new(mapped.map_err(&err)?),
         start: HEAD + checked,
         end: len - 16,
     };
@@ -213,7 +213,7 @@ pub(super) fn open(
 
 /// Where the notes lie in a mapped saved file.
 struct Tail {
-    map: Arc<memmap2::Mmap>,
+    file: Arc<NotesFile>,
     start: u64,
     end: u64,
 }
@@ -347,7 +347,7 @@ fn write_events<W: Write>(events: &[Event], w: &mut PlainWriter<W>) -> io::Resul
     w.array(&precision)?;
     w.array(&events.iter().map(|e| e.pos).collect::<Vec<LonLat>>())?;
     w.array(&column(&|e| e.id.len() as u32))?;
-    w.array(&column(&|e| e.notes.len() as u32))?;
+    w.array(&column(&|e| e.notes.stored_len()))?;
     for e in events {
         w.raw_text(&e.id)?;
     }
@@ -452,7 +452,7 @@ impl EventColumns {
                 fatalities: self.fatalities[k],
                 source,
                 notes: Notes::Mapped {
-                    file: notes.map.clone(),
+                    file: notes.file.clone(),
                     at: notes_at,
                     len: self.notes_len[k],
                 },

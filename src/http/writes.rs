@@ -16,6 +16,7 @@ use super::{JSON, Request, json_response};
 use crate::live::{WriteError, Written};
 use crate::load::{LoadError, Location, read_events_csv, read_events_geojson};
 use crate::model::Event;
+use crate::notes::NoteSink;
 use crate::store::Change;
 use crate::words::Interner;
 
@@ -106,7 +107,11 @@ fn body_events(r: &Request, id: Option<&str>) -> Result<Vec<Event>, Problem> {
             };
             read_events_geojson(&text, source, &mut interner, MAX_RECORD_ERRORS)
         }
-        "text/csv" => read_events_csv(r.body, source, &mut interner, MAX_RECORD_ERRORS),
+        "text/csv" => {
+            // Written events keep their notes on the heap (see `crate::notes`).
+            let read = (&mut interner, &mut NoteSink::heap());
+            read_events_csv(r.body, source, read, MAX_RECORD_ERRORS)
+        }
         other => {
             return Err(Problem::new(
                 ProblemKind::UnsupportedMediaType,

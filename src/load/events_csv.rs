@@ -10,7 +10,8 @@ use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
 
 use super::{LoadError, Location};
-use crate::model::{Event, LonLat};
+use crate::model::{Event, LonLat, Notes};
+use crate::notes::NoteSink;
 use crate::words::Interner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +64,7 @@ impl EventFormat {
 pub fn read_events_csv(
     input: impl std::io::Read,
     path: &Path,
-    interner: &mut Interner,
+    (interner, notes): (&mut Interner, &mut NoteSink),
     max_errors: usize,
 ) -> Result<Vec<Event>, Vec<LoadError>> {
     let lines = Rc::new(RefCell::new(Newlines::default()));
@@ -87,7 +88,13 @@ pub fn read_events_csv(
         }
         Err(e) => Err(csv_error(e)),
     };
-    events_of_records(&header, next, path, (interner, IdCheck::Here), max_errors)
+    events_of_records(
+        &header,
+        next,
+        path,
+        (interner, IdCheck::Here, notes),
+        max_errors,
+    )
 }
 
 /// Column names as written, without a UTF-8 byte-order mark or surrounding spaces.
@@ -170,7 +177,7 @@ pub(super) fn events_of_records(
     header: &csv::StringRecord,
     mut next: impl FnMut(&mut csv::StringRecord) -> Result<Option<Location>, LoadError>,
     path: &Path,
-    (interner, ids): (&mut Interner, IdCheck),
+    (interner, ids, notes): (&mut Interner, IdCheck, &mut NoteSink),
     max_errors: usize,
 ) -> Result<Vec<Event>, Vec<LoadError>> {
     let format = EventFormat::detect(header).ok_or_else(|| {
@@ -206,8 +213,8 @@ pub(super) fn events_of_records(
             at,
         };
         let event = match format {
-            EventFormat::Acled => acled_event(&row, interner),
-            EventFormat::Ucdp => ucdp_event(&row, interner),
+            EventFormat::Acled => acled_event(&row, interner, notes),
+            EventFormat::Ucdp => ucdp_event(&row, interner, notes),
         };
         match event {
             Ok(event) => {
@@ -352,6 +359,12 @@ impl Row<'_> {
         })
     }
 
+    /// `text` kept as the event's notes by `sink`.
+    fn notes(&self, sink: &mut NoteSink, text: &str) -> Result<Notes, LoadError> {
+        sink.keep(text)
+            .map_err(|e| self.err("notes", format!("cannot write to the spill file: {e}")))
+    }
+
     fn pos(&self) -> Result<LonLat, LoadError> {
         Ok(LonLat::new(
             self.coordinate("longitude", 180.0)?,
@@ -388,7 +401,11 @@ pub fn parse_event_date(raw: &str) -> Option<NaiveDate> {
         .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
 }
 
-fn acled_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
+fn acled_event(
+    row: &Row,
+    interner: &mut Interner,
+    notes: &mut NoteSink,
+) -> Result<Event, LoadError> {
     let id = row.required("event_id_cnty")?;
     let date = row.date("event_date")?;
     let year = row.get("year");
@@ -424,7 +441,7 @@ fn acled_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         geo_precision,
         fatalities: row.count("fatalities")?,
         source: interner.intern(row.get("source")),
-        notes: row.get("notes").into(),
+        notes: row.notes(notes, row.get("notes"))?,
         pos: row.pos()?,
     })
 }
@@ -439,7 +456,7 @@ fn ucdp_violence_type(code: &str) -> Option<&'static str> {
     }
 }
 
-fn ucdp_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
+fn ucdp_event(row: &Row, interner: &mut Interner, sink: &mut NoteSink) -> Result<Event, LoadError> {
     let id = row.required("id")?;
     let date = row.date("date_start")?;
     let code = row.required("type_of_violence")?;
@@ -473,7 +490,7 @@ fn ucdp_event(row: &Row, interner: &mut Interner) -> Result<Event, LoadError> {
         geo_precision,
         fatalities: row.count("best")?,
         source: interner.intern(row.get("source_article")),
-        notes: notes.into(),
+        notes: row.notes(sink, &notes)?,
         pos: row.pos()?,
     })
 }
@@ -503,7 +520,8 @@ mod line_tests {
     /// The lines of the first problem found in `text`, read as an ACLED export.
     fn bad_lines(text: &str) -> Vec<String> {
         let mut interner = Interner::default();
-        let errors = read_events_csv(text.as_bytes(), Path::new("t.csv"), &mut interner, 10)
+        let read = (&mut interner, &mut NoteSink::heap());
+        let errors = read_events_csv(text.as_bytes(), Path::new("t.csv"), read, 10)
             .expect_err("has a bad record");
         errors.iter().map(|e| e.to_string()).collect()
     }

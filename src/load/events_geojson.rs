@@ -12,6 +12,7 @@ use super::events_csv::IdCheck;
 use super::events_csv::{ACLED_REQUIRED, UCDP_REQUIRED, events_of_records};
 use super::{LoadError, Location};
 use crate::model::Event;
+use crate::notes::NoteSink;
 use crate::words::Interner;
 
 /// Reads the events of a GeoJSON Feature or FeatureCollection (`path` names it in errors):
@@ -61,7 +62,8 @@ pub fn read_events_geojson(
             .map_err(|(field, problem)| LoadError::at(path, at.clone(), field, problem))?;
         Ok(Some(at))
     };
-    events_of_records(&header, next, path, (interner, IdCheck::Here), max_errors)
+    let read = (interner, IdCheck::Here, &mut NoteSink::heap());
+    events_of_records(&header, next, path, read, max_errors)
 }
 
 /// One feature's values in `names` order, then longitude and latitude.

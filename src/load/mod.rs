@@ -80,6 +80,9 @@ pub struct Dataset {
 pub struct EventSources {
     pub extra_files: Vec<PathBuf>,
     pub skip_shipped: bool,
+    /// Where the events' notes are kept while they are served, off the heap (see
+    /// [`crate::notes`]); `None`: on the heap.
+    pub notes_dir: Option<PathBuf>,
 }
 
 impl EventSources {
@@ -102,7 +105,11 @@ pub fn load_dataset(dir: &Path, sources: &EventSources) -> Result<Dataset, LoadE
     let mut events = Vec::new();
     let mut ends = Vec::new();
     for file in &event_files {
-        events.extend(load_events_file(file, &mut interner)?);
+        events.extend(load_events_file(
+            file,
+            &mut interner,
+            sources.notes_dir.as_deref(),
+        )?);
         ends.push(events.len());
     }
     // Each file's own ids are checked as it is read.

@@ -13,6 +13,7 @@ use super::events_csv::{
 };
 use super::{LoadError, Location};
 use crate::model::Event;
+use crate::notes::{NoteSink, spill_file};
 use crate::words::Interner;
 
 /// Below this size one thread reads the file: splitting would not pay.
@@ -26,29 +27,37 @@ struct Piece {
     lines_before: u64,
 }
 
-/// Reads one ACLED or UCDP GED CSV file, in pieces on every core when it is large.
-pub fn load_events_file(path: &Path, interner: &mut Interner) -> Result<Vec<Event>, LoadError> {
+/// Reads one ACLED or UCDP GED CSV file, in pieces on every core when it is large. With
+/// `notes_dir`, the events' notes are kept in a spill file there rather than on the heap
+/// (see [`crate::notes`]).
+pub fn load_events_file(
+    path: &Path,
+    interner: &mut Interner,
+    notes_dir: Option<&Path>,
+) -> Result<Vec<Event>, LoadError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    load_in_pieces(path, interner, threads, SPLIT_MIN_BYTES)
+    load_in_pieces(path, (interner, notes_dir), threads, SPLIT_MIN_BYTES)
 }
 
 /// [`load_events_file`] with `threads` pieces for files of `min_bytes` or more.
 fn load_in_pieces(
     path: &Path,
-    interner: &mut Interner,
+    (interner, notes_dir): (&mut Interner, Option<&Path>),
     threads: usize,
     min_bytes: u64,
 ) -> Result<Vec<Event>, LoadError> {
     let len = open(path)?.metadata().map_or(0, |m| m.len());
+    // Each piece's notes fit in the bytes of its records.
+    let spill = notes_dir.and_then(|dir| spill_file(dir, len));
     if len < min_bytes || threads < 2 {
-        return read_in_one(path, interner);
+        return read_in_one(path, interner, NoteSink::spill(spill, 0..len));
     }
     // The header, and where the first record starts.
     let mut reader = csv::ReaderBuilder::new().from_reader(BufReader::new(open(path)?));
     let header = match reader.headers() {
         Ok(h) => clean_header(h),
         // Let the one-thread reader word the error.
-        Err(_) => return read_in_one(path, interner),
+        Err(_) => return read_in_one(path, interner, NoteSink::heap()),
     };
     let first = Piece {
         bytes: reader.position().byte()..len,
@@ -58,7 +67,10 @@ fn load_in_pieces(
     let read = std::thread::scope(|s| {
         let workers: Vec<_> = pieces
             .iter()
-            .map(|p| s.spawn(|| read_piece(path, &header, p)))
+            .map(|p| {
+                let notes = NoteSink::spill(spill.clone(), p.bytes.clone());
+                s.spawn(|| read_piece(path, &header, p, notes))
+            })
             .collect();
         workers
             .into_iter()
@@ -72,7 +84,7 @@ fn load_in_pieces(
     // The pieces do not check their ids (see `IdCheck`); on a repeat the one-thread
     // reader names both lines.
     if let Some((_, again)) = super::repeated_id(events.len(), |i| &events[i].id) {
-        read_in_one(path, interner)?;
+        read_in_one(path, interner, NoteSink::heap())?;
         return Err(LoadError::file(
             path,
             format!("event id {:?} is used twice", events[again].id),
@@ -86,9 +98,23 @@ fn open(path: &Path) -> Result<File, LoadError> {
 }
 
 /// Reads the file on one thread, stopping at its first problem.
-pub(super) fn read_in_one(path: &Path, interner: &mut Interner) -> Result<Vec<Event>, LoadError> {
+fn read_in_one(
+    path: &Path,
+    interner: &mut Interner,
+    mut notes: NoteSink,
+) -> Result<Vec<Event>, LoadError> {
     let input = BufReader::with_capacity(1 << 20, open(path)?);
-    read_events_csv(input, path, interner, 1).map_err(|mut e| e.swap_remove(0))
+    let events = read_events_csv(input, path, (interner, &mut notes), 1)
+        .map_err(|mut e| e.swap_remove(0))?;
+    notes.finish().map_err(|e| notes_unwritten(path, e))?;
+    Ok(events)
+}
+
+fn notes_unwritten(path: &Path, e: std::io::Error) -> LoadError {
+    LoadError::file(
+        path,
+        format!("cannot write its notes to the spill file: {e}"),
+    )
 }
 
 /// Splits `whole` into about `n` pieces at record starts: newlines with an even number
@@ -190,6 +216,7 @@ fn read_piece(
     path: &Path,
     header: &csv::StringRecord,
     piece: &Piece,
+    mut notes: NoteSink,
 ) -> Result<Vec<Event>, LoadError> {
     let io_error = |e: std::io::Error| LoadError::file(path, format!("cannot read: {e}"));
     let mut file = File::open(path).map_err(io_error)?;
@@ -230,13 +257,17 @@ fn read_piece(
     // value new to the piece takes the vocabulary's lock. `load_dataset` checks the ids
     // of the whole file.
     let mut interner = Interner::default();
-    events_of_records(header, next, path, (&mut interner, IdCheck::ByCaller), 1)
-        .map_err(|mut e| e.swap_remove(0))
+    let read = (&mut interner, IdCheck::ByCaller, &mut notes);
+    let events =
+        events_of_records(header, next, path, read, 1).map_err(|mut e| e.swap_remove(0))?;
+    notes.finish().map_err(|e| notes_unwritten(path, e))?;
+    Ok(events)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Notes;
 
     /// Every split lands on a record start: a file of records with quoted newlines and
     /// escaped quotes, split every way, reads back the same records and lines.
@@ -310,18 +341,36 @@ mod tests {
     fn pieces_read_like_one_thread() {
         let text: String = HEADER.to_string() + &(0..300).map(row).collect::<String>();
         let file = temp_csv("pieces", &text);
-        let one = load_in_pieces(&file, &mut Interner::default(), 1, 0).unwrap();
-        for threads in [2, 3, 7] {
-            let many = load_in_pieces(&file, &mut Interner::default(), threads, 0).unwrap();
+        let one = load_in_pieces(&file, (&mut Interner::default(), None), 1, 0).unwrap();
+        assert!(one.iter().all(|e| matches!(e.notes, Notes::Own(_))));
+        let spill = file.with_extension("notes");
+        for threads in [1, 2, 3, 7] {
+            let many = load_in_pieces(&file, (&mut Interner::default(), None), threads, 0).unwrap();
             assert_eq!(format!("{many:?}"), format!("{one:?}"), "{threads} threads");
+            // The notes kept in a spill file read the same.
+            let read = (&mut Interner::default(), Some(spill.as_path()));
+            let spilled = load_in_pieces(&file, read, threads, 0).unwrap();
+            assert_eq!(
+                format!("{spilled:?}"),
+                format!("{one:?}"),
+                "{threads} threads"
+            );
+            assert!(
+                spilled
+                    .iter()
+                    .all(|e| matches!(e.notes, Notes::Mapped { .. }))
+            );
+            assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0, "unlinked");
         }
+        std::fs::remove_dir(spill).unwrap();
         assert_eq!(one.len(), 300);
         // Each record takes two lines: record i starts on line 2 + 2i.
         let mut bad = text.clone();
         bad = bad.replace("MLI250,2019-03-27", "MLI250,2019-13-27");
         std::fs::write(&file, &bad).unwrap();
         for threads in [1, 2, 3] {
-            let e = load_in_pieces(&file, &mut Interner::default(), threads, 0).unwrap_err();
+            let e =
+                load_in_pieces(&file, (&mut Interner::default(), None), threads, 0).unwrap_err();
             assert_eq!(e.location, Location::Line(502), "{threads} threads: {e}");
             assert_eq!(e.field.as_deref(), Some("event_date"));
         }
@@ -329,7 +378,8 @@ mod tests {
         short = short.replace("MLI260,", "");
         std::fs::write(&file, &short).unwrap();
         for threads in [1, 2, 3] {
-            let e = load_in_pieces(&file, &mut Interner::default(), threads, 0).unwrap_err();
+            let e =
+                load_in_pieces(&file, (&mut Interner::default(), None), threads, 0).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 format!(
@@ -354,7 +404,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&file, HEADER.to_string() + &rows).unwrap();
         for threads in [1, 2, 3] {
-            let e = load_in_pieces(&file, &mut Interner::default(), threads, 0).unwrap_err();
+            let e =
+                load_in_pieces(&file, (&mut Interner::default(), None), threads, 0).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 format!(

@@ -190,7 +190,8 @@ pub fn spill_file(dir: &Path, len: u64) -> Option<Arc<NotesFile>> {
     }
 }
 
-/// Gives `file` `len` bytes of disk space.
+/// Gives `file` `len` bytes of disk space. On a file system that cannot reserve space the
+/// file is only made that long: a full disk then fails the load, naming the file read.
 fn reserve(file: &File, len: u64) -> io::Result<()> {
     file.set_len(len)?;
     if len == 0 {
@@ -198,9 +199,12 @@ fn reserve(file: &File, len: u64) -> io::Result<()> {
     }
     let fd = std::os::fd::AsRawFd::as_raw_fd(file);
     // SAFETY: fallocate only reads its integer arguments; `fd` is open for writing.
-    match unsafe { libc::fallocate(fd, 0, 0, len as libc::off_t) } {
-        0 => Ok(()),
-        _ => Err(io::Error::last_os_error()),
+    if unsafe { libc::fallocate(fd, 0, 0, len as libc::off_t) } == 0 {
+        return Ok(());
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
+        e => Err(e),
     }
 }
 
@@ -386,15 +390,24 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
-    /// Without a spill directory that can be written, notes are kept on the heap.
+    /// Without a spill directory that can be written, or the space asked for, notes are
+    /// kept on the heap, and no file is left behind.
     #[test]
     fn no_spill_file_keeps_notes_on_the_heap() {
-        let d = dir("not-a-dir");
+        let d = dir("no-spill");
         let blocked = d.join("file");
         std::fs::write(&blocked, "").unwrap();
-        let file = spill_file(&blocked, 10);
-        assert!(file.is_none());
-        let mut sink = NoteSink::spill(file, 0..10);
+        assert!(spill_file(&blocked, 10).is_none(), "not a directory");
+        assert!(
+            spill_file(&d, 1 << 62).is_none(),
+            "more space than any disk"
+        );
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["file"]);
+        let mut sink = NoteSink::spill(None, 0..10);
         assert!(matches!(sink.keep("a note").unwrap(), Notes::Own(_)));
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -47,7 +47,9 @@ fn load_in_pieces(
     min_bytes: u64,
 ) -> Result<Vec<Event>, LoadError> {
     let len = open(path)?.metadata().map_or(0, |m| m.len());
-    // Each piece's notes fit in the bytes of its records.
+    // A piece's notes go to the span of the spill that its bytes take in the file: an
+    // ACLED note is text of its record, so they fit (a note that does not, as a UCDP
+    // one written from several fields may not, is kept on the heap).
     let spill = notes_dir.and_then(|dir| spill_file(dir, len));
     if len < min_bytes || threads < 2 {
         return read_in_one(path, interner, NoteSink::spill(spill, 0..len));

@@ -240,7 +240,7 @@ fn write_body<W: Write>(base: &EventIndex, w: &mut PlainWriter<W>) -> io::Result
     base.indexes.ids.save(w)
 }
 
-fn read_body<R: Read>(
+fn read_body<R: Read + Send>(
     r: &mut PlainReader<R>,
     notes: &Tail,
     n_regions: usize,
@@ -248,11 +248,14 @@ fn read_body<R: Read>(
     let columns = EventColumns::read(r, notes)?;
     let n = columns.len();
     // The events are put together on one core while the indexes are read on another:
-    // both are mostly the kernel handing out fresh pages.
+    // both are mostly the kernel handing out fresh pages. The events, with an allocation
+    // for each id, are put together on the calling thread: at start-up that is the main
+    // thread, whose arena grows by `brk`, where a spawned thread's grows by `mprotect`
+    // calls (10M events: 1.9-2.1 s -> 1.65-1.85 s).
     let (events, indexes) = std::thread::scope(|s| {
-        let events = s.spawn(|| columns.into_events(notes));
-        let indexes = read_indexes(r, n, n_regions);
-        (events.join().expect("events put together"), indexes)
+        let indexes = s.spawn(|| read_indexes(r, n, n_regions));
+        let events = columns.into_events(notes);
+        (events, indexes.join().expect("indexes read"))
     });
     Ok(EventIndex::assemble(events?, indexes?, n_regions))
 }

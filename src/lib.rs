@@ -8,23 +8,13 @@
 
 pub mod archive;
 pub mod atlas;
-pub mod export;
 pub mod geodesy;
-pub mod grid;
-pub mod gzip;
 pub mod http;
-pub mod import;
 pub mod live;
 pub mod load;
-pub mod memory;
 pub mod model;
-pub mod notes;
-pub mod pip;
-pub mod plain_io;
-pub mod progress;
 pub mod query;
 pub mod store;
+pub mod support;
 pub mod synth;
-pub mod text;
 pub mod tiles;
-pub mod words;

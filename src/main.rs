@@ -9,18 +9,18 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use sahel_atlas::archive::Archive;
+use sahel_atlas::archive::{ArchiveFormat, ExportError, ExportSpec, export_tiles};
 use sahel_atlas::atlas::Atlas;
-use sahel_atlas::export::{ArchiveFormat, ExportError, ExportSpec, export_tiles};
 use sahel_atlas::http::archives::{self, Archives, Served};
 use sahel_atlas::http::download::DownloadLimits;
 use sahel_atlas::http::params::queries::TileQuery;
 use sahel_atlas::http::server::ConnectionLimits;
 use sahel_atlas::http::shed::ShedLimits;
 use sahel_atlas::http::{AppState, Config, serve};
-use sahel_atlas::import::{ImportError, import_files};
 use sahel_atlas::live::{Live, LoadFailed, Sources, read_atlas};
 use sahel_atlas::load::{Dataset, EventSources, LoadError, load_places, load_regions};
 use sahel_atlas::store::StoreError;
+use sahel_atlas::store::import::{ImportError, import_files};
 use sahel_atlas::tiles::TileSource;
 
 #[derive(Parser)]
@@ -291,7 +291,7 @@ enum CliError {
 }
 
 fn main() -> ExitCode {
-    sahel_atlas::memory::tune_allocator();
+    sahel_atlas::support::memory::tune_allocator();
     // Log lines go to stderr from a thread of their own: a write per request on the
     // request's thread cost the cached-tile path a third of its throughput. Lossless (a
     // full buffer waits); flushed when `_log` drops at exit.

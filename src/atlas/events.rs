@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use super::ids::IdIndex;
 use super::points::PointIndex;
 use super::{RegionLocator, bbox_of, point_index};
-use crate::grid::EventGrid;
+use crate::atlas::grid::EventGrid;
+use crate::model::text::fold;
 use crate::model::{Event, RegionIdx, Word};
-use crate::text::fold;
 
 /// The distinct actor names of all events, folded once, and each event's two actors as
 /// indices into them: an actor filter folds each name once instead of once per event.

@@ -13,7 +13,7 @@
 
 use std::io::{self, Read, Write};
 
-use crate::plain_io::{PlainReader, PlainWriter};
+use crate::atlas::plain_io::{PlainReader, PlainWriter};
 
 pub struct IdIndex {
     /// Hashes ascending, and the event of each.

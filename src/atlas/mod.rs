@@ -10,7 +10,10 @@
 
 mod delta;
 mod events;
+pub mod grid;
 pub mod ids;
+pub mod pip;
+pub mod plain_io;
 pub mod points;
 pub mod saved;
 
@@ -22,12 +25,12 @@ use geo::BoundingRect;
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
+use crate::atlas::grid::EventGrid;
+use crate::atlas::pip::BandedPolygon;
 use crate::geodesy::Envelope;
-use crate::grid::EventGrid;
 use crate::load::Dataset;
+use crate::model::text::fold;
 use crate::model::{Base, Basemap, Change, Event, LonLat, Place, Region, RegionIdx};
-use crate::pip::BandedPolygon;
-use crate::text::fold;
 use delta::Delta;
 use events::EventIndex;
 use points::PointIndex;

@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::plain_io::{PlainReader, PlainWriter};
+use crate::atlas::plain_io::{PlainReader, PlainWriter};
 
 /// Children per node.
 const NODE: usize = 16;

@@ -27,10 +27,10 @@ use rustc_hash::FxHashMap;
 use super::events::{Actors, EventIndex, Indexes};
 use super::ids::IdIndex;
 use super::points::PointIndex;
-use crate::grid::EventGrid;
+use crate::atlas::grid::EventGrid;
+use crate::atlas::plain_io::{Plain, PlainReader, PlainWriter};
+use crate::model::notes::{NotesFile, NotesWriter};
 use crate::model::{Event, LonLat, Notes, RegionIdx, Word};
-use crate::notes::{NotesFile, NotesWriter};
-use crate::plain_io::{Plain, PlainReader, PlainWriter};
 
 const MAGIC: &[u8; 16] = b"SAHEL-ATLAS-BASE";
 /// Bumped whenever what is written changes.

@@ -14,7 +14,7 @@ use warp::reply::Response;
 use super::compress::accepts;
 use super::params::values::GlyphRange;
 use super::problem::{Problem, ProblemKind};
-use crate::gzip::{Compression, gzip};
+use crate::support::gzip::{Compression, gzip};
 
 /// SDF glyph ranges of one TTF, rendered on demand and cached.
 pub struct Glyphs {

@@ -10,7 +10,7 @@ use http_body::Body as _;
 use warp::http::{HeaderMap, HeaderValue, header};
 use warp::reply::Response;
 
-use crate::gzip::{Compression, gzip};
+use crate::support::gzip::{Compression, gzip};
 
 /// Smaller answers are sent as they are: gzip would save less than its framing.
 const MIN_BYTES: u64 = 1024;

@@ -20,7 +20,7 @@ use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
 use super::compress::accepts;
-use crate::gzip::{Compression, gzip};
+use crate::support::gzip::{Compression, gzip};
 
 /// The page, served at `/` and under its own name, never under a hashed URL.
 const PAGE: &str = "/index.html";

@@ -16,9 +16,9 @@ use super::{JSON, Request, json_response};
 use crate::live::{WriteError, Written};
 use crate::load::{LoadError, Location, read_events_csv, read_events_geojson};
 use crate::model::Event;
-use crate::notes::NoteSink;
+use crate::model::notes::NoteSink;
+use crate::model::words::Interner;
 use crate::store::Change;
-use crate::words::Interner;
 
 /// How error messages name a request body.
 const BODY: &str = "request body";
@@ -108,7 +108,7 @@ fn body_events(r: &Request, id: Option<&str>) -> Result<Vec<Event>, Problem> {
             read_events_geojson(&text, source, &mut interner, MAX_RECORD_ERRORS)
         }
         "text/csv" => {
-            // Written events keep their notes on the heap (see `crate::notes`).
+            // Written events keep their notes on the heap (see `crate::model::notes`).
             let read = (&mut interner, &mut NoteSink::heap());
             read_events_csv(r.body, source, read, MAX_RECORD_ERRORS)
         }

@@ -10,9 +10,9 @@ use chrono::{Datelike, NaiveDate};
 use rustc_hash::FxHashMap;
 
 use super::{LoadError, Location};
+use crate::model::notes::NoteSink;
+use crate::model::words::Interner;
 use crate::model::{Event, LonLat, Notes};
-use crate::notes::NoteSink;
-use crate::words::Interner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventFormat {

@@ -12,8 +12,8 @@ use super::events_csv::IdCheck;
 use super::events_csv::{ACLED_REQUIRED, UCDP_REQUIRED, events_of_records};
 use super::{LoadError, Location};
 use crate::model::Event;
-use crate::notes::NoteSink;
-use crate::words::Interner;
+use crate::model::notes::NoteSink;
+use crate::model::words::Interner;
 
 /// Reads the events of a GeoJSON Feature or FeatureCollection (`path` names it in errors):
 /// every event, or the problems found (at most `max_errors`).

@@ -6,7 +6,7 @@ mod events_geojson;
 mod geojson_files;
 mod split_csv;
 
-use crate::words::Interner;
+use crate::model::words::Interner;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -81,7 +81,7 @@ pub struct EventSources {
     pub extra_files: Vec<PathBuf>,
     pub skip_shipped: bool,
     /// Where the events' notes are kept while they are served, off the heap (see
-    /// [`crate::notes`]); `None`: on the heap.
+    /// [`crate::model::notes`]); `None`: on the heap.
     pub notes_dir: Option<PathBuf>,
 }
 

@@ -13,8 +13,8 @@ use super::events_csv::{
 };
 use super::{LoadError, Location};
 use crate::model::Event;
-use crate::notes::{NoteSink, spill_file};
-use crate::words::Interner;
+use crate::model::notes::{NoteSink, spill_file};
+use crate::model::words::Interner;
 
 /// Below this size one thread reads the file: splitting would not pay.
 const SPLIT_MIN_BYTES: u64 = 16 << 20;
@@ -29,7 +29,7 @@ struct Piece {
 
 /// Reads one ACLED or UCDP GED CSV file, in pieces on every core when it is large. With
 /// `notes_dir`, the events' notes are kept in a spill file there rather than on the heap
-/// (see [`crate::notes`]).
+/// (see [`crate::model::notes`]).
 pub fn load_events_file(
     path: &Path,
     interner: &mut Interner,

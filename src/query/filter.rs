@@ -6,9 +6,9 @@ use chrono::{Datelike, NaiveDate};
 use super::props::{PropKind, Queryable};
 
 use crate::atlas::Atlas;
-use crate::grid::{EventGrid, Slot, SlotTest};
+use crate::atlas::grid::{EventGrid, Slot, SlotTest};
+use crate::model::text::fold;
 use crate::model::{Event, LonLat, RegionIdx, Word};
-use crate::text::fold;
 use std::ops::Range;
 
 /// A lon/lat box. `west > east` means it crosses the antimeridian.

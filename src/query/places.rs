@@ -2,7 +2,7 @@
 
 use super::QueryError;
 use crate::atlas::Atlas;
-use crate::text::fold;
+use crate::model::text::fold;
 
 /// How well a folded query matches a folded name; lower is better.
 fn match_rank(name: &str, q: &str) -> Option<u8> {

@@ -14,8 +14,8 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
+use crate::model::words::Interner;
 use crate::model::{Event, LonLat};
-use crate::words::Interner;
 use std::sync::Arc;
 
 /// `PRAGMA application_id` of a GeoPackage ("GPKG") and the 1.3 `user_version`.

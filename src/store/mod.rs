@@ -5,6 +5,7 @@
 //! the shared one that replicas of the service write to and follow.
 
 pub mod gpkg;
+pub mod import;
 pub mod postgis;
 
 use std::collections::{HashMap, HashSet};

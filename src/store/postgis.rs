@@ -19,8 +19,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
 
 use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
+use crate::model::words::Interner;
 use crate::model::{Event, LonLat};
-use crate::words::Interner;
 
 /// The channel commits notify on.
 const CHANNEL: &str = "sahel_changes";

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
-use crate::gzip::{Compression, gzip};
+use crate::support::gzip::{Compression, gzip};
 
 use super::TileSet;
 use super::coord::{MAX_ZOOM, TileCoord, project};
@@ -75,7 +75,7 @@ impl FilterKey {
             from: f.from,
             to: f.to,
             types,
-            actor: f.actor.as_deref().map(crate::text::fold),
+            actor: f.actor.as_deref().map(crate::model::text::fold),
             min_fatalities: f.min_fatalities,
             region: f.region,
         }

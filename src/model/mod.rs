@@ -1,5 +1,7 @@
 //! Plain data: what the loaders produce and the atlas indexes. No behaviour beyond
-//! trivial accessors; spatial work lives in `geodesy`, `atlas` and `query`.
+//! trivial accessors; spatial work lives in `geodesy`, `atlas` and `query`. Beside the
+//! records: `words`, the vocabulary an event's shared text fields point into; `notes`,
+//! where an event's notes live (heap or a mapped file); `text`, folding for search.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,8 +9,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use geo::{Geometry, MultiPolygon};
 
-pub use crate::notes::Notes;
-pub use crate::words::Word;
+pub mod notes;
+pub mod text;
+pub mod words;
+
+pub use notes::Notes;
+pub use words::Word;
 
 /// Index of a region in `Atlas::regions`.
 pub type RegionIdx = u16;

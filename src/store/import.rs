@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::load::{LoadError, load_events_file};
-use crate::progress::Progress;
+use crate::model::words::Interner;
 use crate::store::{Change, EventStore, ImportMark, StoreError};
-use crate::words::Interner;
+use crate::support::progress::Progress;
 
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]

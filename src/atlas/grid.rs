@@ -10,9 +10,9 @@
 
 use std::ops::Range;
 
+use crate::atlas::plain_io::{PlainReader, PlainWriter};
 use crate::geodesy::APPROX_MARGIN;
 use crate::model::{Event, LonLat, Word};
-use crate::plain_io::{PlainReader, PlainWriter};
 
 /// Cell size in degrees (about 550 m of latitude).
 pub const CELL_DEG: f64 = 0.005;

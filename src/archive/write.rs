@@ -16,8 +16,8 @@ use serde_json::json;
 
 use crate::atlas::Atlas;
 use crate::model::LonLat;
-use crate::progress::Progress;
 use crate::query::filter::EventFilter;
+use crate::support::progress::Progress;
 use crate::tiles::coord::{MAX_ZOOM, TileCoord, project};
 use crate::tiles::{ATTRIBUTION, CENTER, TileError, TileSource, layers};
 
@@ -153,7 +153,7 @@ pub fn export_tiles(
 type Encoded = (TileCoord, Option<Vec<u8>>);
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    crate::gzip::gzip(bytes, Level::default())
+    crate::support::gzip::gzip(bytes, Level::default())
 }
 
 /// Every tile address of the zoom range over the box, in PMTiles tile-id order (by zoom,

@@ -4,7 +4,7 @@
 /// of punctuation or space turned into one space.
 ///
 /// ```
-/// use sahel_atlas::text::fold;
+/// use sahel_atlas::model::text::fold;
 /// assert_eq!(fold("Ségou"), "segou");
 /// assert_eq!(fold("  Tabankort (Ménaka) "), "tabankort menaka");
 /// assert_eq!(fold("Aguel'hoc"), "aguel hoc");

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 /// integers. Derefs to the string; orders and prints as the string.
 ///
 /// ```
-/// use sahel_atlas::words::Word;
+/// use sahel_atlas::model::words::Word;
 /// let a = Word::new("Battles");
 /// assert_eq!(a, Word::new("Battles"));
 /// assert_eq!(&*a, "Battles");

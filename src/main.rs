@@ -463,7 +463,7 @@ fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
             named.push((name.to_string(), Served::Remote(file.to_string())));
             continue;
         }
-        let archive = Archive::open(Path::new(file)).map_err(|e| usage(&e.problem))?;
+        let archive = Archive::open(Path::new(file)).map_err(|e| usage(&e.problem.to_string()))?;
         tracing::info!(name, file, format = archive.format(), "archive opened");
         named.push((name.to_string(), Served::File(Arc::new(archive))));
     }

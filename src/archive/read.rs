@@ -32,7 +32,51 @@ pub struct ArchiveInfo {
 #[error("archive {}: {problem}", path.display())]
 pub struct ArchiveError {
     pub path: PathBuf,
-    pub problem: String,
+    pub problem: ArchiveProblem,
+}
+
+/// What is wrong with an archive, or what failed while reading it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveProblem {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Sqlite {
+        what: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("header: {0}")]
+    Header(pmtiles::PmtError),
+    /// The file is not laid out as its format says.
+    #[error("{0}")]
+    Malformed(String),
+    /// A valid file of a kind not served (another version, tile type or compression).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("tile {z}/{x}/{y}: {problem}")]
+    Tile {
+        z: u8,
+        x: u32,
+        y: u32,
+        problem: Box<ArchiveProblem>,
+    },
+}
+
+use ArchiveProblem::{Malformed, Unsupported};
+
+fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> ArchiveProblem {
+    move |source| ArchiveProblem::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
+fn sqlite(what: &'static str) -> impl FnOnce(rusqlite::Error) -> ArchiveProblem {
+    move |source| ArchiveProblem::Sqlite { what, source }
 }
 
 /// One open archive.
@@ -58,12 +102,12 @@ impl Archive {
     /// # Errors
     /// A file that is neither, or whose header, directory or metadata is malformed.
     pub fn open(path: &Path) -> Result<Archive, ArchiveError> {
-        let fail = |problem: String| ArchiveError {
+        let fail = |problem: ArchiveProblem| ArchiveError {
             path: path.to_path_buf(),
             problem,
         };
-        let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-        let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
+        let file = File::open(path).map_err(|e| fail(io("open")(e)))?;
+        let meta = file.metadata().map_err(|e| fail(io("metadata")(e)))?;
         let modified = meta
             .modified()
             .ok()
@@ -72,19 +116,19 @@ impl Archive {
         let mut magic = [0u8; 16];
         let n = file
             .read_at(&mut magic, 0)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(io("first bytes")(e)))?;
         let (reader, info) = if magic[..n].starts_with(b"PMTiles") {
             let p = Pmtiles::open(file).map_err(fail)?;
             let info = p.info.clone();
             (Reader::Pmtiles(Box::new(p)), info)
         } else if magic[..n].starts_with(b"SQLite format 3\0") {
-            let pool = mbtiles_pool(path).map_err(|e| fail(e.to_string()))?;
+            let pool = mbtiles_pool(path).map_err(|e| fail(sqlite("open")(e)))?;
             let info = mbtiles_info(&pool[0].lock().expect("fresh")).map_err(fail)?;
             (Reader::Mbtiles(pool), info)
         } else {
-            return Err(fail(
+            return Err(fail(Unsupported(
                 "neither a PMTiles v3 nor an MBTiles (SQLite) file".into(),
-            ));
+            )));
         };
         Ok(Archive {
             path: path.to_path_buf(),
@@ -109,12 +153,14 @@ impl Archive {
     /// # Errors
     /// An MBTiles archive, or the file cannot be read.
     pub fn bytes_at(&self, offset: u64, len: u64) -> Result<Bytes, ArchiveError> {
-        let fail = |problem: String| ArchiveError {
+        let fail = |problem: ArchiveProblem| ArchiveError {
             path: self.path.clone(),
             problem,
         };
         let Reader::Pmtiles(p) = &self.reader else {
-            return Err(fail("only PMTiles archives are read by range".into()));
+            return Err(fail(Unsupported(
+                "only PMTiles archives are read by range".into(),
+            )));
         };
         let len = len
             .min(self.size.saturating_sub(offset))
@@ -122,7 +168,7 @@ impl Archive {
         let mut buf = vec![0u8; len as usize];
         p.file
             .read_exact_at(&mut buf, offset)
-            .map_err(|e| fail(format!("{len} bytes at {offset}: {e}")))?;
+            .map_err(|e| fail(io(format!("{len} bytes at {offset}"))(e)))?;
         Ok(Bytes::from(buf))
     }
 
@@ -132,9 +178,14 @@ impl Archive {
     /// # Errors
     /// The file cannot be read or its directory is malformed.
     pub fn tile(&self, z: u8, x: u32, y: u32) -> Result<Option<Bytes>, ArchiveError> {
-        let fail = |problem: String| ArchiveError {
+        let fail = |problem: ArchiveProblem| ArchiveError {
             path: self.path.clone(),
-            problem: format!("tile {z}/{x}/{y}: {problem}"),
+            problem: ArchiveProblem::Tile {
+                z,
+                x,
+                y,
+                problem: Box::new(problem),
+            },
         };
         if z < self.info.minzoom || z > self.info.maxzoom {
             return Ok(None);
@@ -148,7 +199,7 @@ impl Archive {
                     Some(c) => c,
                     None => pool[(x as usize ^ y as usize) % pool.len()]
                         .lock()
-                        .map_err(|_| fail("a reader failed".into()))?,
+                        .map_err(|_| fail(Unsupported("a reader failed".into())))?,
                 };
                 // MBTiles counts rows from the south (TMS).
                 let row = (1u32 << z) - 1 - y;
@@ -161,7 +212,7 @@ impl Archive {
                         .optional()
                 })
                 .map(|t| t.map(Bytes::from))
-                .map_err(|e| fail(e.to_string()))
+                .map_err(|e| fail(sqlite("tiles table")(e)))
             }
         }
     }
@@ -177,15 +228,15 @@ fn mbtiles_pool(path: &Path) -> rusqlite::Result<Vec<Mutex<Connection>>> {
 }
 
 /// The `metadata` table as [`ArchiveInfo`]; `json` holds `vector_layers`.
-fn mbtiles_info(conn: &Connection) -> Result<ArchiveInfo, String> {
+fn mbtiles_info(conn: &Connection) -> Result<ArchiveInfo, ArchiveProblem> {
     let rows: HashMap<String, String> = conn
         .prepare("SELECT name, value FROM metadata")
         .and_then(|mut s| {
             s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()
         })
-        .map_err(|e| format!("metadata table: {e}"))?;
-    let numbers = |key: &str, n: usize| -> Result<Option<Vec<f64>>, String> {
+        .map_err(sqlite("metadata table"))?;
+    let numbers = |key: &str, n: usize| -> Result<Option<Vec<f64>>, ArchiveProblem> {
         let Some(text) = rows.get(key) else {
             return Ok(None);
         };
@@ -196,14 +247,16 @@ fn mbtiles_info(conn: &Connection) -> Result<ArchiveInfo, String> {
         if v.len() == n {
             Ok(Some(v))
         } else {
-            Err(format!("metadata {key} {text:?}: expected {n} numbers"))
+            Err(Malformed(format!(
+                "metadata {key} {text:?}: expected {n} numbers"
+            )))
         }
     };
-    let zoom = |key: &str, default: u8| -> Result<u8, String> {
+    let zoom = |key: &str, default: u8| -> Result<u8, ArchiveProblem> {
         rows.get(key).map_or(Ok(default), |t| {
             t.trim()
                 .parse()
-                .map_err(|_| format!("metadata {key} {t:?}: not a zoom"))
+                .map_err(|_| Malformed(format!("metadata {key} {t:?}: not a zoom")))
         })
     };
     let (minzoom, maxzoom) = (zoom("minzoom", 0)?, zoom("maxzoom", 22)?);
@@ -221,7 +274,7 @@ fn mbtiles_info(conn: &Connection) -> Result<ArchiveInfo, String> {
     let mut metadata = match rows.get("json") {
         Some(text) => match serde_json::from_str(text) {
             Ok(Value::Object(m)) => m,
-            _ => return Err("metadata json: not a JSON object".into()),
+            _ => return Err(Malformed("metadata json: not a JSON object".into())),
         },
         None => serde_json::Map::new(),
     };
@@ -270,45 +323,44 @@ const HEADER_LEN: usize = 127;
 const MAX_READ: u32 = 64 << 20;
 
 impl Pmtiles {
-    fn open(file: File) -> Result<Pmtiles, String> {
+    fn open(file: File) -> Result<Pmtiles, ArchiveProblem> {
         let mut head = [0u8; HEADER_LEN];
-        file.read_exact_at(&mut head, 0)
-            .map_err(|e| format!("header: {e}"))?;
+        file.read_exact_at(&mut head, 0).map_err(io("header"))?;
         let header = pmtiles::Header::try_from_bytes(Bytes::copy_from_slice(&head))
-            .map_err(|e| format!("header: {e}"))?;
+            .map_err(ArchiveProblem::Header)?;
         if header.spec_version() != 3 {
-            return Err(format!(
+            return Err(Unsupported(format!(
                 "PMTiles version {}: only 3 is read",
                 header.spec_version()
-            ));
+            )));
         }
         if header.tile_type != pmtiles::TileType::Mvt {
-            return Err(format!(
+            return Err(Unsupported(format!(
                 "tile type {:?}: only MVT is served",
                 header.tile_type
-            ));
+            )));
         }
         let u64_at = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().expect("8 bytes"));
-        let section = |name: &str, at: usize| -> Result<Vec<u8>, String> {
+        let section = |name: &str, at: usize| -> Result<Vec<u8>, ArchiveProblem> {
             let (offset, len) = (u64_at(at), u64_at(at + 8));
             let len = usize::try_from(len)
                 .ok()
                 .filter(|&l| l <= MAX_READ as usize)
-                .ok_or_else(|| format!("{name}: {len} bytes is too large"))?;
+                .ok_or_else(|| Malformed(format!("{name}: {len} bytes is too large")))?;
             let mut buf = vec![0u8; len];
             file.read_exact_at(&mut buf, offset)
-                .map_err(|e| format!("{name} at {offset}: {e}"))?;
+                .map_err(io(format!("{name} at {offset}")))?;
             Ok(buf)
         };
         let compression = head[97];
         let root = section("root directory", 8)?;
         let root = parse_directory(&decompress(compression, root)?)
-            .map_err(|e| format!("root directory: {e}"))?;
+            .map_err(|e| Malformed(format!("root directory: {e}")))?;
         let metadata = decompress(compression, section("metadata", 24)?)?;
         let metadata = match serde_json::from_slice(&metadata) {
             Ok(Value::Object(m)) => m,
             _ if metadata.is_empty() => serde_json::Map::new(),
-            _ => return Err("metadata: not a JSON object".into()),
+            _ => return Err(Malformed("metadata: not a JSON object".into())),
         };
         let info = ArchiveInfo {
             minzoom: header.min_zoom,
@@ -337,7 +389,7 @@ impl Pmtiles {
         })
     }
 
-    fn tile(&self, z: u8, x: u32, y: u32) -> Result<Option<Bytes>, String> {
+    fn tile(&self, z: u8, x: u32, y: u32) -> Result<Option<Bytes>, ArchiveProblem> {
         let Ok(coord) = pmtiles::TileCoord::new(z, x, y) else {
             return Ok(None);
         };
@@ -354,10 +406,10 @@ impl Pmtiles {
             }
             dir = Some(self.leaf(e)?);
         }
-        Err("leaf directories nest too deep".into())
+        Err(Malformed("leaf directories nest too deep".into()))
     }
 
-    fn leaf(&self, e: Entry) -> Result<Arc<Vec<Entry>>, String> {
+    fn leaf(&self, e: Entry) -> Result<Arc<Vec<Entry>>, ArchiveProblem> {
         let at = self.leaf_offset.saturating_add(e.offset);
         if let Some(d) = self.leaves.read().expect("not poisoned").get(&at) {
             return Ok(d.clone());
@@ -365,7 +417,7 @@ impl Pmtiles {
         let raw = self.read(self.leaf_offset, e)?;
         let entries = Arc::new(
             parse_directory(&decompress(self.compression, raw.to_vec())?)
-                .map_err(|err| format!("leaf directory at {at}: {err}"))?,
+                .map_err(|err| Malformed(format!("leaf directory at {at}: {err}")))?,
         );
         let mut leaves = self.leaves.write().expect("not poisoned");
         if leaves.len() >= LEAVES_KEPT {
@@ -376,15 +428,18 @@ impl Pmtiles {
     }
 
     /// The bytes of entry `e` in the section starting at `section`.
-    fn read(&self, section: u64, e: Entry) -> Result<Bytes, String> {
+    fn read(&self, section: u64, e: Entry) -> Result<Bytes, ArchiveProblem> {
         let (offset, length) = (section.checked_add(e.offset), e.length);
-        let offset = offset
-            .filter(|_| length <= MAX_READ)
-            .ok_or_else(|| format!("an entry of {length} bytes at {} is malformed", e.offset))?;
+        let offset = offset.filter(|_| length <= MAX_READ).ok_or_else(|| {
+            Malformed(format!(
+                "an entry of {length} bytes at {} is malformed",
+                e.offset
+            ))
+        })?;
         let mut buf = vec![0u8; length as usize];
         self.file
             .read_exact_at(&mut buf, offset)
-            .map_err(|e| format!("{length} bytes at {offset}: {e}"))?;
+            .map_err(io(format!("{length} bytes at {offset}")))?;
         Ok(Bytes::from(buf))
     }
 }
@@ -400,7 +455,7 @@ fn find(entries: &[Entry], id: u64) -> Option<Entry> {
 }
 
 /// Internal compression codes of the PMTiles header: 1 none, 2 gzip.
-fn decompress(compression: u8, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+fn decompress(compression: u8, bytes: Vec<u8>) -> Result<Vec<u8>, ArchiveProblem> {
     match compression {
         0 | 1 => Ok(bytes),
         2 => {
@@ -409,22 +464,40 @@ fn decompress(compression: u8, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
             flate2::read::GzDecoder::new(bytes.as_slice())
                 .take(256 << 20)
                 .read_to_end(&mut out)
-                .map_err(|e| format!("gzip: {e}"))?;
+                .map_err(io("gzip"))?;
             Ok(out)
         }
-        c => Err(format!(
+        c => Err(Unsupported(format!(
             "internal compression {c} is not supported (gzip or none)"
-        )),
+        ))),
     }
+}
+
+/// Why a serialised directory cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum DirectoryError {
+    #[error("{n} entries in {bytes} bytes")]
+    TooManyEntries { n: u64, bytes: usize },
+    #[error("{0} overflows")]
+    Overflow(&'static str),
+    #[error("the first entry has no offset")]
+    FirstOffset,
+    #[error("directory ends early")]
+    EndsEarly,
+    #[error("a varint runs over 64 bits")]
+    LongVarint,
 }
 
 /// A serialised directory: the entry count, then tile-id deltas, run lengths, lengths and
 /// offsets, each a column of varints (an offset of 0 after the first means "right after
 /// the previous entry").
-fn parse_directory(mut buf: &[u8]) -> Result<Vec<Entry>, String> {
+fn parse_directory(mut buf: &[u8]) -> Result<Vec<Entry>, DirectoryError> {
     let n = varint(&mut buf)?;
     if n > buf.len() as u64 / 4 {
-        return Err(format!("{n} entries in {} bytes", buf.len()));
+        return Err(DirectoryError::TooManyEntries {
+            n,
+            bytes: buf.len(),
+        });
     }
     let mut entries = vec![
         Entry {
@@ -439,37 +512,39 @@ fn parse_directory(mut buf: &[u8]) -> Result<Vec<Entry>, String> {
     for e in &mut entries {
         id = id
             .checked_add(varint(&mut buf)?)
-            .ok_or("tile id overflows")?;
+            .ok_or(DirectoryError::Overflow("tile id"))?;
         e.tile_id = id;
     }
     for e in &mut entries {
-        e.run = u32::try_from(varint(&mut buf)?).map_err(|_| "run length overflows")?;
+        e.run =
+            u32::try_from(varint(&mut buf)?).map_err(|_| DirectoryError::Overflow("run length"))?;
     }
     for e in &mut entries {
-        e.length = u32::try_from(varint(&mut buf)?).map_err(|_| "length overflows")?;
+        e.length =
+            u32::try_from(varint(&mut buf)?).map_err(|_| DirectoryError::Overflow("length"))?;
     }
     for i in 0..entries.len() {
         let v = varint(&mut buf)?;
         entries[i].offset = match (v, i) {
             (0, 1..) => entries[i - 1].offset + u64::from(entries[i - 1].length),
-            (0, 0) => return Err("the first entry has no offset".into()),
+            (0, 0) => return Err(DirectoryError::FirstOffset),
             _ => v - 1,
         };
     }
     Ok(entries)
 }
 
-fn varint(buf: &mut &[u8]) -> Result<u64, String> {
+fn varint(buf: &mut &[u8]) -> Result<u64, DirectoryError> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
-        let (&b, rest) = buf.split_first().ok_or("directory ends early")?;
+        let (&b, rest) = buf.split_first().ok_or(DirectoryError::EndsEarly)?;
         *buf = rest;
         v |= u64::from(b & 0x7f) << shift;
         if b < 0x80 {
             return Ok(v);
         }
     }
-    Err("a varint runs over 64 bits".into())
+    Err(DirectoryError::LongVarint)
 }
 
 #[cfg(test)]

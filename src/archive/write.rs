@@ -54,17 +54,36 @@ pub struct Exported {
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("zooms {minzoom}-{maxzoom}: need minzoom <= maxzoom <= {max}")]
+    Zooms { minzoom: u8, maxzoom: u8, max: u8 },
+    #[error(
+        "bbox {},{},{},{}: need west < east within ±180 and south < north within ±85",
+        .0[0], .0[1], .0[2], .0[3]
+    )]
+    Bbox([f64; 4]),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {problem}")]
-    Archive { path: PathBuf, problem: String },
+    #[error("cannot write {path}: {source}")]
+    Archive { path: PathBuf, source: SinkError },
     #[error(transparent)]
     Tile(#[from] TileError),
+}
+
+/// Why the archive file could not be written, by the library that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Pmtiles(#[from] pmtiles::PmtError),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }
 
 /// Tiles handed to a worker at a time.
@@ -84,9 +103,9 @@ pub fn export_tiles(
     let started = Instant::now();
     let coords = tile_list(spec)?;
     let partial = spec.out.with_extension("partial");
-    let archive_error = |problem: String| ExportError::Archive {
+    let archive_error = |source: SinkError| ExportError::Archive {
         path: spec.out.clone(),
-        problem,
+        source,
     };
     let mut sink = Sink::create(spec, &partial).map_err(archive_error)?;
     let progress = Progress::new(
@@ -161,10 +180,11 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 fn tile_list(spec: &ExportSpec) -> Result<Vec<TileCoord>, ExportError> {
     let [west, south, east, north] = spec.bbox;
     if spec.minzoom > spec.maxzoom || spec.maxzoom > MAX_ZOOM {
-        return Err(ExportError::Invalid(format!(
-            "zooms {}-{}: need minzoom <= maxzoom <= {MAX_ZOOM}",
-            spec.minzoom, spec.maxzoom
-        )));
+        return Err(ExportError::Zooms {
+            minzoom: spec.minzoom,
+            maxzoom: spec.maxzoom,
+            max: MAX_ZOOM,
+        });
     }
     let in_range = west < east
         && south < north
@@ -173,9 +193,7 @@ fn tile_list(spec: &ExportSpec) -> Result<Vec<TileCoord>, ExportError> {
         && (-85.0..=85.0).contains(&south)
         && (-85.0..=85.0).contains(&north);
     if !in_range {
-        return Err(ExportError::Invalid(format!(
-            "bbox {west},{south},{east},{north}: need west < east within ±180 and south < north within ±85"
-        )));
+        return Err(ExportError::Bbox(spec.bbox));
     }
     let mut coords = Vec::new();
     for z in spec.minzoom..=spec.maxzoom {
@@ -202,7 +220,7 @@ enum Sink {
 }
 
 impl Sink {
-    fn create(spec: &ExportSpec, path: &Path) -> Result<Sink, String> {
+    fn create(spec: &ExportSpec, path: &Path) -> Result<Sink, SinkError> {
         let _ = std::fs::remove_file(path);
         let [west, south, east, north] = spec.bbox;
         let center = [
@@ -210,13 +228,12 @@ impl Sink {
             CENTER[1].clamp(south, north),
             f64::from((CENTER[2] as u8).clamp(spec.minzoom, spec.maxzoom)),
         ];
-        let layers = serde_json::to_value(layers::vector_layers(layers::LAYERS))
-            .map_err(|e| e.to_string())?;
+        let layers = serde_json::to_value(layers::vector_layers(layers::LAYERS))?;
         let name = "Sahel Atlas";
         let description = "Regions, bases, coverage, towns and conflict events in Mali";
         match spec.format {
             ArchiveFormat::Pmtiles => {
-                let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+                let file = std::fs::File::create(path)?;
                 let metadata = json!({
                     "name": name, "description": description, "attribution": ATTRIBUTION,
                     "version": env!("CARGO_PKG_VERSION"), "type": "overlay",
@@ -230,20 +247,18 @@ impl Sink {
                     .center(center[0], center[1])
                     .center_zoom(center[2] as u8)
                     .metadata(metadata.to_string())
-                    .create(BufWriter::new(file))
-                    .map_err(|e| e.to_string())?;
+                    .create(BufWriter::new(file))?;
                 Ok(Sink::Pmtiles(Box::new(writer)))
             }
             ArchiveFormat::Mbtiles => {
-                let conn = Connection::open(path).map_err(|e| e.to_string())?;
+                let conn = Connection::open(path)?;
                 conn.execute_batch(
                     "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
                      CREATE TABLE metadata (name TEXT, value TEXT);
                      CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER,
                        tile_row INTEGER, tile_data BLOB);
                      BEGIN;",
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
                 let json = json!({"vector_layers": layers}).to_string();
                 let meta = [
                     ("name", name.to_string()),
@@ -262,19 +277,18 @@ impl Sink {
                     ("json", json),
                 ];
                 for (k, v) in meta {
-                    conn.execute("INSERT INTO metadata VALUES (?1, ?2)", params![k, v])
-                        .map_err(|e| e.to_string())?;
+                    conn.execute("INSERT INTO metadata VALUES (?1, ?2)", params![k, v])?;
                 }
                 Ok(Sink::Mbtiles(conn))
             }
         }
     }
 
-    fn add(&mut self, t: TileCoord, gzipped: &[u8]) -> Result<(), String> {
+    fn add(&mut self, t: TileCoord, gzipped: &[u8]) -> Result<(), SinkError> {
         match self {
             Sink::Pmtiles(w) => {
-                let c = pmtiles::TileCoord::new(t.z, t.x, t.y).map_err(|e| e.to_string())?;
-                w.add_tile(c, gzipped).map_err(|e| e.to_string())
+                let c = pmtiles::TileCoord::new(t.z, t.x, t.y)?;
+                Ok(w.add_tile(c, gzipped)?)
             }
             Sink::Mbtiles(conn) => {
                 // MBTiles counts rows from the south (TMS).
@@ -282,20 +296,20 @@ impl Sink {
                 conn.prepare_cached("INSERT INTO tiles VALUES (?1, ?2, ?3, ?4)")
                     .and_then(|mut s| s.execute(params![t.z, t.x, row, gzipped]))
                     .map(drop)
-                    .map_err(|e| e.to_string())
+                    .map_err(SinkError::from)
             }
         }
     }
 
-    fn finish(self) -> Result<(), String> {
+    fn finish(self) -> Result<(), SinkError> {
         match self {
-            Sink::Pmtiles(w) => w.finalize().map_err(|e| e.to_string()),
+            Sink::Pmtiles(w) => Ok(w.finalize()?),
             Sink::Mbtiles(conn) => conn
                 .execute_batch(
                     "COMMIT;
                      CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row);",
                 )
-                .map_err(|e| e.to_string()),
+                .map_err(SinkError::from),
         }
     }
 }

@@ -364,7 +364,7 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
     let base = r.state.live.base_report();
     let saved = base.saved.map(|s| match s {
         Ok(sequence) => json!({"ok": true, "sequence": sequence}),
-        Err(e) => json!({"ok": false, "error": e}),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
     });
     let reload = r.state.live.last_reload().map(
         |l| json!({"at": l.at, "ok": l.ok, "error": l.error, "events": l.events, "ms": l.millis}),

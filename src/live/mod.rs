@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use crate::atlas::saved::SavedError;
 use crate::store::EventStore;
 use crate::tiles::cache::TileEpochs;
 
@@ -45,14 +46,14 @@ pub struct Reload {
 }
 
 /// Where the base of the current data came from, and how the last save of it went.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct BaseReport {
     /// Read back from the saved base (else built from the files).
     pub from_saved: bool,
     /// Milliseconds to read or build it, at the last start or reload.
     pub millis: u64,
     /// The last save: `Ok(sequence)` it included, or what went wrong.
-    pub saved: Option<Result<u64, String>>,
+    pub saved: Option<Result<u64, Arc<SavedError>>>,
 }
 
 /// The current snapshot, the store and the data files; writes and reloads go through

@@ -274,7 +274,7 @@ impl Live {
                 ),
                 Err(e) => tracing::warn!("the base was not saved (the next start builds it): {e}"),
             }
-            let saved = saved.map(|()| base_sequence).map_err(|e| e.to_string());
+            let saved = saved.map(|()| base_sequence).map_err(Arc::new);
             report.lock().unwrap_or_else(|e| e.into_inner()).saved = Some(saved);
         });
     }

@@ -13,7 +13,9 @@ use chrono::{Datelike, NaiveDate};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
+use super::{
+    BadRow, Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored,
+};
 use crate::model::words::Interner;
 use crate::model::{Event, LonLat};
 use std::sync::Arc;
@@ -491,33 +493,29 @@ fn touch_contents(tx: &Transaction, bounds: Option<[f64; 4]>) -> rusqlite::Resul
 }
 
 /// One `events` row as an event; the error names the row and the column.
-fn event_of_row(row: &rusqlite::Row, interner: &mut Interner) -> Result<Event, String> {
-    let fid: i64 = row.get(0).map_err(|e| e.to_string())?;
-    let text = |i: usize, name: &str| -> Result<String, String> {
+fn event_of_row(row: &rusqlite::Row, interner: &mut Interner) -> Result<Event, BadRow> {
+    let fid: i64 = row.get(0).map_err(|e| BadRow::new("a row", "fid", e))?;
+    let at = format!("fid {fid}");
+    let text = |i: usize, name: &'static str| -> Result<String, BadRow> {
         row.get::<_, Option<String>>(i)
             .map(Option::unwrap_or_default)
-            .map_err(|e| format!("fid {fid}: {name}: {e}"))
+            .map_err(|e| BadRow::new(&at, name, e))
     };
-    let number = |i: usize, name: &str| -> Result<f64, String> {
-        row.get::<_, f64>(i)
-            .map_err(|e| format!("fid {fid}: {name}: {e}"))
-    };
+    let number =
+        |i: usize, name: &'static str| row.get::<_, f64>(i).map_err(|e| BadRow::new(&at, name, e));
     let raw_date = text(2, "event_date")?;
     let date = NaiveDate::parse_from_str(&raw_date, "%Y-%m-%d")
-        .map_err(|_| format!("fid {fid}: event_date: {raw_date:?} is not YYYY-MM-DD"))?;
+        .map_err(|_| BadRow::new(&at, "event_date", format!("{raw_date:?} is not YYYY-MM-DD")))?;
     let (lat, lon) = (number(11, "latitude")?, number(12, "longitude")?);
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-        return Err(format!(
-            "fid {fid}: latitude/longitude {lat}, {lon} out of range"
-        ));
+        let problem = format!("{lat}, {lon} out of range");
+        return Err(BadRow::new(&at, "latitude/longitude", problem));
     }
     let geo_precision: Option<u8> = row
         .get(13)
-        .map_err(|e| format!("fid {fid}: geo_precision: {e}"))?;
-    let fatalities: u32 = row
-        .get(14)
-        .map_err(|e| format!("fid {fid}: fatalities: {e}"))?;
-    let mut intern = |i: usize, name: &str| text(i, name).map(|s| interner.intern(&s));
+        .map_err(|e| BadRow::new(&at, "geo_precision", e))?;
+    let fatalities: u32 = row.get(14).map_err(|e| BadRow::new(&at, "fatalities", e))?;
+    let mut intern = |i: usize, name| text(i, name).map(|s| interner.intern(&s));
     Ok(Event {
         id: text(1, "event_id_cnty")?.into(),
         date,

@@ -165,6 +165,30 @@ pub enum StoreError {
     },
 }
 
+/// A stored row that does not make an event: the row (its fid or event id), the column
+/// and the problem, as a loader names a file's line and field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{row}: {column}: {problem}")]
+pub struct BadRow {
+    pub row: String,
+    pub column: &'static str,
+    pub problem: String,
+}
+
+impl BadRow {
+    pub fn new(
+        row: impl std::fmt::Display,
+        column: &'static str,
+        problem: impl std::fmt::Display,
+    ) -> BadRow {
+        BadRow {
+            row: row.to_string(),
+            column,
+            problem: problem.to_string(),
+        }
+    }
+}
+
 /// A durable home for events written at run time.
 pub trait EventStore: Send + Sync {
     /// Everything stored, for start-up.

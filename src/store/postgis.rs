@@ -18,7 +18,9 @@ use chrono::{Datelike, NaiveDate};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
 
-use super::{Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored};
+use super::{
+    BadRow, Change, ChangeRecord, EventStore, Followed, ImportMark, Op, StoreError, Stored,
+};
 use crate::model::words::Interner;
 use crate::model::{Event, LonLat};
 
@@ -467,13 +469,14 @@ fn upsert_events(tx: &mut Transaction, events: &[(&Event, i64)]) -> Result<(), p
 
 /// The event in `row`'s columns from `at` on (in `COLUMNS` order); the error names the
 /// event and the column.
-fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, String> {
+fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, BadRow> {
     let id: &str = row.get(at);
-    let get = |i: usize, name: &str| -> Result<Option<&str>, String> {
+    let get = |i: usize, name: &'static str| -> Result<Option<&str>, BadRow> {
         row.try_get::<_, Option<&str>>(at + i)
-            .map_err(|e| format!("{id}: {name}: {e}"))
+            .map_err(|e| BadRow::new(id, name, e))
     };
-    let mut text = |i: usize, name: &str| get(i, name).map(|s| interner.intern(s.unwrap_or("")));
+    let mut text =
+        |i: usize, name: &'static str| get(i, name).map(|s| interner.intern(s.unwrap_or("")));
     let event_type = text(2, "event_type")?;
     let sub_event_type = text(3, "sub_event_type")?;
     let actor1 = text(4, "actor1")?;
@@ -487,7 +490,7 @@ fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, 
     let geo_precision = precision
         .map(u8::try_from)
         .transpose()
-        .map_err(|_| format!("{id}: geo_precision: {precision:?} is not 0-255"))?;
+        .map_err(|_| BadRow::new(id, "geo_precision", format!("{precision:?} is not 0-255")))?;
     let fatalities: i32 = row.get(at + 12);
     Ok(Event {
         id: id.into(),
@@ -501,7 +504,7 @@ fn event_of_row(row: &Row, at: usize, interner: &mut Interner) -> Result<Event, 
         location,
         geo_precision,
         fatalities: u32::try_from(fatalities)
-            .map_err(|_| format!("{id}: fatalities: {fatalities} is negative"))?,
+            .map_err(|_| BadRow::new(id, "fatalities", format!("{fatalities} is negative")))?,
         source,
         notes: notes.into(),
         pos: LonLat::new(row.get(at + 10), row.get(at + 9)),

@@ -15,11 +15,44 @@ use super::limits::*;
 use crate::query::filter::{DateBound, parse_date_bound};
 use crate::query::stats::GroupBy;
 
+/// Why a parameter's text is not a value of its kind (the deserializer adds the
+/// parameter's name). Each message quotes the text as sent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    #[error("{0:?} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)")]
+    Date(String),
+    #[error(
+        "{0:?} is not an RFC 3339 date, date-time or interval (2018-01-01, 2018-01-01T00:00:00Z, 2018-01-01/2018-12-31, ../2018-12-31)"
+    )]
+    Interval(String),
+    #[error("{0:?} is not four numbers west,south,east,north")]
+    BboxNumbers(String),
+    #[error("{raw:?} has {count} numbers; expected four: west,south,east,north")]
+    BboxCount { raw: String, count: usize },
+    #[error(
+        "{0:?} is not a glyph range like 0-255 (start a multiple of 256, end = start + 255, up to 65535)"
+    )]
+    GlyphRange(String),
+    #[error("{raw:?} is not one of {allowed}")]
+    NotOneOf { raw: String, allowed: String },
+    #[error("{0:?} is not a whole number of zero or more")]
+    NotWhole(String),
+    #[error("{0:?} is not a number")]
+    NotNumber(String),
+    #[error("{value} is outside the allowed range {min}..{max}")]
+    OutOfRange {
+        value: String,
+        min: String,
+        max: String,
+    },
+}
+
 /// A value read from one parameter's text.
 pub trait ParamValue: Sized {
     /// # Errors
-    /// Why the text is not a value of this kind (the caller adds the parameter's name).
-    fn parse(raw: &str) -> Result<Self, String>;
+    /// Why the text is not a value of this kind.
+    fn parse(raw: &str) -> Result<Self, ValueError>;
     fn schema() -> Schema;
 }
 
@@ -59,7 +92,7 @@ macro_rules! param_value {
 pub struct Text(pub String);
 
 impl ParamValue for Text {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         Ok(Text(raw.to_string()))
     }
 
@@ -81,7 +114,7 @@ fn text_schema() -> ObjectBuilder {
 pub struct ListItem(pub String);
 
 impl ParamValue for ListItem {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         Ok(ListItem(raw.to_string()))
     }
 
@@ -104,7 +137,7 @@ pub struct RegionKey(pub String);
 pub const REGION_FORMAT: &str = "sahel-region";
 
 impl ParamValue for RegionKey {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         Ok(RegionKey(raw.to_string()))
     }
 
@@ -136,9 +169,8 @@ pub struct DateStart(pub NaiveDate);
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DateEnd(pub NaiveDate);
 
-fn partial_date(raw: &str, bound: DateBound) -> Result<NaiveDate, String> {
-    parse_date_bound(raw, bound)
-        .ok_or_else(|| format!("{raw:?} is not a date (YYYY-MM-DD, YYYY-MM or YYYY)"))
+fn partial_date(raw: &str, bound: DateBound) -> Result<NaiveDate, ValueError> {
+    parse_date_bound(raw, bound).ok_or_else(|| ValueError::Date(raw.to_string()))
 }
 
 fn date_schema() -> Schema {
@@ -149,7 +181,7 @@ fn date_schema() -> Schema {
 }
 
 impl ParamValue for DateStart {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         partial_date(raw, DateBound::Start).map(DateStart)
     }
 
@@ -159,7 +191,7 @@ impl ParamValue for DateStart {
 }
 
 impl ParamValue for DateEnd {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         partial_date(raw, DateBound::End).map(DateEnd)
     }
 
@@ -199,13 +231,9 @@ fn instant(s: &str) -> Option<NaiveDate> {
 }
 
 impl ParamValue for Interval {
-    fn parse(raw: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "{raw:?} is not an RFC 3339 date, date-time or interval (2018-01-01, 2018-01-01T00:00:00Z, 2018-01-01/2018-12-31, ../2018-12-31)"
-            )
-        };
-        let end = |s: &str| -> Result<Option<NaiveDate>, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
+        let bad = || ValueError::Interval(raw.to_string());
+        let end = |s: &str| -> Result<Option<NaiveDate>, ValueError> {
             match s {
                 "" | ".." => Ok(None),
                 s => instant(s).map(Some).ok_or_else(bad),
@@ -249,21 +277,21 @@ pub struct BboxNumbers<const N6: bool> {
 }
 
 impl<const N6: bool> ParamValue for BboxNumbers<N6> {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         let v: Vec<f64> = raw
             .split(',')
             .map(|s| s.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
             .collect::<Option<_>>()
-            .ok_or_else(|| format!("{raw:?} is not four numbers west,south,east,north"))?;
+            .ok_or_else(|| ValueError::BboxNumbers(raw.to_string()))?;
         let (west, south, east, north) = match v[..] {
             [w, s, e, n] => (w, s, e, n),
             [w, s, _, e, n, _] if N6 => (w, s, e, n),
             [w, s, e, n, _] if N6 => (w, s, e, n),
             _ => {
-                return Err(format!(
-                    "{raw:?} has {} numbers; expected four: west,south,east,north",
-                    v.len()
-                ));
+                return Err(ValueError::BboxCount {
+                    raw: raw.to_string(),
+                    count: v.len(),
+                });
             }
         };
         Ok(BboxNumbers {
@@ -298,12 +326,8 @@ pub struct GlyphRange {
 }
 
 impl ParamValue for GlyphRange {
-    fn parse(raw: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "{raw:?} is not a glyph range like 0-255 (start a multiple of 256, end = start + 255, up to 65535)"
-            )
-        };
+    fn parse(raw: &str) -> Result<Self, ValueError> {
+        let bad = || ValueError::GlyphRange(raw.to_string());
         let (start, end) = raw.split_once('-').ok_or_else(bad)?;
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty();
         if !digits(start) || !digits(end) {
@@ -331,10 +355,13 @@ impl ParamValue for GlyphRange {
 }
 
 impl ParamValue for GroupBy {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         GroupBy::by_name(raw).ok_or_else(|| {
             let names: Vec<&str> = GroupBy::ALL.iter().map(|g| g.name()).collect();
-            format!("{raw:?} is not one of {}", names.join(", "))
+            ValueError::NotOneOf {
+                raw: raw.to_string(),
+                allowed: names.join(", "),
+            }
         })
     }
 
@@ -351,7 +378,7 @@ impl ParamValue for GroupBy {
 pub struct PeriodLabel(pub String);
 
 impl ParamValue for PeriodLabel {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         Ok(PeriodLabel(raw.to_string()))
     }
 
@@ -397,24 +424,24 @@ impl<R: Range> InRange<R> {
 }
 
 impl<R: Range> ParamValue for InRange<R> {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, ValueError> {
         let v: R::Value = raw
             .parse()
             .ok()
             .filter(|v: &R::Value| (*v).into().is_finite())
             .ok_or_else(|| {
                 if R::INTEGER {
-                    format!("{raw:?} is not a whole number of zero or more")
+                    ValueError::NotWhole(raw.to_string())
                 } else {
-                    format!("{raw:?} is not a number")
+                    ValueError::NotNumber(raw.to_string())
                 }
             })?;
         if v < R::MIN || v > R::MAX {
-            return Err(format!(
-                "{v} is outside the allowed range {}..{}",
-                R::MIN,
-                R::MAX
-            ));
+            return Err(ValueError::OutOfRange {
+                value: v.to_string(),
+                min: R::MIN.to_string(),
+                max: R::MAX.to_string(),
+            });
         }
         Ok(InRange(v, PhantomData))
     }

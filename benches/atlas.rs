@@ -3,18 +3,19 @@
 //! as a test). `SAHEL_BENCH_EVENTS=N` overrides the size.
 //!
 //!     cargo bench --bench atlas
+#![allow(
+    missing_docs,
+    reason = "criterion's macros write undocumented public functions"
+)]
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use sahel_atlas::atlas::Atlas;
-use sahel_atlas::load::{Dataset, EventSources, load_dataset, load_places, load_regions};
-use sahel_atlas::model::LonLat;
-use sahel_atlas::query::coverage::{CoverageRule, coverage_all};
-use sahel_atlas::query::filter::EventFilter;
-use sahel_atlas::query::{Near, Sort, fill_distances, find_events, near_page, nearest};
-use sahel_atlas::tiles::TileSource;
-use sahel_atlas::tiles::coord::{TileCoord, project};
+use sahel_atlas::{
+    Atlas, CoverageRule, Dataset, EventFilter, EventSources, LonLat, Near, Sort, TileCoord,
+    TileSource, coverage_all, fill_distances, find_events, load_dataset, load_places, load_regions,
+    near_page, nearest, project,
+};
 
 const MOPTI: LonLat = LonLat {
     lon: -4.18296,
@@ -51,7 +52,7 @@ fn events_file() -> PathBuf {
         });
         let tmp = file.with_extension("tmp");
         let out = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
-        sahel_atlas::synth::write_events(&anchors, n, 7, out).unwrap();
+        sahel_atlas::write_events(&anchors, n, 7, out).unwrap();
         std::fs::rename(&tmp, &file).unwrap();
     }
     file

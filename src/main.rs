@@ -1,5 +1,4 @@
 //! `sahel-atlas`: serve | import | export | check | gen-events.
-#![warn(clippy::too_many_lines)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,20 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
-use sahel_atlas::archive::Archive;
-use sahel_atlas::archive::{ArchiveFormat, ExportError, ExportSpec, export_tiles};
-use sahel_atlas::atlas::Atlas;
-use sahel_atlas::http::archives::{self, Archives, Served};
-use sahel_atlas::http::download::DownloadLimits;
-use sahel_atlas::http::params::queries::TileQuery;
-use sahel_atlas::http::server::ConnectionLimits;
-use sahel_atlas::http::shed::ShedLimits;
-use sahel_atlas::http::{AppState, Config, serve};
-use sahel_atlas::live::{Live, LoadFailed, Sources, read_atlas};
-use sahel_atlas::load::{Dataset, EventSources, LoadError, load_places, load_regions};
-use sahel_atlas::store::StoreError;
-use sahel_atlas::store::import::{ImportError, import_files};
-use sahel_atlas::tiles::TileSource;
+use sahel_atlas::{
+    AppState, Archive, ArchiveFormat, Archives, Atlas, Config, ConnectionLimits, Dataset,
+    DownloadLimits, EventSources, ExportError, ExportSpec, ImportError, Live, LoadError,
+    LoadFailed, Served, ShedLimits, Sources, StoreError, TileSource, export_tiles, import_files,
+    load_places, load_regions, read_atlas, serve,
+};
 
 #[derive(Parser)]
 #[command(
@@ -232,8 +223,9 @@ fn saved_base_path(store: &str, asked: Option<PathBuf>, never: bool) -> Option<P
     match (never, asked) {
         (true, _) => None,
         (false, Some(path)) => Some(path),
-        (false, None) => (!sahel_atlas::store::is_postgres_url(store))
-            .then(|| PathBuf::from(format!("{store}.base"))),
+        (false, None) => {
+            (!sahel_atlas::is_postgres_url(store)).then(|| PathBuf::from(format!("{store}.base")))
+        }
     }
 }
 
@@ -291,7 +283,7 @@ enum CliError {
 }
 
 fn main() -> ExitCode {
-    sahel_atlas::support::memory::tune_allocator();
+    sahel_atlas::tune_allocator();
     // Log lines go to stderr from a thread of their own: a write per request on the
     // request's thread cost the cached-tile path a third of its throughput. Lossless (a
     // full buffer waits); flushed when `_log` drops at exit.
@@ -387,7 +379,7 @@ fn gen_events(n: u64, seed: u64, out: &Path, data: &Path) -> Result<(), CliError
         source,
     };
     let file = std::fs::File::create(out).map_err(|e| write_error(e.into()))?;
-    sahel_atlas::synth::write_events(&atlas, n, seed, std::io::BufWriter::new(file))
+    sahel_atlas::write_events(&atlas, n, seed, std::io::BufWriter::new(file))
         .map_err(write_error)?;
     println!("wrote {n} synthetic events to {}", out.display());
     Ok(())
@@ -457,7 +449,7 @@ fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
         }
         // A URL is a PMTiles archive on object storage or a CDN, read by browsers.
         if file.contains("://") {
-            if archives::origin(file).is_none() || !file.ends_with(".pmtiles") {
+            if sahel_atlas::archive_origin(file).is_none() || !file.ends_with(".pmtiles") {
                 return Err(usage("a URL must be http(s)://HOST/....pmtiles"));
             }
             named.push((name.to_string(), Served::Remote(file.to_string())));
@@ -472,7 +464,7 @@ fn open_archives(specs: &[String]) -> Result<Archives, CliError> {
 
 /// Opens the store, lays its events over the data files and builds the first snapshot.
 fn open_live(data: &DataArgs, store: &str, saved: Option<PathBuf>) -> Result<Live, CliError> {
-    let store = sahel_atlas::store::open(store)?;
+    let store = sahel_atlas::open_store(store)?;
     tracing::info!(store = %store.name(), shared = store.shared(), "store opened");
     let mut sources = sources(data);
     // The notes of the files are kept beside the saved base, as they are once read
@@ -493,7 +485,7 @@ fn export(
     data: &DataArgs,
 ) -> Result<(), CliError> {
     spec.bbox = match bbox {
-        None => sahel_atlas::tiles::BOUNDS,
+        None => sahel_atlas::BOUNDS,
         Some(text) => {
             let v: Vec<f64> = text
                 .split(',')
@@ -506,12 +498,8 @@ fn export(
                 .map_err(|_| CliError::Usage(format!("--bbox {text:?}: expected four numbers")))?
         }
     };
-    let params: TileQuery = sahel_atlas::http::params::parse(filter)
-        .map_err(|e| CliError::Usage(format!("--filter: {}", e.detail)))?;
     let atlas = load(data)?;
-    let filter = params
-        .filter
-        .resolve(&atlas, None)
+    let filter = sahel_atlas::tile_filter(filter, &atlas)
         .map_err(|p| CliError::Usage(format!("--filter: {}", p.detail)))?;
     let source = TileSource::build(&atlas);
     source.prepare_summaries(&atlas);
@@ -532,7 +520,7 @@ fn export(
 
 /// `import`: the files into the store, then a line per file.
 fn import(store: &str, batch: usize, files: &[PathBuf]) -> Result<(), CliError> {
-    let store = sahel_atlas::store::open(store)?;
+    let store = sahel_atlas::open_store(store)?;
     let started = Instant::now();
     for f in import_files(&*store, files, batch)? {
         println!(
@@ -567,7 +555,7 @@ fn reload_on_hangup(state: Arc<AppState>) -> std::io::Result<()> {
 /// `serve`: listens on `addr` and serves the live data until SIGTERM or Ctrl-C.
 fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliError> {
     let wanted = config.connections.max_connections as u64 + 64;
-    match sahel_atlas::http::server::raise_open_files_limit() {
+    match sahel_atlas::raise_open_files_limit() {
         Some(n) if n < wanted => tracing::warn!(
             open_files = n,
             max_connections = config.connections.max_connections,
@@ -575,7 +563,7 @@ fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliErr
         ),
         _ => {}
     }
-    let runtime = sahel_atlas::http::server::runtime(&config.shed).map_err(CliError::Runtime)?;
+    let runtime = sahel_atlas::runtime(&config.shed).map_err(CliError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

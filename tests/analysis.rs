@@ -1,6 +1,7 @@
 //! The analysis endpoints over HTTP: the coverage timeline against GeographicLib on the
 //! shipped events and bases, hexbins and the tiles' hexbins layer against the Python `h3`
 //! package (`tests/truth/analysis.py`), and trends against a fixture worked by hand.
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! HTTP-level tests of the query API against the real server, checked against truth
 //! computed independently (Karney's GeographicLib in Python, the human-coded `admin1`
 //! column, plain CSV counting).
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 

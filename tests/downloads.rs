@@ -1,6 +1,7 @@
 //! Downloads of any query (`f=csv`, `f=geojson`): checked against the paged JSON answer
 //! by an independent reader (`tests/truth/download.py`: Python's csv and json), loaded
 //! back by our own ACLED reader, capped, and limited in number while slow clients read.
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 

@@ -166,7 +166,7 @@ fn a_slow_header_client_is_cut_off() {
 #[test]
 fn idle_connections_do_not_block_new_clients() {
     // This process holds the client ends; the server it starts inherits the limit.
-    let limit = sahel_atlas::http::server::raise_open_files_limit();
+    let limit = sahel_atlas::raise_open_files_limit();
     assert!(
         limit.is_some_and(|n| n >= 4_500),
         "open-file limit {limit:?}"

@@ -1,6 +1,7 @@
 //! The loaders through the real binary: `sahel-atlas check` and `serve` on good and broken
 //! data. A broken file must stop start-up with an error naming file, line or feature,
 //! field and problem.
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 
@@ -315,7 +316,7 @@ fn bad_geojson_names_feature_and_field() {
 /// refuse it with an error naming the file, as the target demands, instead of panicking.
 #[test]
 fn inputs_the_fuzzer_crashed_on_are_refused_with_the_file_named() {
-    use sahel_atlas::load::{load_bases, load_places, load_regions};
+    use sahel_atlas::{load_bases, load_places, load_regions};
     let dir = common::repo().join("tests/fuzz-found/geojson_files");
     let mut replayed = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {

@@ -1,5 +1,6 @@
 //! OGC API – Features over HTTP, and with a real client: GDAL's OAPIF driver (`ogrinfo`,
 //! `ogr2ogr` from Debian's gdal-bin).
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 

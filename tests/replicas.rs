@@ -4,6 +4,7 @@
 //! while both take writes at once), one replica killed with SIGKILL while the other keeps
 //! serving and writing, the killed one catching up on restart, and every count equal to
 //! PostGIS's own. Also: an import resumes after its last committed batch, in either store.
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 
@@ -12,10 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::postgres::Postgres;
 use common::{Server, fresh_store, geodata, path_str};
-use sahel_atlas::import::import_files;
-use sahel_atlas::load::load_events_file;
-use sahel_atlas::store::{Change, ImportMark};
-use sahel_atlas::words::Interner;
+use sahel_atlas::{Change, ImportMark, Interner, import_files, load_events_file};
 use serde_json::json;
 
 const KEY: &str = "replica-key";
@@ -208,7 +206,7 @@ fn resumes(spec: &str, dir: &std::path::Path) {
     std::fs::copy(geodata().join("events.csv"), &file).unwrap();
     let events = load_events_file(&file, &mut Interner::default(), None).unwrap();
     let n = events.len() as u64;
-    let store = sahel_atlas::store::open(spec).unwrap();
+    let store = sahel_atlas::open_store(spec).unwrap();
     let key = std::fs::canonicalize(&file).unwrap().display().to_string();
     let bytes = std::fs::metadata(&file).unwrap().len();
     let head: Vec<Change> = events[..30].iter().cloned().map(Change::Upsert).collect();

@@ -2,6 +2,7 @@
 //! `mapbox-vector-tile`) and checked against the source files: layers, counts, attributes,
 //! points inside their tile, cluster counts adding up, region area, and the 204/304/400
 //! paths.
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! nothing on bad records, every read (lists, radius, stats, OGC items, tiles) seeing a
 //! write at once, the change log, and the GeoPackage store surviving a restart and
 //! opening in GDAL.
+#![allow(clippy::too_many_lines, reason = "a test scenario reads top to bottom")]
 
 mod common;
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sahel_atlas::load::{Interner, read_events_csv};
+use sahel_atlas::{Interner, read_events_csv};
 
 fuzz_target!(|data: &[u8]| {
     let path = std::path::Path::new("fuzz.csv");

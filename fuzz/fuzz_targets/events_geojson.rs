@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sahel_atlas::load::{Interner, read_events_geojson};
+use sahel_atlas::{Interner, read_events_geojson};
 
 fuzz_target!(|text: &str| {
     let path = std::path::Path::new("body");

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use sahel_atlas::load::{load_bases, load_places, load_regions};
+use sahel_atlas::{load_bases, load_places, load_regions};
 
 fuzz_target!(|data: &[u8]| {
     // The loaders read files, as the server does: one per fuzzing process, rewritten.

@@ -6,10 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sahel_atlas::http::{AppState, Config, answer_get};
-use sahel_atlas::live::{Live, Sources};
-use sahel_atlas::load::EventSources;
-use sahel_atlas::store::gpkg::GeoPackageStore;
+use sahel_atlas::{AppState, Config, EventSources, GeoPackageStore, Live, Sources, answer_get};
 
 fn state() -> &'static AppState {
     static STATE: OnceLock<AppState> = OnceLock::new();

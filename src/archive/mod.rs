@@ -4,5 +4,5 @@
 mod read;
 mod write;
 
-pub use read::{Archive, ArchiveError, ArchiveInfo, ArchiveProblem};
+pub use read::{Archive, ArchiveError, ArchiveProblem};
 pub use write::{ArchiveFormat, ExportError, ExportSpec, Exported, SinkError, export_tiles};

@@ -31,7 +31,9 @@ pub struct ArchiveInfo {
 #[derive(Debug, thiserror::Error)]
 #[error("archive {}: {problem}", path.display())]
 pub struct ArchiveError {
+    /// The archive's file.
     pub path: PathBuf,
+    /// What is wrong with it.
     pub problem: ArchiveProblem,
 }
 
@@ -39,16 +41,23 @@ pub struct ArchiveError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArchiveProblem {
+    /// The file could not be read.
     #[error("{what}: {source}")]
     Io {
+        /// What was being read.
         what: String,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// SQLite refused a query of an MBTiles file.
     #[error("{what}: {source}")]
     Sqlite {
+        /// What was being read.
         what: &'static str,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The PMTiles header does not parse.
     #[error("header: {0}")]
     Header(pmtiles::PmtError),
     /// The file is not laid out as its format says.
@@ -57,11 +66,16 @@ pub enum ArchiveProblem {
     /// A valid file of a kind not served (another version, tile type or compression).
     #[error("{0}")]
     Unsupported(String),
+    /// Reading one tile failed.
     #[error("tile {z}/{x}/{y}: {problem}")]
     Tile {
+        /// Zoom.
         z: u8,
+        /// Column, from the west.
         x: u32,
+        /// Row, from the north.
         y: u32,
+        /// What failed.
         problem: Box<ArchiveProblem>,
     },
 }
@@ -82,10 +96,13 @@ fn sqlite(what: &'static str) -> impl FnOnce(rusqlite::Error) -> ArchiveProblem 
 /// One open archive.
 #[derive(Debug)]
 pub struct Archive {
+    /// The archive's file.
     pub path: PathBuf,
+    /// What the archive says about itself.
     pub info: ArchiveInfo,
     /// The file's size and modification time when opened (its ETag as a whole).
     pub size: u64,
+    /// Its modification time, seconds since 1970.
     pub modified: u64,
     reader: Reader,
 }

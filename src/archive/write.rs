@@ -24,16 +24,22 @@ use crate::tiles::{ATTRIBUTION, CENTER, TileError, TileSource, layers};
 /// The archive formats `export tiles` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArchiveFormat {
+    /// PMTiles v3: one file, read by range requests.
     Pmtiles,
+    /// MBTiles 1.3: SQLite.
     Mbtiles,
 }
 
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct ExportSpec {
+    /// Which format to write.
     pub format: ArchiveFormat,
+    /// The file to write (replaced once complete).
     pub out: PathBuf,
+    /// The lowest zoom written.
     pub minzoom: u8,
+    /// The highest zoom written.
     pub maxzoom: u8,
     /// `[west, south, east, north]` in degrees.
     pub bbox: [f64; 4],
@@ -48,26 +54,46 @@ pub struct Exported {
     pub tiles: u64,
     /// Size of the archive.
     pub bytes: u64,
+    /// Seconds it took.
     pub secs: f64,
 }
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// The zoom range is not one.
     #[error("zooms {minzoom}-{maxzoom}: need minzoom <= maxzoom <= {max}")]
-    Zooms { minzoom: u8, maxzoom: u8, max: u8 },
+    Zooms {
+        /// The lowest zoom asked for.
+        minzoom: u8,
+        /// The highest zoom asked for.
+        maxzoom: u8,
+        /// The highest zoom there is.
+        max: u8,
+    },
+    /// The box (`[west, south, east, north]`) is not one within the Web Mercator world.
     #[error(
         "bbox {},{},{},{}: need west < east within ±180 and south < north within ±85",
         .0[0], .0[1], .0[2], .0[3]
     )]
     Bbox([f64; 4]),
+    /// The file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The archive's writer failed.
     #[error("cannot write {path}: {source}")]
-    Archive { path: PathBuf, source: SinkError },
+    Archive {
+        /// The archive being written.
+        path: PathBuf,
+        /// What failed.
+        source: SinkError,
+    },
+    /// A tile could not be encoded.
     #[error(transparent)]
     Tile(#[from] TileError),
 }
@@ -76,12 +102,16 @@ pub enum ExportError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SinkError {
+    /// The file.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The PMTiles writer.
     #[error(transparent)]
     Pmtiles(#[from] pmtiles::PmtError),
+    /// SQLite, for MBTiles.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// The metadata's JSON.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
 }

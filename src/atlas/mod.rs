@@ -37,6 +37,7 @@ use points::PointIndex;
 
 type IndexedBox = GeomWithData<Rectangle<[f64; 2]>, RegionIdx>;
 
+/// The indexed atlas: regions, bases, places and events, with every index the queries and tiles read. Immutable: a write makes a new one sharing the base.
 pub struct Atlas {
     fixed: Arc<Fixed>,
     base: Arc<EventIndex>,
@@ -220,6 +221,7 @@ fn point_index<E: std::borrow::Borrow<Event>>(events: &[E], first: u32) -> Point
 }
 
 impl Atlas {
+    /// Indexes `data`: places each event in its region and builds every index.
     pub fn build(data: Dataset) -> Atlas {
         let Dataset {
             regions,
@@ -330,18 +332,22 @@ impl Atlas {
         self.delta.size()
     }
 
+    /// The regions, in file order.
     pub fn regions(&self) -> &[Region] {
         &self.fixed.regions
     }
 
+    /// The bases, in file order.
     pub fn bases(&self) -> &[Base] {
         &self.fixed.bases
     }
 
+    /// The places of the gazetteer, in file order.
     pub fn places(&self) -> &[Place] {
         &self.fixed.places
     }
 
+    /// The base map's layers (country, neighbours, rivers, lakes).
     pub fn basemap(&self) -> &Basemap {
         &self.fixed.basemap
     }
@@ -434,10 +440,12 @@ impl Atlas {
             .map(String::as_str)
     }
 
+    /// The region each base lies in, parallel to [`Atlas::bases`].
     pub fn base_region(&self) -> &[Option<RegionIdx>] {
         &self.fixed.base_region
     }
 
+    /// The region each place lies in, parallel to [`Atlas::places`].
     pub fn place_region(&self) -> &[Option<RegionIdx>] {
         &self.fixed.place_region
     }
@@ -534,6 +542,7 @@ impl Atlas {
         &self.base.indexes.grid
     }
 
+    /// The index of the event with id `id`, if there is one.
     pub fn event_index(&self, id: &str) -> Option<u32> {
         if let Some(&i) = self.delta.ids.get(id) {
             return Some(i);
@@ -542,6 +551,7 @@ impl Atlas {
         (!self.delta.hides(i)).then_some(i)
     }
 
+    /// The index of the base with id `id`, if there is one.
     pub fn base_index(&self, id: &str) -> Option<usize> {
         self.fixed.base_ids.get(id).copied()
     }
@@ -556,6 +566,7 @@ impl Atlas {
             .copied()
     }
 
+    /// The region event `i` lies in.
     pub fn region_of_event(&self, i: u32) -> Option<&Region> {
         self.event_region(i)
             .map(|r| &self.fixed.regions[r as usize])

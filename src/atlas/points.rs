@@ -148,10 +148,6 @@ impl PointIndex {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
-    }
-
     /// How many nodes (points for level 0) level `level` has.
     fn level_len(&self, level: usize) -> usize {
         match level {

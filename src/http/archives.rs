@@ -19,7 +19,9 @@ use crate::tiles::coord::TileCoord;
 /// behind a CDN) that browsers read themselves, by HTTP range requests.
 #[derive(Debug, Clone)]
 pub enum Served {
+    /// An archive file this server reads and serves.
     File(Arc<Archive>),
+    /// The URL of a PMTiles archive that browsers read themselves.
     Remote(String),
 }
 
@@ -28,10 +30,12 @@ pub enum Served {
 pub struct Archives(Vec<(String, Served)>);
 
 impl Archives {
+    /// The archives by name.
     pub fn new(named: Vec<(String, Served)>) -> Archives {
         Archives(named)
     }
 
+    /// The archive named `name`, or a 404 problem.
     pub fn get(&self, name: &str) -> Result<&Served, Problem> {
         self.0
             .iter()

@@ -58,6 +58,7 @@ pub struct Config {
     pub font: std::path::PathBuf,
     /// Keys that may write (`Authorization: Bearer KEY`); none: writes are refused.
     pub write_keys: Vec<String>,
+    /// Header deadline and connection cap.
     pub connections: server::ConnectionLimits,
     /// How many expensive requests run at once, and wait (see [`shed`]).
     pub shed: shed::ShedLimits,
@@ -69,9 +70,12 @@ pub struct Config {
 
 /// What every request handler can reach: the live data, caches and metrics.
 pub struct AppState {
+    /// The data: the current snapshot, writes and reloads.
     pub live: Arc<Live>,
     write_keys: Vec<String>,
+    /// Encoded tiles, by tile, filter and version.
     pub tile_cache: TileCache,
+    /// Base URL for links, when set (else from the `Host` header).
     pub public_url: Option<String>,
     web: web_files::WebFiles,
     glyphs: assets::Glyphs,
@@ -85,6 +89,8 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state a server answers from: `live`'s data with `config`'s limits, and the
+    /// web map's files and label glyphs read at start-up.
     pub fn new(live: Live, config: Config) -> Self {
         let web = web_files::WebFiles::load(&config.web_dir);
         let web_styles = web.inline_style_sources().to_vec();

@@ -17,7 +17,9 @@ pub enum ProblemKind {
     /// Each value is well formed, but together (or against the data) they cannot be
     /// answered: rules the OpenAPI schema cannot state (422).
     UnprocessableParameters,
+    /// No such resource (404).
     NotFound,
+    /// A method the resource does not answer (405).
     MethodNotAllowed,
     /// No or a wrong write key (401, with `WWW-Authenticate: Bearer`).
     Unauthorized,
@@ -41,10 +43,12 @@ pub enum ProblemKind {
     Unavailable,
     /// Too many expensive requests at once: shed, retry later (503, with `Retry-After`).
     Overloaded,
+    /// A fault of the server (500); never for bad input.
     Internal,
 }
 
 impl ProblemKind {
+    /// The HTTP status of this kind of problem.
     pub fn status(self) -> StatusCode {
         match self {
             ProblemKind::InvalidParameter => StatusCode::BAD_REQUEST,
@@ -88,6 +92,7 @@ impl ProblemKind {
         }
     }
 
+    /// The problem's title, the same for every problem of this kind.
     pub fn title(self) -> &'static str {
         match self {
             ProblemKind::InvalidParameter => "Invalid query parameter",
@@ -124,15 +129,19 @@ pub struct ProblemBody {
     parameter: Option<String>,
 }
 
+/// An error answer: `application/problem+json` with the kind's type, title and status.
 #[derive(Debug, Clone)]
 pub struct Problem {
+    /// What kind of problem.
     pub kind: ProblemKind,
+    /// What exactly went wrong, for a person.
     pub detail: String,
     /// Extension members (`parameter`, `suggestions`, ...).
     pub extra: Vec<(&'static str, Value)>,
 }
 
 impl Problem {
+    /// A problem of `kind` with `detail`.
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
         Problem {
             kind,
@@ -155,24 +164,29 @@ impl Problem {
         Problem::new(kind, format!("{name}: {}", detail.into())).with("parameter", json!(name))
     }
 
+    /// 404 with `detail`.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Problem::new(ProblemKind::NotFound, detail)
     }
 
+    /// 500 with `detail`.
     pub fn internal(detail: impl Into<String>) -> Self {
         Problem::new(ProblemKind::Internal, detail)
     }
 
+    /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.kind.status()
     }
 
+    /// Adds the extension member `key`.
     pub fn with(mut self, key: &'static str, value: Value) -> Self {
         self.extra.retain(|(k, _)| *k != key);
         self.extra.push((key, value));
         self
     }
 
+    /// The problem as a response.
     pub fn into_response(self) -> Response {
         let status = self.status();
         let mut body = Map::new();

@@ -20,6 +20,7 @@ use hyper_util::service::TowerToHyperService;
 pub struct ConnectionLimits {
     /// Time to send a request's headers, and to start the next one on a kept-alive connection.
     pub header_timeout: Duration,
+    /// Open connections beyond this are closed at once.
     pub max_connections: usize,
 }
 

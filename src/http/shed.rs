@@ -13,7 +13,9 @@ use super::problem::{Problem, ProblemKind};
 /// (`serve --max-expensive`, `--expensive-queue`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShedLimits {
+    /// Expensive requests running at once.
     pub running: usize,
+    /// Expensive requests that may wait for a turn.
     pub waiting: usize,
     /// The longest a request waits for a turn before it is shed.
     pub max_wait: Duration,

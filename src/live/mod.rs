@@ -98,6 +98,7 @@ impl Live {
         self.notices.send_replace(Notice::Closing);
     }
 
+    /// How the last reload went, if there was one.
     pub fn last_reload(&self) -> Option<Reload> {
         self.last_reload
             .lock()
@@ -110,6 +111,7 @@ impl Live {
         self.current.load_full()
     }
 
+    /// The durable store writes go to.
     pub fn store(&self) -> &dyn EventStore {
         &*self.store
     }

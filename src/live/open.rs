@@ -21,7 +21,9 @@ use crate::tiles::cache::TileEpochs;
 /// Where the data files are: read at start-up and again on each reload.
 #[derive(Debug, Clone)]
 pub struct Sources {
+    /// The data directory (`geodata/`).
     pub dir: PathBuf,
+    /// Which event files to read.
     pub events: EventSources,
     /// Where the base built from them is saved, to be read back at the next start while
     /// the inputs are unchanged (`None`: never saved).
@@ -43,8 +45,10 @@ impl Sources {
 /// Why data could not be (re)loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadFailed {
+    /// A data file is bad or missing.
     #[error(transparent)]
     Files(#[from] LoadError),
+    /// The store cannot be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -10,7 +10,7 @@ use crate::model::words::Interner;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use events_csv::{EventFormat, read_events_csv};
+pub use events_csv::read_events_csv;
 pub use events_geojson::read_events_geojson;
 pub use geojson_files::{load_basemap, load_bases, load_places, load_regions};
 pub use split_csv::load_events_file;
@@ -39,13 +39,18 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: {location}{}{problem}", file.display(), field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
 pub struct LoadError {
+    /// The file.
     pub file: PathBuf,
+    /// Where in it.
     pub location: Location,
+    /// The field, when one is at fault.
     pub field: Option<String>,
+    /// What is wrong.
     pub problem: String,
 }
 
 impl LoadError {
+    /// A problem with the file as a whole.
     pub fn file(file: &Path, problem: impl Into<String>) -> Self {
         LoadError {
             file: file.to_path_buf(),
@@ -55,6 +60,7 @@ impl LoadError {
         }
     }
 
+    /// A problem at `location`, in `field`.
     pub fn at(file: &Path, location: Location, field: &str, problem: impl Into<String>) -> Self {
         LoadError {
             file: file.to_path_buf(),
@@ -68,17 +74,24 @@ impl LoadError {
 /// Everything the service serves, as read from disk and validated.
 #[derive(Debug, Default)]
 pub struct Dataset {
+    /// Regions with their polygons.
     pub regions: Vec<Region>,
+    /// Bases.
     pub bases: Vec<Base>,
+    /// The gazetteer.
     pub places: Vec<Place>,
+    /// Events, from every event file.
     pub events: Vec<Event>,
+    /// The base map's layers.
     pub basemap: Basemap,
 }
 
 /// Which event files to read besides (or instead of) the shipped `events.csv`.
 #[derive(Debug, Clone, Default)]
 pub struct EventSources {
+    /// Event files read besides the shipped one.
     pub extra_files: Vec<PathBuf>,
+    /// Leave out the shipped `events.csv`.
     pub skip_shipped: bool,
     /// Where the events' notes are kept while they are served, off the heap (see
     /// [`crate::model::notes`]); `None`: on the heap.

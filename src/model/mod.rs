@@ -22,11 +22,14 @@ pub type RegionIdx = u16;
 /// A lon/lat position in degrees (WGS84).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LonLat {
+    /// Longitude, degrees east.
     pub lon: f64,
+    /// Latitude, degrees north.
     pub lat: f64,
 }
 
 impl LonLat {
+    /// The position at `lon`, `lat`.
     pub fn new(lon: f64, lat: f64) -> Self {
         LonLat { lon, lat }
     }
@@ -161,6 +164,7 @@ pub enum Change {
 }
 
 impl Change {
+    /// The id of the event this change is about.
     pub fn id(&self) -> &Arc<str> {
         match self {
             Change::Upsert(e) => &e.id,

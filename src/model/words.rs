@@ -167,6 +167,7 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// The word for `s`, added to the vocabulary if new.
     pub fn intern(&mut self, s: &str) -> Word {
         if let Some(w) = self.seen.get(s) {
             return *w;

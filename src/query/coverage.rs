@@ -67,6 +67,7 @@ pub struct CoverageReport {
     pub uncovered: Vec<u32>,
 }
 
+/// Every base's coverage totals under `rule`, and the matching events no base covers.
 pub fn coverage_all(atlas: &Atlas, m: &Matcher, rule: CoverageRule) -> CoverageReport {
     let mut covered = vec![false; atlas.index_len()];
     let bases: Vec<BaseCoverage> = (0..atlas.bases().len())

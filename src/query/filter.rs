@@ -77,8 +77,11 @@ pub struct EventFilter {
     pub types: Vec<String>,
     /// Matches a part of `actor1` or `actor2`, accents and case ignored.
     pub actor: Option<String>,
+    /// At least this many deaths.
     pub min_fatalities: Option<u32>,
+    /// Only events in this region.
     pub region: Option<RegionIdx>,
+    /// Only events in this box.
     pub bbox: Option<Bbox>,
     /// Exact (case-insensitive) values of single properties, e.g. `location` = `Gao`.
     pub equals: Vec<(EventProp, String)>,
@@ -164,6 +167,7 @@ pub struct Matcher<'a> {
 }
 
 impl EventFilter {
+    /// The filter ready to test events of `atlas` (words and regions looked up once).
     pub fn compile<'a>(&'a self, atlas: &'a Atlas) -> Matcher<'a> {
         let actor_ok = self.actor.as_ref().map(|needle| {
             let needle = fold(needle);

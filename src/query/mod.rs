@@ -40,10 +40,13 @@ pub enum QueryError {
 /// A geodesic radius search.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Near {
+    /// The centre.
     pub center: LonLat,
+    /// Geodesic radius, km.
     pub radius_km: f64,
 }
 
+/// The order of a page of events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {
     /// Oldest first (ties: file order, then events written at run time).

@@ -151,6 +151,7 @@ INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, descript
 const COLUMNS: &str = "event_id_cnty, event_date, year, event_type, sub_event_type, actor1, \
     actor2, admin1, admin2, location, latitude, longitude, geo_precision, fatalities, source, notes";
 
+/// The embedded store: a GeoPackage file (SQLite) with an `events` point layer and the change log.
 pub struct GeoPackageStore {
     path: PathBuf,
     conn: Mutex<Connection>,

@@ -13,13 +13,18 @@ use crate::support::progress::Progress;
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// A record of the file is bad.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -17,6 +17,7 @@ use crate::model::Event;
 pub use crate::model::Change;
 
 impl Change {
+    /// Whether this change upserts or deletes.
     pub fn op(&self) -> Op {
         match self {
             Change::Upsert(_) => Op::Upsert,
@@ -123,6 +124,7 @@ pub struct ImportMark {
     pub bytes: u64,
     /// Rows of it committed.
     pub rows: u64,
+    /// Whether the whole file is in.
     pub done: bool,
 }
 
@@ -149,18 +151,36 @@ pub fn open(spec: &str) -> Result<Box<dyn EventStore>, StoreError> {
 /// Why the store cannot do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// PostgreSQL failed.
     #[error("store {url}: {problem}")]
-    Postgres { url: String, problem: String },
+    Postgres {
+        /// The database's URL, its password hidden.
+        url: String,
+        /// What failed.
+        problem: String,
+    },
+    /// SQLite failed.
     #[error("store {path}: {source}")]
     Sqlite {
+        /// The store's file.
         path: String,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The store holds something that is not as written.
     #[error("store {path}: {problem}")]
-    Invalid { path: String, problem: String },
+    Invalid {
+        /// The store's file.
+        path: String,
+        /// What is wrong in it.
+        problem: String,
+    },
+    /// The store's directory cannot be made.
     #[error("cannot create the store's directory {path}: {source}")]
     Directory {
+        /// The directory.
         path: String,
+        /// The operating system's error.
         source: std::io::Error,
     },
 }

@@ -46,10 +46,14 @@ impl MercatorBox {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TileUnits(pub [f64; 2]);
 
+/// A tile address: XYZ / Web Mercator, y from the top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TileCoord {
+    /// Zoom.
     pub z: u8,
+    /// Column, from the west.
     pub x: u32,
+    /// Row, from the north.
     pub y: u32,
 }
 

@@ -128,6 +128,7 @@ pub fn hexbin_res(z: u8) -> u8 {
 const CIRCLE_SEGMENTS: usize = 128;
 
 impl TileSource {
+    /// Projects, simplifies and indexes the atlas's fixed geometry for every zoom.
     pub fn build(atlas: &Atlas) -> TileSource {
         let regions: Vec<geo::Geometry<f64>> = atlas
             .regions()

@@ -392,6 +392,10 @@ pub enum DocFormat {
 pub struct DocFormatParams {
     /// Encoding: JSON (GeoJSON for a feature), the only one served.
     #[param(inline, nullable = false)]
+    #[allow(
+        dead_code,
+        reason = "accepted and documented; the answer does not depend on it"
+    )]
     pub f: Option<DocFormat>,
 }
 

@@ -77,6 +77,19 @@ pub fn parse_query<T: DeserializeOwned + ParamFields>(raw: &str) -> Result<T, Pr
     parse(raw).map_err(Problem::from)
 }
 
+/// The event filter a tile URL's query string (`from=2018&type=Battles`) asks for,
+/// resolved against `atlas` as `/tiles` resolves it: what `export tiles --filter` takes.
+///
+/// # Errors
+/// A [`Problem`] naming the parameter.
+pub fn tile_filter(
+    raw: &str,
+    atlas: &crate::atlas::Atlas,
+) -> Result<crate::query::filter::EventFilter, Problem> {
+    let query: queries::TileQuery = parse_query(raw)?;
+    query.filter.resolve(atlas, None)
+}
+
 /// Reads path segments captured by the router (name, value) into `T`.
 pub fn parse_path<T: DeserializeOwned>(captured: &[(String, String)]) -> Result<T, Problem> {
     T::deserialize(de::of_pairs(captured)).map_err(Problem::from)

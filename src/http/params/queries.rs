@@ -24,6 +24,7 @@ macro_rules! query {
         #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields)]
         $(#[serde(bound = "" )] #[doc = stringify!($g)])?
+        #[allow(dead_code, reason = "some groups are only validated: a cache-busting `v`, `f=json`")]
         pub struct $name $(<$g: $bound>)? { $(pub $field: $group),* }
 
         impl $(<$g: $bound>)? IntoParams for $name $(<$g>)? {
@@ -182,6 +183,10 @@ pub struct VersionParams {
     /// Any change sequence number (from /api/changes): a new URL, so caches fetch the
     /// tile again; the server always answers with the current data.
     #[param(inline, nullable = false)]
+    #[allow(
+        dead_code,
+        reason = "accepted and documented; the answer does not depend on it"
+    )]
     pub v: Option<Sequence>,
 }
 
@@ -353,6 +358,10 @@ pub struct TilePath {
 pub struct FontPath {
     /// Any font name: every stack is answered with the one font served.
     #[param(inline)]
+    #[allow(
+        dead_code,
+        reason = "accepted and documented; the answer does not depend on it"
+    )]
     pub fontstack: Text,
     /// 256 code points: 0-255, 256-511, ...
     #[param(inline)]

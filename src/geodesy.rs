@@ -17,13 +17,14 @@ const MARGIN: f64 = 1.01;
 
 /// Geodesic distance in km between two lon/lat points on WGS84.
 ///
-/// ```
-/// use sahel_atlas::geodesy::distance_km;
-/// use sahel_atlas::model::LonLat;
+/// ```ignore
+/// use crate::geodesy::distance_km;
+/// use crate::model::LonLat;
 /// // Bamako -> Mopti: 459.907 km (GeographicLib).
 /// let d = distance_km(LonLat::new(-7.97522, 12.60915), LonLat::new(-4.18296, 14.48430));
 /// assert!((d - 459.907).abs() < 0.001);
 /// ```
+/// (Run as the unit test `doc_example_distance_km`: the module is internal.)
 pub fn distance_km(a: LonLat, b: LonLat) -> f64 {
     Geodesic.distance(Point::new(a.lon, a.lat), Point::new(b.lon, b.lat)) / 1000.0
 }
@@ -150,11 +151,12 @@ pub fn search_envelopes(center: LonLat, radius_km: f64) -> Vec<Envelope> {
 /// [`search_envelopes`]: the same angle bound, with the longitude bound taken at the
 /// box's latitude farthest from the equator, where a degree of longitude is shortest.
 ///
-/// ```
-/// use sahel_atlas::geodesy::{Envelope, expand_envelope};
+/// ```ignore
+/// use crate::geodesy::{Envelope, expand_envelope};
 /// let e = expand_envelope(Envelope { min: [-5.0, 14.0], max: [-4.0, 15.0] }, 100.0);
 /// assert!(e.min[1] < 14.0 - 0.9 && e.max[0] > -4.0 + 0.93);
 /// ```
+/// (Run as the unit test `doc_example_expand_envelope`: the module is internal.)
 pub fn expand_envelope(env: Envelope, km: f64) -> Envelope {
     let rho = (km / MIN_CURVATURE_RADIUS_KM * MARGIN).to_degrees();
     let min_lat = (env.min[1] - rho).max(-90.0);
@@ -276,5 +278,33 @@ mod tests {
         let d = distance_km(LonLat::new(-4.0, 14.5), LonLat::new(-4.0, 15.5));
         // Meridian arc 14.5..15.5 N on WGS84 is 110.65 km (GeographicLib).
         assert!((d - 110.65).abs() < 0.01, "{d}");
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_expand_envelope() {
+        use crate::geodesy::{Envelope, expand_envelope};
+        let e = expand_envelope(
+            Envelope {
+                min: [-5.0, 14.0],
+                max: [-4.0, 15.0],
+            },
+            100.0,
+        );
+        assert!(e.min[1] < 14.0 - 0.9 && e.max[0] > -4.0 + 0.93);
+    }
+
+    #[test]
+    fn doc_example_distance_km() {
+        use crate::geodesy::distance_km;
+        use crate::model::LonLat;
+        // Bamako -> Mopti: 459.907 km (GeographicLib).
+        let d = distance_km(
+            LonLat::new(-7.97522, 12.60915),
+            LonLat::new(-4.18296, 14.48430),
+        );
+        assert!((d - 459.907).abs() < 0.001);
     }
 }

@@ -3,13 +3,14 @@
 //! arrays, built by one sort and saved and read back as they are; about a third of the
 //! memory of a hash map of the ids (12 bytes an event against 40).
 //!
-//! ```
-//! use sahel_atlas::atlas::ids::IdIndex;
+//! ```ignore
+//! use crate::atlas::ids::IdIndex;
 //! let ids = ["MLI1", "MLI2", "BFO7"];
 //! let index = IdIndex::build(ids.iter().copied());
 //! assert_eq!(index.get("BFO7", |i| ids[i as usize]), Some(2));
 //! assert_eq!(index.get("NER9", |i| ids[i as usize]), None);
 //! ```
+//! (Run as the unit test `doc_example_module`: the module is internal.)
 
 use std::io::{self, Read, Write};
 
@@ -150,5 +151,17 @@ mod tests {
         assert_eq!(index.find(7, "C", id_of), Some(2));
         assert_eq!(index.find(7, "D", id_of), None);
         assert_eq!(index.find(8, "B", id_of), None);
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_module() {
+        use crate::atlas::ids::IdIndex;
+        let ids = ["MLI1", "MLI2", "BFO7"];
+        let index = IdIndex::build(ids.iter().copied());
+        assert_eq!(index.get("BFO7", |i| ids[i as usize]), Some(2));
+        assert_eq!(index.get("NER9", |i| ids[i as usize]), None);
     }
 }

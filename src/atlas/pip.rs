@@ -50,10 +50,10 @@ impl BandedPolygon {
 
     /// Even-odd ray casting towards +x. Points exactly on an edge may go either way.
     ///
-    /// ```
+    /// ```ignore
     /// use geo::{polygon, MultiPolygon};
-    /// use sahel_atlas::model::LonLat;
-    /// use sahel_atlas::pip::BandedPolygon;
+    /// use crate::model::LonLat;
+    /// use crate::pip::BandedPolygon;
     /// let square_with_hole = MultiPolygon(vec![polygon!(
     ///     exterior: [(x: 0., y: 0.), (x: 10., y: 0.), (x: 10., y: 10.), (x: 0., y: 10.)],
     ///     interiors: [[(x: 4., y: 4.), (x: 6., y: 4.), (x: 6., y: 6.), (x: 4., y: 6.)]],
@@ -63,6 +63,7 @@ impl BandedPolygon {
     /// assert!(!p.contains(LonLat::new(5.0, 5.0)));
     /// assert!(!p.contains(LonLat::new(11.0, 5.0)));
     /// ```
+    /// (Run as the unit test `doc_example_contains`: the module is internal.)
     pub fn contains(&self, p: LonLat) -> bool {
         let [x0, y0, x1, y1] = self.bbox;
         if !(p.lon >= x0 && p.lon <= x1 && p.lat >= y0 && p.lat <= y1) {
@@ -123,5 +124,23 @@ mod tests {
             }
             assert!(inside > 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_contains() {
+        use crate::atlas::pip::BandedPolygon;
+        use crate::model::LonLat;
+        use geo::{MultiPolygon, polygon};
+        let square_with_hole = MultiPolygon(vec![polygon!(
+            exterior: [(x: 0., y: 0.), (x: 10., y: 0.), (x: 10., y: 10.), (x: 0., y: 10.)],
+            interiors: [[(x: 4., y: 4.), (x: 6., y: 4.), (x: 6., y: 6.), (x: 4., y: 6.)]],
+        )]);
+        let p = BandedPolygon::new(&square_with_hole);
+        assert!(p.contains(LonLat::new(1.0, 1.0)));
+        assert!(!p.contains(LonLat::new(5.0, 5.0)));
+        assert!(!p.contains(LonLat::new(11.0, 5.0)));
     }
 }

@@ -3,8 +3,8 @@
 //! (see [`crate::atlas::saved`]). Each array is written with its length, so a reader
 //! checks a length against the bytes left before it allocates for it.
 //!
-//! ```
-//! use sahel_atlas::plain_io::{PlainReader, PlainWriter};
+//! ```ignore
+//! use crate::plain_io::{PlainReader, PlainWriter};
 //! let mut out = Vec::new();
 //! let mut w = PlainWriter::new(&mut out);
 //! w.array(&[[1.5f64, -2.0], [3.0, 4.25]]).unwrap();
@@ -16,6 +16,7 @@
 //! assert_eq!(r.text().unwrap(), "Mopti");
 //! assert_eq!(r.finish(), sum);
 //! ```
+//! (Run as the unit test `doc_example_module`: the module is internal.)
 
 use std::hash::Hasher;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -269,6 +270,24 @@ mod tests {
         let sum = w.finish().unwrap();
         let mut r = PlainReader::new(&out[..], out.len() as u64);
         assert_eq!(r.array::<[u32; 3]>().unwrap(), items);
+        assert_eq!(r.finish(), sum);
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_module() {
+        use crate::atlas::plain_io::{PlainReader, PlainWriter};
+        let mut out = Vec::new();
+        let mut w = PlainWriter::new(&mut out);
+        w.array(&[[1.5f64, -2.0], [3.0, 4.25]]).unwrap();
+        w.text("Mopti").unwrap();
+        let sum = w.finish().unwrap();
+
+        let mut r = PlainReader::new(&out[..], out.len() as u64);
+        assert_eq!(r.array::<[f64; 2]>().unwrap(), [[1.5, -2.0], [3.0, 4.25]]);
+        assert_eq!(r.text().unwrap(), "Mopti");
         assert_eq!(r.finish(), sum);
     }
 }

@@ -3,13 +3,14 @@
 //! Building it is a sort; freeing it returns three allocations, not one per node (which
 //! matters when a merge replaces the index of a million events).
 //!
-//! ```
-//! use sahel_atlas::atlas::points::PointIndex;
+//! ```ignore
+//! use crate::atlas::points::PointIndex;
 //! let index = PointIndex::new(vec![([-4.18, 14.48], 7), ([-0.04, 16.27], 8)]);
 //! let found: Vec<u32> = index.in_box([-5.0, 14.0], [-3.0, 15.0]).map(|(d, _)| d).collect();
 //! assert_eq!(found, [7]);
 //! assert_eq!(index.nearest([0.0, 16.0]).next().map(|(d, _)| d), Some(8));
 //! ```
+//! (Run as the unit test `doc_example_module`: the module is internal.)
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -394,5 +395,20 @@ mod tests {
                 assert!(ids.iter().enumerate().all(|(i, &d)| d == i as u32));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_module() {
+        use crate::atlas::points::PointIndex;
+        let index = PointIndex::new(vec![([-4.18, 14.48], 7), ([-0.04, 16.27], 8)]);
+        let found: Vec<u32> = index
+            .in_box([-5.0, 14.0], [-3.0, 15.0])
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(found, [7]);
+        assert_eq!(index.nearest([0.0, 16.0]).next().map(|(d, _)| d), Some(8));
     }
 }

@@ -8,11 +8,12 @@ use serde::Serialize;
 
 /// Appends `s` as a JSON string literal.
 ///
-/// ```
+/// ```ignore
 /// let mut out = Vec::new();
-/// sahel_atlas::http::json_text::write_str(&mut out, "say \"hi\"\n");
+/// crate::http::json_text::write_str(&mut out, "say \"hi\"\n");
 /// assert_eq!(out, br#""say \"hi\"\n""#);
 /// ```
+/// (Run as the unit test `doc_example_write_str`: the module is internal.)
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
@@ -169,5 +170,15 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_write_str() {
+        let mut out = Vec::new();
+        crate::http::json_text::write_str(&mut out, "say \"hi\"\n");
+        assert_eq!(out, br#""say \"hi\"\n""#);
     }
 }

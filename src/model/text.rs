@@ -3,12 +3,13 @@
 /// Folds a name for comparison: accents removed (transliterated), lower case, every run
 /// of punctuation or space turned into one space.
 ///
-/// ```
-/// use sahel_atlas::model::text::fold;
+/// ```ignore
+/// use crate::model::text::fold;
 /// assert_eq!(fold("Ségou"), "segou");
 /// assert_eq!(fold("  Tabankort (Ménaka) "), "tabankort menaka");
 /// assert_eq!(fold("Aguel'hoc"), "aguel hoc");
 /// ```
+/// (Run as the unit test `doc_example_fold`: the module is internal.)
 pub fn fold(s: &str) -> String {
     let ascii = deunicode::deunicode(s).to_lowercase();
     let mut out = String::with_capacity(ascii.len());
@@ -22,4 +23,15 @@ pub fn fold(s: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_fold() {
+        use crate::model::text::fold;
+        assert_eq!(fold("Ségou"), "segou");
+        assert_eq!(fold("  Tabankort (Ménaka) "), "tabankort menaka");
+        assert_eq!(fold("Aguel'hoc"), "aguel hoc");
+    }
 }

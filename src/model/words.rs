@@ -18,13 +18,14 @@ use rustc_hash::FxHashMap;
 /// An interned string: equal strings have equal words, so comparing two is comparing two
 /// integers. Derefs to the string; orders and prints as the string.
 ///
-/// ```
-/// use sahel_atlas::model::words::Word;
+/// ```ignore
+/// use crate::model::words::Word;
 /// let a = Word::new("Battles");
 /// assert_eq!(a, Word::new("Battles"));
 /// assert_eq!(&*a, "Battles");
 /// assert!(Word::new("Abc") < Word::new("Battles"));
 /// ```
+/// (Run as the unit test `doc_example_word`: the module is internal.)
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Word(u32);
 
@@ -225,5 +226,17 @@ mod tests {
             assert_eq!(*by_text.entry(text).or_insert(w), w, "one word per string");
         }
         assert_eq!(Word::new("word-17"), by_text["word-17"]);
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_word() {
+        use crate::model::words::Word;
+        let a = Word::new("Battles");
+        assert_eq!(a, Word::new("Battles"));
+        assert_eq!(&*a, "Battles");
+        assert!(Word::new("Abc") < Word::new("Battles"));
     }
 }

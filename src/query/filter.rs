@@ -331,14 +331,15 @@ pub enum DateBound {
 /// Parses `YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means the first or last day of
 /// the year or month, per `bound`, so `from=2018&to=2018` is the whole of 2018.
 ///
-/// ```
-/// use sahel_atlas::query::filter::{parse_date_bound, DateBound};
+/// ```ignore
+/// use crate::query::filter::{parse_date_bound, DateBound};
 /// use chrono::NaiveDate;
 /// assert_eq!(parse_date_bound("2018", DateBound::End), NaiveDate::from_ymd_opt(2018, 12, 31));
 /// assert_eq!(parse_date_bound("2020-02", DateBound::End), NaiveDate::from_ymd_opt(2020, 2, 29));
 /// assert_eq!(parse_date_bound("2019-03-23", DateBound::Start), NaiveDate::from_ymd_opt(2019, 3, 23));
 /// assert_eq!(parse_date_bound("2019-13", DateBound::Start), None);
 /// ```
+/// (Run as the unit test `doc_example_parse_date_bound`: the module is internal.)
 pub fn parse_date_bound(s: &str, bound: DateBound) -> Option<NaiveDate> {
     let parts: Vec<&str> = s.trim().split('-').collect();
     let num = |p: &str, len: usize| {
@@ -364,5 +365,27 @@ pub fn parse_date_bound(s: &str, bound: DateBound) -> Option<NaiveDate> {
         }
         [y, m, d] => NaiveDate::from_ymd_opt(num(y, 4)? as i32, num(m, 2)?, num(d, 2)?),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_parse_date_bound() {
+        use crate::query::filter::{DateBound, parse_date_bound};
+        use chrono::NaiveDate;
+        assert_eq!(
+            parse_date_bound("2018", DateBound::End),
+            NaiveDate::from_ymd_opt(2018, 12, 31)
+        );
+        assert_eq!(
+            parse_date_bound("2020-02", DateBound::End),
+            NaiveDate::from_ymd_opt(2020, 2, 29)
+        );
+        assert_eq!(
+            parse_date_bound("2019-03-23", DateBound::Start),
+            NaiveDate::from_ymd_opt(2019, 3, 23)
+        );
+        assert_eq!(parse_date_bound("2019-13", DateBound::Start), None);
     }
 }

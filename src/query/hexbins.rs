@@ -48,12 +48,13 @@ pub fn resolution(res: u8) -> Resolution {
 
 /// The cell of `pos` at `res` (`None` for a non-finite position).
 ///
-/// ```
-/// use sahel_atlas::model::LonLat;
-/// use sahel_atlas::query::hexbins::{cell_of, resolution};
+/// ```ignore
+/// use crate::model::LonLat;
+/// use crate::query::hexbins::{cell_of, resolution};
 /// let mopti = cell_of(LonLat::new(-4.18296, 14.4843), resolution(5)).unwrap();
 /// assert_eq!(mopti.to_string().len(), 15);
 /// ```
+/// (Run as the unit test `doc_example_cell_of`: the module is internal.)
 pub fn cell_of(pos: LonLat, res: Resolution) -> Option<CellIndex> {
     LatLng::new(pos.lat, pos.lon).ok().map(|ll| ll.to_cell(res))
 }
@@ -473,5 +474,16 @@ mod tests {
         assert_eq!(ring.first(), ring.last());
         let env = cell_envelope(cell);
         assert!(env.contains(center(cell)) && env.contains(LonLat::new(-4.18296, 14.4843)));
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_cell_of() {
+        use crate::model::LonLat;
+        use crate::query::hexbins::{cell_of, resolution};
+        let mopti = cell_of(LonLat::new(-4.18296, 14.4843), resolution(5)).unwrap();
+        assert_eq!(mopti.to_string().len(), 15);
     }
 }

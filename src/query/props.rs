@@ -10,12 +10,13 @@ pub enum PropKind {
 
 /// A closed set of filterable properties.
 ///
-/// ```
-/// use sahel_atlas::query::filter::EventProp;
-/// use sahel_atlas::query::props::Queryable;
+/// ```ignore
+/// use crate::query::filter::EventProp;
+/// use crate::query::props::Queryable;
 /// assert_eq!(EventProp::by_name("location"), Some(EventProp::Location));
 /// assert_eq!(EventProp::Location.name(), "location");
 /// ```
+/// (Run as the unit test `doc_example_queryable`: the module is internal.)
 pub trait Queryable: Copy + PartialEq + 'static {
     const ALL: &'static [Self];
     /// The names of `ALL`, in the same order.
@@ -51,5 +52,16 @@ impl Queryable for NoProp {
 
     fn kind(self) -> PropKind {
         match self {}
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_queryable() {
+        use crate::query::filter::EventProp;
+        use crate::query::props::Queryable;
+        assert_eq!(EventProp::by_name("location"), Some(EventProp::Location));
+        assert_eq!(EventProp::Location.name(), "location");
     }
 }

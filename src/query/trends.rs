@@ -47,12 +47,13 @@ impl Period {
 
     /// `2019`, `2019-Q1` or `2019-03` (as the period's length says).
     ///
-    /// ```
-    /// use sahel_atlas::query::trends::Period;
+    /// ```ignore
+    /// use crate::query::trends::Period;
     /// let q = Period::Quarter;
     /// assert_eq!(q.label(q.parse("2019-Q1").unwrap() - 1), "2018-Q4");
     /// assert_eq!(Period::Month.parse("2019-Q1"), None);
     /// ```
+    /// (Run as the unit test `doc_example_label`: the module is internal.)
     pub fn label(self, p: i32) -> String {
         let (y, k) = (p.div_euclid(self.per_year()), p.rem_euclid(self.per_year()));
         match self {
@@ -267,5 +268,16 @@ mod tests {
         assert_eq!(trend(u, 2.0, b.clone(), 1.0).flag, Flag::Decrease);
         assert_eq!(trend(u, 1.0, vec![0.0; 3], 5.0).flag, Flag::New);
         assert_eq!(trend(u, 0.0, vec![0.0; 3], 5.0).flag, Flag::Stable);
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_label() {
+        use crate::query::trends::Period;
+        let q = Period::Quarter;
+        assert_eq!(q.label(q.parse("2019-Q1").unwrap() - 1), "2018-Q4");
+        assert_eq!(Period::Month.parse("2019-Q1"), None);
     }
 }

@@ -21,11 +21,12 @@ pub struct Vocabulary {
 impl Vocabulary {
     /// The types of `events`, or `None` if there are more than [`MAX_TYPES`].
     ///
-    /// ```
-    /// use sahel_atlas::query::types::Vocabulary;
+    /// ```ignore
+    /// use crate::query::types::Vocabulary;
     /// let v = Vocabulary::of(&[]).unwrap();
     /// assert!(v.names.is_empty());
     /// ```
+    /// (Run as the unit test `doc_example_of`: the module is internal.)
     pub fn of(events: &[Event]) -> Option<Vocabulary> {
         let mut v = Vocabulary::default();
         for e in events {
@@ -57,4 +58,14 @@ pub fn top_of<'a>(counts: impl Iterator<Item = (&'a str, u32)>) -> &'a str {
         .filter(|(_, k)| *k > 0)
         .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(x.0)))
         .map_or("", |(t, _)| t)
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_of() {
+        use crate::query::types::Vocabulary;
+        let v = Vocabulary::of(&[]).unwrap();
+        assert!(v.names.is_empty());
+    }
 }

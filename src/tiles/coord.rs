@@ -60,11 +60,12 @@ pub struct TileCoord {
 impl TileCoord {
     /// The tile at zoom `z`, column `x`, row `y`.
     ///
-    /// ```
-    /// use sahel_atlas::tiles::coord::TileCoord;
+    /// ```ignore
+    /// use crate::tiles::coord::TileCoord;
     /// assert!(TileCoord::new(3, 7, 0).is_ok());
     /// assert!(TileCoord::new(3, 8, 0).is_err());
     /// ```
+    /// (Run as the unit test `doc_example_new`: the module is internal.)
     ///
     /// # Errors
     /// [`TileError::OutsideGrid`] for a zoom over [`MAX_ZOOM`] or a column or row that
@@ -234,5 +235,15 @@ mod tests {
         );
         let back = unproject(w);
         assert!((back.lon - lon).abs() < 1e-9 && (back.lat - lat).abs() < 1e-9);
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_new() {
+        use crate::tiles::coord::TileCoord;
+        assert!(TileCoord::new(3, 7, 0).is_ok());
+        assert!(TileCoord::new(3, 8, 0).is_err());
     }
 }

@@ -3,14 +3,15 @@
 //! a `String` and hashed it with SipHash for every attribute of every feature, which was
 //! nearly half the time of a tile of single events.
 //!
-//! ```
-//! use sahel_atlas::tiles::encode::{Geom, LayerWriter, TileWriter, Value};
+//! ```ignore
+//! use crate::tiles::encode::{Geom, LayerWriter, TileWriter, Value};
 //! let mut layer = LayerWriter::new("events");
 //! layer.feature(&Geom::point([100, 200]), [("count", Value::Uint(3))]);
 //! let mut tile = TileWriter::default();
 //! tile.add(layer);
 //! assert!(tile.finish().unwrap().len() > 10);
 //! ```
+//! (Run as the unit test `doc_example_module`: the module is internal.)
 
 use std::borrow::Cow;
 
@@ -319,5 +320,18 @@ mod tests {
         layer.feature(&p, [("n", Value::Uint(3)), ("x", Value::Double(0.5))]);
         assert_eq!(layer.keys, ["type", "n", "x"]);
         assert_eq!(layer.values.len(), 4, "Battles, uint 3, sint 3, 0.5");
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_module() {
+        use crate::tiles::encode::{Geom, LayerWriter, TileWriter, Value};
+        let mut layer = LayerWriter::new("events");
+        layer.feature(&Geom::point([100, 200]), [("count", Value::Uint(3))]);
+        let mut tile = TileWriter::default();
+        tile.add(layer);
+        assert!(tile.finish().unwrap().len() > 10);
     }
 }

@@ -20,10 +20,17 @@ use rustc_hash::FxHashMap;
 use super::coord::EXTENT;
 use super::shapes::TileGeom;
 
+#[cfg(test)]
+#[path = "crosscheck.rs"]
+pub(super) mod crosscheck;
+
 /// A feature's geometry: its type and command integers (MVT section 4.3).
 pub struct Geom {
     kind: u32,
     commands: Vec<u32>,
+    /// In tests, the parts as given, for the `mvt` crate to encode too (`crosscheck`).
+    #[cfg(test)]
+    parts: Vec<Vec<[i32; 2]>>,
 }
 
 const POINT: u32 = 1;
@@ -43,6 +50,8 @@ impl Geom {
         Geom {
             kind: POINT,
             commands: vec![command(1, 1), zigzag(at[0]), zigzag(at[1])],
+            #[cfg(test)]
+            parts: vec![vec![at]],
         }
     }
 
@@ -80,7 +89,15 @@ impl Geom {
                 commands.push(command(7, 1));
             }
         }
-        (!commands.is_empty()).then_some(Geom { kind, commands })
+        (!commands.is_empty()).then_some(Geom {
+            kind,
+            commands,
+            #[cfg(test)]
+            parts: match g {
+                TileGeom::Polygons(polys) => polys.iter().flatten().cloned().collect(),
+                TileGeom::Lines(lines) => lines.clone(),
+            },
+        })
     }
 }
 
@@ -106,6 +123,9 @@ pub struct LayerWriter {
     /// Numbers by kind (0 uint, 1 sint, 2 double) and bits.
     numbers: FxHashMap<(u8, u64), u32>,
     tags: Vec<u32>,
+    /// In tests, every feature as given, for the `mvt` crate to encode too.
+    #[cfg(test)]
+    shadow: Vec<crosscheck::Feature>,
 }
 
 impl LayerWriter {
@@ -120,6 +140,8 @@ impl LayerWriter {
             strings: FxHashMap::default(),
             numbers: FxHashMap::default(),
             tags: Vec::new(),
+            #[cfg(test)]
+            shadow: Vec::new(),
         }
     }
 
@@ -165,7 +187,11 @@ impl LayerWriter {
     ) {
         let mut ids = std::mem::take(&mut self.tags);
         ids.clear();
+        #[cfg(test)]
+        let mut shadow = crosscheck::Feature::of(geom);
         for (k, v) in tags {
+            #[cfg(test)]
+            shadow.tag(k, &v);
             let k = self.key(k);
             ids.extend([k, self.value(v)]);
         }
@@ -176,6 +202,8 @@ impl LayerWriter {
         field_bytes(&mut self.features, 2, &f);
         self.count += 1;
         self.tags = ids;
+        #[cfg(test)]
+        self.shadow.push(shadow);
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -209,6 +237,9 @@ impl LayerWriter {
 #[derive(Default)]
 pub struct TileWriter {
     out: Vec<u8>,
+    /// In tests, the same tile encoded by the `mvt` crate.
+    #[cfg(test)]
+    shadow: crosscheck::Shadow,
 }
 
 impl TileWriter {
@@ -216,11 +247,15 @@ impl TileWriter {
     pub fn add(&mut self, layer: LayerWriter) {
         if !layer.is_empty() {
             layer.encode(&mut self.out);
+            #[cfg(test)]
+            self.shadow.add(layer.name, &layer.shadow);
         }
     }
 
     /// The tile's bytes; `None` when no layer has anything in it.
     pub fn finish(self) -> Option<Vec<u8>> {
+        #[cfg(test)]
+        self.shadow.keep();
         (!self.out.is_empty()).then_some(self.out)
     }
 }

@@ -9,6 +9,12 @@ encoder's crate, and compares region polygons with the source GeoJSON using shap
         "properties"}], "polygon_ring_areas": [[signed area of each ring] per polygon feature]}}
         with coordinates in tile units, y down (gzip input is accepted); for several
         tiles, a list of those in the same order
+    mvt.py same A B [A B ...]
+        for each pair of tiles, whether they decode to the same layers (name, version,
+        extent), the same features in the same order with the same properties, and the
+        same geometry (points exactly; lines and polygons as shapely finds them equal,
+        so a collinear vertex one encoder drops and the other keeps is no difference);
+        prints {"pairs": n, "features": total, "differences": [...]}
     mvt.py region-area TILE Z X Y REGIONS.geojson
         prints {region id: {"tile": area, "source": area, "sym_diff": area, "perimeter": length}}
         in tile units,
@@ -100,6 +106,47 @@ def decoded(path):
     return out
 
 
+def same(*paths):
+    differences, features = [], 0
+    for a, b in zip(paths[::2], paths[1::2]):
+        ta, tb = load(a), load(b)
+        ra, rb = raw_ring_areas(a), raw_ring_areas(b)
+        if sorted(ta) != sorted(tb):
+            differences.append({"tile": a, "layers": [sorted(ta), sorted(tb)]})
+            continue
+        for name in ta:
+            la, lb = ta[name], tb[name]
+            if (la["extent"], ra[name]["version"]) != (lb["extent"], rb[name]["version"]):
+                differences.append({"tile": a, "layer": name, "header": "extent or version"})
+            fa, fb = la["features"], lb["features"]
+            if len(fa) != len(fb):
+                differences.append({"tile": a, "layer": name, "count": [len(fa), len(fb)]})
+                continue
+            for i, (x, y) in enumerate(zip(fa, fb)):
+                features += 1
+                problem = feature_difference(x, y)
+                if problem:
+                    differences.append({"tile": a, "layer": name, "feature": i, "problem": problem})
+    json.dump({"pairs": len(paths) // 2, "features": features, "differences": differences[:20]},
+              sys.stdout)
+
+
+def feature_difference(x, y):
+    if x["properties"] != y["properties"]:
+        return {"properties": [x["properties"], y["properties"]]}
+    gx, gy = x["geometry"], y["geometry"]
+    if gx["type"] != gy["type"]:
+        return {"type": [gx["type"], gy["type"]]}
+    if "Point" in gx["type"]:
+        return None if gx["coordinates"] == gy["coordinates"] else {"points": [gx, gy]}
+    a, b = shape(gx), shape(gy)
+    # A clipped ring may fold back along the tile's buffer edge (invalid, zero width):
+    # compared as the valid shapes they stand for.
+    if not (a.equals(b) or shapely.make_valid(a).equals(shapely.make_valid(b))):
+        return {"geometry": [gx, gy]}
+    return None
+
+
 def region_area(path, z, x, y, regions_path):
     z, x, y = int(z), int(x), int(y)
     n = 2 ** z
@@ -137,4 +184,4 @@ def region_area(path, z, x, y, regions_path):
 
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
-    {"decode": decode, "region-area": region_area}[cmd](*args)
+    {"decode": decode, "same": same, "region-area": region_area}[cmd](*args)

@@ -27,7 +27,7 @@ pub use archive::{
 pub use atlas::Atlas;
 pub use http::archives::{Archives, Served, origin as archive_origin};
 pub use http::download::DownloadLimits;
-pub use http::params::tile_filter;
+pub use http::params::{Rejected, tile_filter};
 pub use http::problem::{Problem, ProblemKind};
 pub use http::server::{ConnectionLimits, raise_open_files_limit, runtime};
 pub use http::shed::ShedLimits;

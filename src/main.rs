@@ -500,7 +500,7 @@ fn export(
     };
     let atlas = load(data)?;
     let filter = sahel_atlas::tile_filter(filter, &atlas)
-        .map_err(|p| CliError::Usage(format!("--filter: {}", p.detail)))?;
+        .map_err(|e| CliError::Usage(format!("--filter: {e}")))?;
     let source = TileSource::build(&atlas);
     source.prepare_summaries(&atlas);
     let done = export_tiles(&atlas, &source, &filter, &spec)?;

@@ -250,10 +250,9 @@ const INLINE_PAGE: usize = 500;
 /// of at most [`INLINE_PAGE`]): a fraction of a millisecond, less than the trip to the
 /// blocking pool, so it is given on the async worker. `None` for anything in doubt,
 /// errors included: the handler answers those.
-pub fn events_inline(r: &Request) -> Option<Response> {
+pub fn events_inline(r: &Request, _: &NoQuery, q: &EventsQuery) -> Option<Response> {
     let atlas = r.atlas();
-    let q = super::params::parse_query::<EventsQuery>(r.raw_query).ok()?;
-    let ask = EventsAsk::of(atlas, &q).ok()?;
+    let ask = EventsAsk::of(atlas, q).ok()?;
     let m = ask.filter.compile(atlas);
     let quick = ask.download.is_none()
         && ask.page.offset.saturating_add(ask.page.limit) <= INLINE_PAGE

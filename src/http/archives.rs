@@ -9,7 +9,7 @@ use warp::reply::Response;
 
 use super::params::queries::{ArchivePath, ArchiveTilePath, NoQuery};
 use super::problem::{Problem, ProblemKind};
-use super::tiles::{TileBody, tile_response};
+use super::tile_body::{TileBody, tile_response};
 use super::{JSON, Request, json_response};
 use crate::archive::Archive;
 use crate::tiles::cache::etag;

@@ -1,4 +1,4 @@
-//! The HTTP interface. One warp filter hands every request to `dispatch`, which finds its
+//! The HTTP interface. One warp filter hands every request to `route`, which finds its
 //! route in the one table (`routes`); handlers take typed path and query parameters
 //! (`params`) and return `Result<Response, Problem>`, so every failure a client can cause
 //! becomes problem+json. Nothing below this module knows about HTTP.
@@ -20,6 +20,7 @@ pub mod problem;
 pub mod routes;
 pub mod server;
 pub mod shed;
+mod tile_body;
 pub mod tiles;
 pub mod web_files;
 pub mod writes;
@@ -39,8 +40,9 @@ use crate::live::{Live, Snapshot};
 use crate::tiles::cache::TileCache;
 use metrics::Metrics;
 use params::limits::MAX_BODY_BYTES;
-use params::queries::{FontPath, NoQuery};
+use params::queries::{FontPath, NoQuery, OgcQuery};
 use problem::{Problem, ProblemKind};
+use routes::{Job, Prepared};
 
 pub const JSON: &str = "application/json";
 pub const GEOJSON: &str = "application/geo+json";
@@ -193,6 +195,8 @@ fn text_response(content_type: &'static str, body: String) -> Response {
 pub struct Request<'a> {
     pub state: &'a AppState,
     pub snap: Arc<Snapshot>,
+    /// The method (HEAD is routed as GET).
+    pub method: &'a Method,
     pub captured: Vec<(String, String)>,
     pub raw_query: &'a str,
     pub headers: &'a HeaderMap,
@@ -201,16 +205,18 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    /// `req` with the path parameters its route captured, on the current snapshot.
+    /// `req` with the path parameters its route captured, on snapshot `snap`.
     fn of(
         state: &'a AppState,
         req: &'a Incoming,
         captured: Vec<(String, String)>,
         body: &'a [u8],
+        snap: Arc<Snapshot>,
     ) -> Request<'a> {
         Request {
             state,
-            snap: state.snapshot(),
+            snap,
+            method: &req.method,
             captured,
             raw_query: &req.query,
             headers: &req.headers,
@@ -226,12 +232,12 @@ impl<'a> Request<'a> {
     pub fn query<T: serde::de::DeserializeOwned + params::fields::ParamFields>(
         &self,
     ) -> Result<T, Problem> {
-        params::parse_query(self.raw_query)
+        params::parse(self.raw_query).map_err(Problem::from)
     }
 
     /// The captured path parameters as `T`.
     pub fn path<T: serde::de::DeserializeOwned>(&self) -> Result<T, Problem> {
-        params::parse_path(&self.captured)
+        params::parse_path(&self.captured).map_err(Problem::from)
     }
 
     pub fn base_url(&self) -> String {
@@ -282,19 +288,29 @@ fn over_limits(req: &Incoming) -> Option<Problem> {
     })
 }
 
-/// Routes one request. Returns the route's label (for metrics) and the response.
-fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
+/// Where a request stands once it is routed and its parameters parsed.
+enum Step {
+    /// Answered: an error, a web file, or a route's inline answer.
+    Done(Response),
+    /// The route's job, to run with the path parameters it captured, on the snapshot the
+    /// request was parsed on.
+    Run(Job, Vec<(String, String)>, Arc<Snapshot>),
+}
+
+/// Routes one request and parses its parameters, once. Returns the route's label (for
+/// metrics) and what is left to do.
+fn route(state: &AppState, req: &Incoming) -> (&'static str, Step) {
     if req.method == Method::OPTIONS {
-        return ("options", options_response());
+        return ("options", Step::Done(options_response()));
     }
     if let Some(p) = over_limits(req) {
-        return ("over-limits", p.into_response());
+        return ("over-limits", Step::Done(p.into_response()));
     }
     let path = req.path.as_str();
     if (req.method == Method::GET || req.method == Method::HEAD)
         && let Some(resp) = state.web.get(path, &req.headers)
     {
-        return ("web", resp);
+        return ("web", Step::Done(resp));
     }
     let path = if path.trim_matches('/').is_empty() {
         "/api"
@@ -304,20 +320,60 @@ fn dispatch(state: &AppState, req: &Incoming) -> (&'static str, Response) {
     let (route, captured) = match routes::find_for(&req.method, path) {
         routes::Found::Route(r, c) => (r, c),
         routes::Found::OtherMethods(allowed) => {
-            return ("other", method_not_allowed(&req.method, &allowed));
+            return (
+                "other",
+                Step::Done(method_not_allowed(&req.method, &allowed)),
+            );
         }
         routes::Found::Nothing => {
             let p = Problem::not_found(format!("no resource at {path}; see / for the endpoints"));
-            return ("not_found", p.into_response());
+            return ("not_found", Step::Done(p.into_response()));
         }
     };
     let body = match &req.body {
         Ok(b) => b.as_ref(),
-        Err(too_large) => return (route.label, too_large.clone().into_response()),
+        Err(too_large) => return (route.label, Step::Done(too_large.clone().into_response())),
     };
-    let request = Request::of(state, req, captured, body);
-    let resp = (route.handler)(&request).unwrap_or_else(Problem::into_response);
-    (route.label, resp)
+    let request = Request::of(state, req, captured, body, state.snapshot());
+    let step = match (route.prepare)(&request) {
+        Err(p) => Step::Done(p.into_response()),
+        Ok(Prepared::Answered(resp)) => Step::Done(resp),
+        Ok(Prepared::Job(job)) => Step::Run(job, request.captured, request.snap),
+    };
+    (route.label, step)
+}
+
+/// Runs a route's job for `req`.
+fn run(
+    state: &AppState,
+    req: &Incoming,
+    job: Job,
+    captured: Vec<(String, String)>,
+    snap: Arc<Snapshot>,
+) -> Response {
+    let body = req.body.as_ref().map_or(&[][..], |b| b.as_ref());
+    let request = Request::of(state, req, captured, body, snap);
+    job(&request).unwrap_or_else(Problem::into_response)
+}
+
+/// `f`, or a 500 if it panics: a bug must cost one request, not the connection (and
+/// never the server).
+fn guarded<T>(f: impl FnOnce() -> T, bug: impl FnOnce(Response) -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        let p = Problem::internal("the server hit a bug handling this request; it has been logged");
+        bug(p.into_response())
+    })
+}
+
+/// Routes, parses and answers `req` on the calling thread.
+fn handle(state: &AppState, req: Incoming) -> Response {
+    let start = Instant::now();
+    let (label, step) = guarded(|| route(state, &req), |r| ("panic", Step::Done(r)));
+    let resp = match step {
+        Step::Done(resp) => resp,
+        Step::Run(job, captured, snap) => guarded(|| run(state, &req, job, captured, snap), |r| r),
+    };
+    finish(state, &req, label, resp, start)
 }
 
 fn method_not_allowed(method: &Method, allowed: &[Method]) -> Response {
@@ -402,6 +458,19 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
     ))
 }
 
+/// `GET /ogc/api`: the OpenAPI document, built from the route table. Here rather than
+/// in `openapi` (which reads the table) so that the table does not import its reader.
+pub fn openapi_document(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
+    Ok(json_response(
+        ogc::OPENAPI,
+        &openapi::build(
+            &r.base_url(),
+            r.atlas(),
+            r.state.archives.local_names().next(),
+        ),
+    ))
+}
+
 pub fn metrics_text(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
     Ok(text_response(
         "text/plain; version=0.0.4",
@@ -447,43 +516,6 @@ fn secure(h: &mut HeaderMap, policy: &HeaderValue) {
     if page {
         h.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     }
-}
-
-fn handle(state: &AppState, req: Incoming) -> Response {
-    let start = Instant::now();
-    // A bug must cost one request a 500, not the connection (and never the server).
-    let (route, resp) =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(state, &req)))
-            .unwrap_or_else(|_| {
-                let p = Problem::internal(
-                    "the server hit a bug handling this request; it has been logged",
-                );
-                ("panic", p.into_response())
-            });
-    finish(state, &req, route, resp, start)
-}
-
-/// The answer to a request that is quicker to give than a trip to the blocking pool: a
-/// tile the tile cache holds, or a near query the grid answers (`api::events_inline`).
-fn handle_inline(state: &AppState, req: &Incoming) -> Option<Response> {
-    let start = Instant::now();
-    if req.method != Method::GET
-        || req.body.as_ref().is_ok_and(|b| !b.is_empty())
-        || over_limits(req).is_some()
-    {
-        return None;
-    }
-    let routes::Found::Route(route, captured) = routes::find_for(&req.method, &req.path) else {
-        return None;
-    };
-    let request = Request::of(state, req, captured, &[]);
-    let resp = match route.label {
-        "tiles" => tiles::cached(&request, crate::tiles::TileSet::Main)?,
-        "hexbin_tiles" => tiles::cached(&request, crate::tiles::TileSet::Hexbins)?,
-        "events" => api::events_inline(&request)?,
-        _ => return None,
-    };
-    Some(finish(state, req, route.label, resp, start))
 }
 
 /// What every answer gets: compression, CORS and security headers, caching, metrics and
@@ -601,17 +633,26 @@ pub async fn serve(
                         headers,
                         body,
                     };
-                    // Handlers are CPU work (a cold low-zoom tile over a million events
-                    // takes a few hundred ms) or wait for the disk: run them off the async
-                    // workers so they never stall other connections.
-                    if let Some(resp) = handle_inline(&state, &req) {
-                        return resp;
-                    }
-                    tokio::task::spawn_blocking(move || handle(&state, req))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Problem::internal("the request's task failed").into_response()
-                        })
+                    // Routing and parsing happen here, once; answers quicker than a trip
+                    // to the blocking pool (a cached tile, a near query the grid answers)
+                    // are given here too. Jobs are CPU work (a cold low-zoom tile over a
+                    // million events takes a few hundred ms) or wait for the disk: they
+                    // run off the async workers so they never stall other connections.
+                    let start = Instant::now();
+                    let (label, step) =
+                        guarded(|| route(&state, &req), |r| ("panic", Step::Done(r)));
+                    let (job, captured, snap) = match step {
+                        Step::Done(resp) => return finish(&state, &req, label, resp, start),
+                        Step::Run(job, captured, snap) => (job, captured, snap),
+                    };
+                    tokio::task::spawn_blocking(move || {
+                        let resp = guarded(|| run(&state, &req, job, captured, snap), |r| r);
+                        finish(&state, &req, label, resp, start)
+                    })
+                    .await
+                    .unwrap_or_else(|_| {
+                        Problem::internal("the request's task failed").into_response()
+                    })
                 }
             },
         );

@@ -287,7 +287,7 @@ struct ItemRequest<P> {
 
 impl<P: Queryable> ItemRequest<P> {
     fn read(raw: &str) -> Result<ItemRequest<P>, Problem> {
-        let q: ItemsQuery<P> = params::parse_query(raw)?;
+        let q: ItemsQuery<P> = params::parse(raw)?;
         let Interval { from, to } = q.items.datetime.unwrap_or(Interval {
             from: None,
             to: None,

@@ -10,14 +10,13 @@ use utoipa::openapi::{
     SchemaType, Server,
 };
 use warp::http::Method;
-use warp::reply::Response;
 
-use super::ogc::{self, Collection};
-use super::params::queries::{ItemsQuery, NoQuery, OgcQuery};
+use super::JSON;
+use super::ogc::Collection;
+use super::params::queries::ItemsQuery;
 use super::params::values::REGION_FORMAT;
-use super::problem::{Problem, ProblemBody};
+use super::problem::ProblemBody;
 use super::routes::{ROUTES, Route, query_params};
-use super::{JSON, Request, json_response};
 use crate::atlas::Atlas;
 use crate::query::filter::EventProp;
 use crate::query::items::{BaseProp, PlaceProp, RegionProp};
@@ -355,18 +354,6 @@ pub fn build(base_url: &str, atlas: &Atlas, archive: Option<&str>) -> OpenApi {
                 .build(),
         ))
         .build()
-}
-
-/// `GET /ogc/api`
-pub fn document(r: &Request, _: NoQuery, _: OgcQuery) -> Result<Response, Problem> {
-    Ok(json_response(
-        ogc::OPENAPI,
-        &build(
-            &r.base_url(),
-            r.atlas(),
-            r.state.archives.local_names().next(),
-        ),
-    ))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::params::ParamError;
+use super::params::{ParamError, Rejected};
 
 /// What went wrong, as a client sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +129,9 @@ pub struct ProblemBody {
     parameter: Option<String>,
 }
 
+/// Seconds a shed client is told to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 1;
+
 /// An error answer: `application/problem+json` with the kind's type, title and status.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -214,10 +217,7 @@ impl Problem {
                 );
             }
             ProblemKind::Overloaded => {
-                h.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(super::shed::RETRY_AFTER_SECS),
-                );
+                h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             }
             _ => {}
         }
@@ -238,6 +238,18 @@ impl From<crate::live::WriteError> for Problem {
                     "the event store failed; nothing was stored",
                 )
             }
+        }
+    }
+}
+
+impl From<Rejected> for Problem {
+    fn from(e: Rejected) -> Self {
+        match e {
+            Rejected::Invalid(e) => Problem::from(e),
+            Rejected::Unprocessable { parameter, detail } => {
+                Problem::unprocessable(parameter, detail)
+            }
+            Rejected::Query(e) => Problem::from(e),
         }
     }
 }

@@ -15,7 +15,27 @@ use super::params::queries::*;
 use super::problem::Problem;
 use super::{GEOJSON, JSON, Request, analysis, api, archives, ogc, tiles, writes};
 
-pub type Handler = fn(&Request) -> Result<Response, Problem>;
+/// A route's handler after its parameters are parsed: the work left, for the blocking
+/// pool (it owns the parsed parameters).
+pub type Job = Box<dyn FnOnce(&Request) -> Result<Response, Problem> + Send>;
+
+/// What a route makes of a request: its path and query parsed once, then either an
+/// answer given at once (a tile the cache holds, a near query the grid answers) or the
+/// job that answers it.
+pub enum Prepared {
+    /// Answered on the async worker: quicker than the trip to the blocking pool.
+    Answered(Response),
+    /// To run on the blocking pool.
+    Job(Job),
+}
+
+/// Parses a request for its route (a 400 names the parameter) and decides how it is
+/// answered.
+pub type Prepare = fn(&Request) -> Result<Prepared, Problem>;
+
+/// An answer a route can give without the blocking pool, from its parsed parameters;
+/// `None` when in doubt (the job answers then, errors included).
+pub type Inline<P, Q> = fn(&Request, &P, &Q) -> Option<Response>;
 
 pub struct Route {
     pub method: Method,
@@ -29,7 +49,8 @@ pub struct Route {
     pub query_params: fn() -> Vec<Parameter>,
     /// Content type of a 200 answer.
     pub content_type: &'static str,
-    pub handler: Handler,
+    /// Parses the request once and says how it is answered.
+    pub prepare: Prepare,
     /// The names the path and query types read (serde's view, compared with the
     /// documented ones in tests).
     #[cfg(test)]
@@ -53,23 +74,34 @@ pub fn query_params<T: IntoParams>() -> Vec<Parameter> {
     T::into_params(|| Some(ParameterIn::Query))
 }
 
-/// Parses path `P` and query `Q`, then calls `handler(request, path, query)`.
-pub fn typed<P: DeserializeOwned, Q: DeserializeOwned + ParamFields>(
+/// Parses path `P` and query `Q` once; answers from `inline` when it can (GET only),
+/// else hands them to `handler` as the job.
+pub fn prepare<P, Q>(
     r: &Request,
     handler: fn(&Request, P, Q) -> Result<Response, Problem>,
-) -> Result<Response, Problem> {
+    inline: Option<Inline<P, Q>>,
+) -> Result<Prepared, Problem>
+where
+    P: DeserializeOwned + Send + 'static,
+    Q: DeserializeOwned + ParamFields + Send + 'static,
+{
     let path: P = r.path()?;
     let query: Q = r.query()?;
-    handler(r, path, query)
+    let quick = inline.filter(|_| r.method == Method::GET && r.body.is_empty());
+    if let Some(resp) = quick.and_then(|answer| answer(r, &path, &query)) {
+        return Ok(Prepared::Answered(resp));
+    }
+    Ok(Prepared::Job(Box::new(move |r| handler(r, path, query))))
 }
 
-/// `route!(path, label, summary, content type, PathType, QueryType, handler)` for GET, or
-/// `route!(METHOD path, ...)`.
+/// `route!(path, label, summary, content type, PathType, QueryType, handler)` for GET,
+/// `route!(METHOD path, ...)`, and `..., handler, inline answer)` for a route that can
+/// answer some requests on the async worker.
 macro_rules! route {
-    ($path:literal, $label:literal, $summary:literal, $ct:expr, $p:ty, $q:ty, $h:path) => {
-        route!(GET $path, $label, $summary, $ct, $p, $q, $h)
+    ($path:literal, $label:literal, $summary:literal, $ct:expr, $p:ty, $q:ty, $h:path $(, $i:path)?) => {
+        route!(GET $path, $label, $summary, $ct, $p, $q, $h $(, $i)?)
     };
-    ($method:ident $path:literal, $label:literal, $summary:literal, $ct:expr, $p:ty, $q:ty, $h:path) => {
+    ($method:ident $path:literal, $label:literal, $summary:literal, $ct:expr, $p:ty, $q:ty, $h:path $(, $i:path)?) => {
         Route {
             method: Method::$method,
             path: $path,
@@ -78,7 +110,7 @@ macro_rules! route {
             path_params: path_params::<$p>,
             query_params: query_params::<$q>,
             content_type: $ct,
-            handler: |r| typed::<$p, $q>(r, $h),
+            prepare: |r| prepare::<$p, $q>(r, $h, None $(.or(Some($i)))?),
             #[cfg(test)]
             fields: fields::<$p, $q>,
         }
@@ -124,7 +156,8 @@ pub static ROUTES: &[Route] = &[
         MVT,
         TilePath,
         TileQuery,
-        tiles::tile
+        tiles::tile,
+        tiles::cached_main
     ),
     route!(
         "/tiles/hexbins/{z}/{x}/{y}.mvt",
@@ -133,7 +166,8 @@ pub static ROUTES: &[Route] = &[
         MVT,
         TilePath,
         TileQuery,
-        tiles::hexbin_tile
+        tiles::hexbin_tile,
+        tiles::cached_hexbins
     ),
     route!(
         "/tiles/hexbins.json",
@@ -223,7 +257,8 @@ pub static ROUTES: &[Route] = &[
         GEOJSON,
         NoQuery,
         EventsQuery,
-        api::events
+        api::events,
+        api::events_inline
     ),
     route!(
         "/api/events/nearest",
@@ -403,7 +438,7 @@ pub static ROUTES: &[Route] = &[
         ogc::OPENAPI,
         NoQuery,
         OgcQuery,
-        super::openapi::document
+        super::openapi_document
     ),
     route!(
         "/ogc/collections",
@@ -440,8 +475,8 @@ pub static ROUTES: &[Route] = &[
         path_params: path_params::<ogc::CollectionPath>,
         query_params: query_params::<ItemsQuery<crate::query::props::NoProp>>,
         content_type: GEOJSON,
-        // The queryables depend on the collection: the handler parses the query.
-        handler: ogc::items,
+        // The queryables depend on the collection: the job parses the query, once.
+        prepare: |_| Ok(Prepared::Job(Box::new(ogc::items))),
         #[cfg(test)]
         fields: fields::<ogc::CollectionPath, ItemsQuery<crate::query::props::NoProp>>,
     },

@@ -7,7 +7,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::problem::{Problem, ProblemKind};
+use super::problem::{Problem, ProblemKind, RETRY_AFTER_SECS};
 
 /// How many expensive requests run at once, and how many may wait for a turn
 /// (`serve --max-expensive`, `--expensive-queue`).
@@ -32,9 +32,6 @@ impl Default for ShedLimits {
         }
     }
 }
-
-/// Seconds a shed client is told to wait (`Retry-After`).
-pub const RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Default)]
 struct Counts {

@@ -1,34 +1,20 @@
 //! `/tiles/{z}/{x}/{y}.mvt`, `/tiles.json` (TileJSON 3.0.0) and `/style.json` (MapLibre).
 
-use std::sync::Arc;
-
-use bytes::Bytes;
-use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde_json::{Value, json};
-use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::compress::accepts;
 use super::params::groups::EventFilterParams;
 use super::params::queries::{NoQuery, StyleQuery, TilePath, TileQuery};
 use super::problem::Problem;
+use super::tile_body::{TileBody, tile_response};
 use super::{JSON, Request, json_response};
 use crate::query::filter::EventFilter;
-use crate::tiles::cache::{EncodedTile, FilterKey, TileKey, TileVersion};
+use crate::tiles::cache::{FilterKey, TileKey, TileVersion};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};
 use crate::tiles::events::{INDIVIDUAL_FROM_ZOOM, scans_widely};
 use crate::tiles::{TileSet, layers};
 
-const MVT: &str = "application/vnd.mapbox-vector-tile";
 pub use crate::tiles::{ATTRIBUTION, BOUNDS, CENTER};
-
-/// Whether the client already has the tile with this ETag.
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    let (Some(inm), Ok(tag)) = (headers.typed_get::<IfNoneMatch>(), etag.parse::<ETag>()) else {
-        return false;
-    };
-    !inm.precondition_passes(&tag)
-}
 
 /// `GET /tiles/{z}/{x}/{y}.mvt`
 pub fn tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response, Problem> {
@@ -44,7 +30,7 @@ pub fn hexbin_tile(r: &Request, path: TilePath, q: TileQuery) -> Result<Response
 /// with the version it must have (`None`: never cached).
 type Keyed = (TileCoord, EventFilter, Option<(TileKey, TileVersion)>);
 
-fn tile_key(r: &Request, set: TileSet, path: TilePath, q: TileQuery) -> Result<Keyed, Problem> {
+fn tile_key(r: &Request, set: TileSet, path: &TilePath, q: &TileQuery) -> Result<Keyed, Problem> {
     let t = TileCoord::new(path.z.get() as u8, path.x.get(), path.y.get())?;
     let snap = &r.snap;
     let filter = q.filter.resolve(&snap.atlas, None)?;
@@ -67,10 +53,20 @@ fn tile_key(r: &Request, set: TileSet, path: TilePath, q: TileQuery) -> Result<K
     Ok((t, filter, key))
 }
 
+/// A tile of the map's set the cache holds (the inline answer of `/tiles`).
+pub fn cached_main(r: &Request, path: &TilePath, q: &TileQuery) -> Option<Response> {
+    cached(r, TileSet::Main, path, q)
+}
+
+/// A tile of the hexbins set the cache holds (the inline answer of `/tiles/hexbins`).
+pub fn cached_hexbins(r: &Request, path: &TilePath, q: &TileQuery) -> Option<Response> {
+    cached(r, TileSet::Hexbins, path, q)
+}
+
 /// The answer for a tile of `set` when the cache holds it, else `None` (including for
-/// a bad request: the full path answers those). Cheap enough for the async workers.
-pub fn cached(r: &Request, set: TileSet) -> Option<Response> {
-    let (_, _, key) = tile_key(r, set, r.path().ok()?, r.query().ok()?).ok()?;
+/// a bad request: the job answers those). Cheap enough for the async workers.
+fn cached(r: &Request, set: TileSet, path: &TilePath, q: &TileQuery) -> Option<Response> {
+    let (_, _, key) = tile_key(r, set, path, q).ok()?;
     let (key, version) = key?;
     let encoded = r.state.tile_cache.get(&key, version)?;
     tile_response(r.headers, &encoded.etag, TileBody::of(&encoded)).ok()
@@ -84,7 +80,7 @@ fn serve_tile(
     q: TileQuery,
 ) -> Result<Response, Problem> {
     let snap = &r.snap;
-    let (t, filter, key) = tile_key(r, set, path, q)?;
+    let (t, filter, key) = tile_key(r, set, &path, &q)?;
     let cache = &r.state.tile_cache;
     let cached = key.as_ref().is_some_and(|(k, v)| cache.contains(k, *v));
     let costly = scans_widely(t, &filter) && !cached;
@@ -97,77 +93,6 @@ fn serve_tile(
         .map_err(|e| Problem::internal(format!("tile {}/{}/{}: {e}", t.z, t.x, t.y)))?;
 
     tile_response(r.headers, &encoded.etag, TileBody::of(&encoded))
-}
-
-/// A tile's content as its source holds it.
-pub enum TileBody {
-    Empty,
-    /// A live tile: raw, gzipped on demand.
-    Live(Arc<EncodedTile>),
-    /// Gzipped (archives), unzipped for a client that does not take gzip.
-    Gzip(Bytes),
-    /// Not compressed.
-    Raw(Bytes),
-}
-
-impl TileBody {
-    /// A live tile as the cache holds it (empty: 204).
-    fn of(encoded: &Arc<EncodedTile>) -> TileBody {
-        if encoded.is_empty() {
-            TileBody::Empty
-        } else {
-            TileBody::Live(encoded.clone())
-        }
-    }
-}
-
-/// The answer for one tile, live or from an archive: 304 when the client already has this
-/// ETag, 204 when empty, else the MVT, gzipped when the client takes gzip.
-pub fn tile_response(headers: &HeaderMap, etag: &str, body: TileBody) -> Result<Response, Problem> {
-    let mut resp = Response::new(Default::default());
-    let h = resp.headers_mut();
-    // Short: events change at run time (the web map follows /api/changes and asks with
-    // a new `v` at once); the ETag makes revalidation cheap.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    if not_modified(headers, etag) {
-        *resp.status_mut() = StatusCode::NOT_MODIFIED;
-        return Ok(resp);
-    }
-    let gzip = accepts(headers, "gzip");
-    let (bytes, zipped) = match body {
-        TileBody::Empty => {
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            return Ok(resp);
-        }
-        TileBody::Live(t) if gzip => (t.gzip(), true),
-        TileBody::Live(t) => (t.raw.clone(), false),
-        TileBody::Raw(raw) => (raw, false),
-        TileBody::Gzip(g) if gzip => (g, true),
-        TileBody::Gzip(g) => (gunzip(&g)?, false),
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
-    if zipped {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    *resp.body_mut() = bytes.into();
-    Ok(resp)
-}
-
-fn gunzip(gzipped: &[u8]) -> Result<Bytes, Problem> {
-    use std::io::Read;
-    let mut out = Vec::with_capacity(gzipped.len() * 3);
-    flate2::read::GzDecoder::new(gzipped)
-        .read_to_end(&mut out)
-        .map_err(|e| Problem::internal(format!("a stored tile is not valid gzip: {e}")))?;
-    Ok(out.into())
 }
 
 /// The tile URL template of `set`, carrying the request's filters (validated) and nothing

@@ -4,10 +4,10 @@
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::Rejected;
 use super::limits::*;
 use super::values::*;
 use crate::atlas::Atlas;
-use crate::http::problem::Problem;
 use crate::query::timeline::TimelineRule;
 use crate::query::trends::{Metric, Period, TrendQuery, Unit};
 
@@ -72,7 +72,7 @@ pub struct TimelineParams {
 impl TimelineParams {
     /// # Errors
     /// 422 for an operator no base has.
-    pub fn rule(&self, atlas: &Atlas) -> Result<TimelineRule, Problem> {
+    pub fn rule(&self, atlas: &Atlas) -> Result<TimelineRule, Rejected> {
         if let Some(o) = &self.operator
             && !atlas
                 .bases()
@@ -82,7 +82,7 @@ impl TimelineParams {
             let mut known: Vec<&str> = atlas.bases().iter().map(|b| &*b.operator).collect();
             known.sort_unstable();
             known.dedup();
-            return Err(Problem::unprocessable(
+            return Err(Rejected::unprocessable(
                 "operator",
                 format!(
                     "no base is run by {:?}; operators: {}",
@@ -173,7 +173,7 @@ pub struct TrendParams {
 impl TrendParams {
     /// # Errors
     /// 422 when `at` is not in the form of `period`, or `res` is given without unit=h3.
-    pub fn resolve(&self, atlas: &Atlas) -> Result<TrendQuery, Problem> {
+    pub fn resolve(&self, atlas: &Atlas) -> Result<TrendQuery, Rejected> {
         let period = match self.period {
             Some(PeriodName::Year) => Period::Year,
             Some(PeriodName::Month) => Period::Month,
@@ -182,7 +182,7 @@ impl TrendParams {
         let unit = match (self.unit, self.res) {
             (Some(UnitName::H3), res) => Unit::H3(res.map_or(DEFAULT_HOTSPOT_RES, InRange::get)),
             (_, Some(_)) => {
-                return Err(Problem::unprocessable("res", "res goes with unit=h3"));
+                return Err(Rejected::unprocessable("res", "res goes with unit=h3"));
             }
             _ => Unit::Region,
         };
@@ -193,7 +193,7 @@ impl TrendParams {
                     Period::Quarter => "2019-Q1",
                     Period::Month => "2019-03",
                 };
-                Problem::unprocessable(
+                Rejected::unprocessable(
                     "at",
                     format!(
                         "{:?} is not a {} like {example}",

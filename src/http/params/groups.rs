@@ -5,10 +5,10 @@
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::Rejected;
 use super::limits::*;
 use super::values::*;
 use crate::atlas::Atlas;
-use crate::http::problem::Problem;
 use crate::model::LonLat;
 use crate::query::filter::{Bbox, EventFilter};
 use crate::query::{Near, QueryError, Sort, places};
@@ -42,13 +42,13 @@ pub struct EventFilterParams {
 impl EventFilterParams {
     /// # Errors
     /// 422 when `from` is after `to`; 400 for a region the atlas does not have.
-    pub fn resolve(&self, atlas: &Atlas, bbox: Option<Bbox>) -> Result<EventFilter, Problem> {
+    pub fn resolve(&self, atlas: &Atlas, bbox: Option<Bbox>) -> Result<EventFilter, Rejected> {
         let from = self.from.map(|d| d.0);
         let to = self.to.map(|d| d.0);
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
-            return Err(Problem::unprocessable(
+            return Err(Rejected::unprocessable(
                 "from",
                 format!("{f} is after to={t}"),
             ));
@@ -56,7 +56,7 @@ impl EventFilterParams {
         let region = match &self.region {
             None => None,
             Some(r) => Some(atlas.region_index(&r.0).ok_or_else(|| {
-                Problem::from(QueryError::UnknownRegion {
+                Rejected::from(QueryError::UnknownRegion {
                     key: r.0.clone(),
                     known: atlas
                         .regions()
@@ -92,7 +92,7 @@ pub struct BboxParams {
 }
 
 impl BboxParams {
-    pub fn resolve(&self) -> Result<Option<Bbox>, Problem> {
+    pub fn resolve(&self) -> Result<Option<Bbox>, Rejected> {
         self.bbox
             .map(|b| checked_bbox(b, Some(MAX_BBOX_AREA_DEG2)))
             .transpose()
@@ -103,8 +103,8 @@ impl BboxParams {
 pub fn checked_bbox<const N6: bool>(
     b: BboxNumbers<N6>,
     max_area: Option<f64>,
-) -> Result<Bbox, Problem> {
-    let bad = |why: String| Problem::unprocessable("bbox", why);
+) -> Result<Bbox, Rejected> {
+    let bad = |why: String| Rejected::unprocessable("bbox", why);
     if b.given == 5 {
         return Err(bad(
             "has 5 numbers; expected four (or six with heights)".into()
@@ -163,24 +163,24 @@ pub struct NearParams {
 pub type Centre = (Near, Option<usize>);
 
 impl NearParams {
-    pub fn resolve(&self, atlas: &Atlas) -> Result<Option<Centre>, Problem> {
+    pub fn resolve(&self, atlas: &Atlas) -> Result<Option<Centre>, Rejected> {
         let point = lon_lat(self.lon, self.lat)?;
         let radius_km = self.radius_km.map(InRange::get);
         let (center, place) = match (&self.near, point) {
             (Some(_), Some(_)) => {
-                return Err(Problem::unprocessable(
+                return Err(Rejected::unprocessable(
                     "near",
                     "give either near=<place> or lon= and lat=, not both",
                 ));
             }
             (Some(name), None) => {
-                let i = places::resolve(atlas, &name.0).map_err(Problem::from)?;
+                let i = places::resolve(atlas, &name.0)?;
                 (atlas.places()[i].pos, Some(i))
             }
             (None, Some(pt)) => (pt, None),
             (None, None) => {
                 if radius_km.is_some() {
-                    return Err(Problem::unprocessable(
+                    return Err(Rejected::unprocessable(
                         "radius_km",
                         "needs a centre: near=<place> or lon= and lat=",
                     ));
@@ -197,12 +197,12 @@ impl NearParams {
 }
 
 /// `lon` and `lat` together, or neither.
-fn lon_lat(lon: Option<Lon>, lat: Option<Lat>) -> Result<Option<LonLat>, Problem> {
+fn lon_lat(lon: Option<Lon>, lat: Option<Lat>) -> Result<Option<LonLat>, Rejected> {
     match (lon, lat) {
         (Some(lon), Some(lat)) => Ok(Some(LonLat::new(lon.get(), lat.get()))),
         (None, None) => Ok(None),
-        (Some(_), None) => Err(Problem::unprocessable("lat", "is required with lon")),
-        (None, Some(_)) => Err(Problem::unprocessable("lon", "is required with lat")),
+        (Some(_), None) => Err(Rejected::unprocessable("lat", "is required with lon")),
+        (None, Some(_)) => Err(Rejected::unprocessable("lon", "is required with lat")),
     }
 }
 
@@ -246,10 +246,10 @@ impl PageParams {
 
     /// The page to show; a page holds at most [`MAX_LIMIT`] features, a download
     /// (`download`) any number.
-    pub fn page(&self, default_limit: usize, download: bool) -> Result<Page, Problem> {
+    pub fn page(&self, default_limit: usize, download: bool) -> Result<Page, Rejected> {
         let limit = self.limit.map_or(default_limit, |l| l.get() as usize);
         if limit > MAX_LIMIT && !download {
-            return Err(Problem::unprocessable(
+            return Err(Rejected::unprocessable(
                 "limit",
                 format!(
                     "{limit}: a page holds at most {MAX_LIMIT}; for more, download with f=csv or f=geojson"
@@ -334,7 +334,7 @@ pub struct SortParams {
 }
 
 impl SortParams {
-    pub fn resolve(&self, has_center: bool) -> Result<Sort, Problem> {
+    pub fn resolve(&self, has_center: bool) -> Result<Sort, Rejected> {
         Ok(match self.sort {
             None if has_center => Sort::Distance,
             None | Some(SortKey::Date) => Sort::Date,
@@ -342,7 +342,7 @@ impl SortParams {
             Some(SortKey::FatalitiesDesc) => Sort::FatalitiesDesc,
             Some(SortKey::Distance) if has_center => Sort::Distance,
             Some(SortKey::Distance) => {
-                return Err(Problem::unprocessable(
+                return Err(Rejected::unprocessable(
                     "sort",
                     "distance needs near= or lon=&lat=",
                 ));

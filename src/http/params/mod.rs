@@ -15,7 +15,6 @@ pub mod values;
 use fields::ParamFields;
 use serde::de::DeserializeOwned;
 
-use super::problem::Problem;
 #[cfg(doc)]
 use limits::MAX_TEXT_LEN;
 
@@ -25,6 +24,38 @@ use limits::MAX_TEXT_LEN;
 pub struct ParamError {
     pub parameter: Option<String>,
     pub detail: String,
+}
+
+/// Why parameters cannot be answered, as the layer above turns it into a response: a
+/// value that does not read (400), values that each read but together cannot be
+/// answered (422), or a name the data does not know.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejected {
+    /// A value that does not read (400).
+    #[error(transparent)]
+    Invalid(#[from] ParamError),
+    /// Values each valid that break a rule a schema cannot state (422).
+    #[error("{parameter}: {detail}")]
+    Unprocessable {
+        /// The parameter at fault.
+        parameter: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A place or region the data does not know.
+    #[error(transparent)]
+    Query(#[from] crate::query::QueryError),
+}
+
+impl Rejected {
+    /// 422 naming `parameter`.
+    pub fn unprocessable(parameter: &'static str, detail: impl Into<String>) -> Rejected {
+        Rejected::Unprocessable {
+            parameter,
+            detail: detail.into(),
+        }
+    }
 }
 
 impl ParamError {
@@ -72,27 +103,25 @@ pub fn parse<T: DeserializeOwned + ParamFields>(raw: &str) -> Result<T, ParamErr
     T::deserialize(de::of_pairs(&pairs))
 }
 
-/// Like [`parse`], as a problem response.
-pub fn parse_query<T: DeserializeOwned + ParamFields>(raw: &str) -> Result<T, Problem> {
-    parse(raw).map_err(Problem::from)
-}
-
 /// The event filter a tile URL's query string (`from=2018&type=Battles`) asks for,
 /// resolved against `atlas` as `/tiles` resolves it: what `export tiles --filter` takes.
 ///
 /// # Errors
-/// A [`Problem`] naming the parameter.
+/// What is wrong, naming the parameter.
 pub fn tile_filter(
     raw: &str,
     atlas: &crate::atlas::Atlas,
-) -> Result<crate::query::filter::EventFilter, Problem> {
-    let query: queries::TileQuery = parse_query(raw)?;
+) -> Result<crate::query::filter::EventFilter, Rejected> {
+    let query: queries::TileQuery = parse(raw)?;
     query.filter.resolve(atlas, None)
 }
 
 /// Reads path segments captured by the router (name, value) into `T`.
-pub fn parse_path<T: DeserializeOwned>(captured: &[(String, String)]) -> Result<T, Problem> {
-    T::deserialize(de::of_pairs(captured)).map_err(Problem::from)
+///
+/// # Errors
+/// A [`ParamError`] naming the segment.
+pub fn parse_path<T: DeserializeOwned>(captured: &[(String, String)]) -> Result<T, ParamError> {
+    T::deserialize(de::of_pairs(captured))
 }
 
 fn pairs(raw: &str, accepted: &[&str]) -> Result<Vec<(String, String)>, ParamError> {

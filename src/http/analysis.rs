@@ -212,7 +212,7 @@ pub fn hexbins(r: &Request, _: NoQuery, q: HexbinsQuery) -> Result<Response, Pro
     let atlas = r.atlas();
     let filter = q.filter.resolve(atlas, q.bbox.resolve()?)?;
     let res = q.hex.res.get();
-    let pyramid = r.snap.tiles.hex_pyramid();
+    let pyramid = r.snap.hexbin_pyramid();
     // Pre-summed data answers whole years country-wide; anything else counts events.
     let summed = pyramid.is_some() && res <= PYRAMID_MAX_RES && filter.whole_years().is_some();
     let _turn = if summed { None } else { Some(r.expensive()?) };

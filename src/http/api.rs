@@ -20,10 +20,9 @@ use crate::geodesy;
 use crate::query::coverage::{self as covering, coverage_all};
 use crate::query::filter::{EventFilter, Matcher};
 use crate::query::items::{self, BaseProp, ItemFilter};
+use crate::query::plan::{EventSearch, search_circle};
 use crate::query::stats::group;
-use crate::query::{
-    Hit, Near, Sort, Totals, fill_distances, find_events, near_page, nearest, places,
-};
+use crate::query::{Hit, Near, Sort, Totals, fill_distances, find_events, nearest, places};
 
 /// A FeatureCollection page: `numberMatched`/`numberReturned`, paging, foreign members
 /// (`extra`), links, then the features.
@@ -85,7 +84,7 @@ struct PageHead {
     offset: usize,
     #[serde(flatten)]
     extra: serde_json::Map<String, Value>,
-    /// A radius search's circle, kept serialised (see `circle_json`).
+    /// A radius search's circle, kept serialised (see `query::plan::search_circle`).
     #[serde(skip_serializing_if = "Option::is_none")]
     circle: Option<Arc<RawValue>>,
     links: Vec<Value>,
@@ -172,11 +171,13 @@ impl EventsAsk {
         })
     }
 
-    /// Whether the near grid answers it: "nearest first" with a filter that reads only
-    /// what the grid keeps beside each event (dates, types, fatalities); anything else
-    /// reads every event.
-    fn grid_answers(&self, m: &Matcher) -> bool {
-        self.near.is_some() && self.sort == Sort::Distance && (m.is_everything() || m.slot_only())
+    /// The search it asks for, planned by `query` (near grid or scan).
+    fn search<'a>(&self, m: &'a Matcher<'a>) -> EventSearch<'a> {
+        EventSearch {
+            near: self.near.map(|(n, _)| n),
+            sort: self.sort,
+            matcher: m,
+        }
     }
 }
 
@@ -207,7 +208,7 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
         }
         return download::respond(r, format, "events", matched, rows, explicit, members);
     }
-    let _turn = if ask.grid_answers(&m) {
+    let _turn = if ask.search(&m).grid_answers() {
         None
     } else {
         Some(r.expensive()?)
@@ -218,18 +219,9 @@ pub fn events(r: &Request, _: NoQuery, q: EventsQuery) -> Result<Response, Probl
 /// A page of `GET /api/events` (not a download).
 fn events_page(r: &Request, ask: &EventsAsk, m: &Matcher) -> Response {
     let atlas = r.atlas();
-    let (near, sort, page) = (ask.near, ask.sort, ask.page);
-    let (matched, mut shown) = match near {
-        Some((n, _)) if sort == Sort::Distance => near_page(atlas, m, n, page.offset, page.limit),
-        _ => {
-            let hits = find_events(atlas, m, near.map(|(n, _)| n), sort, 0);
-            (hits.len(), page.slice(&hits).to_vec())
-        }
-    };
-    let (members, circle) = near_members(atlas, near);
-    if let Some((n, _)) = near {
-        fill_distances(atlas, n.center, &mut shown);
-    }
+    let page = ask.page;
+    let (matched, shown) = ask.search(m).page(atlas, page.offset, page.limit);
+    let (members, circle) = near_members(atlas, ask.near);
     let feats = PageFeatures::Events(atlas, shown);
     let mut answer = collection(
         "/api/events",
@@ -256,7 +248,7 @@ pub fn events_inline(r: &Request, _: &NoQuery, q: &EventsQuery) -> Option<Respon
     let m = ask.filter.compile(atlas);
     let quick = ask.download.is_none()
         && ask.page.offset.saturating_add(ask.page.limit) <= INLINE_PAGE
-        && ask.grid_answers(&m);
+        && ask.search(&m).grid_answers();
     quick.then(|| events_page(r, &ask, &m))
 }
 
@@ -277,34 +269,7 @@ fn near_members(
         },
         "radius_km": n.radius_km,
     });
-    (as_members(members), circle_json(n))
-}
-
-/// The GeoJSON of a search circle, serialised: 128 geodesic destinations, and writing
-/// their 256 numbers, cost more than the rest of a dense near query, and clients ask
-/// about the same few places again and again, so the last few hundred are kept.
-fn circle_json(n: Near) -> Option<Arc<RawValue>> {
-    type Key = (u64, u64, u64);
-    type Circles = rustc_hash::FxHashMap<Key, Arc<RawValue>>;
-    static CIRCLES: std::sync::Mutex<Option<Circles>> = std::sync::Mutex::new(None);
-    let key = (
-        n.center.lon.to_bits(),
-        n.center.lat.to_bits(),
-        n.radius_km.to_bits(),
-    );
-    let cached = |circles: &mut Option<Circles>| circles.get_or_insert_default().get(&key).cloned();
-    if let Some(v) = cached(&mut CIRCLES.lock().unwrap_or_else(|e| e.into_inner())) {
-        return Some(v);
-    }
-    let geometry = features::polygon_geometry(&geodesy::circle(n.center, n.radius_km, 128));
-    let v: Arc<RawValue> = serde_json::value::to_raw_value(&geometry).ok()?.into();
-    let mut circles = CIRCLES.lock().unwrap_or_else(|e| e.into_inner());
-    let circles = circles.get_or_insert_default();
-    if circles.len() >= 256 {
-        circles.clear();
-    }
-    circles.insert(key, v.clone());
-    Some(v)
+    (as_members(members), search_circle(n).geojson())
 }
 
 /// `GET /api/events/nearest?lon=&lat=&k=10` (+ filters)

@@ -445,7 +445,7 @@ pub fn healthz(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem>
             "delta": a.delta_size(),
             // Whether low-zoom tiles and country-wide hexbins read pre-summed data yet
             // (summed in the background after start-up; until then they scan).
-            "summaries_ready": r.snap.tiles.summaries_ready(),
+            "summaries_ready": r.snap.summaries_ready(),
             "last_reload": reload,
             // How the indexed events were made at the last start or reload (read back
             // from the saved base, or built from the files), and the last save of them.

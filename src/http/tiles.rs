@@ -87,8 +87,7 @@ fn serve_tile(
     let _turn = if costly { Some(r.expensive()?) } else { None };
     let encoded = cache
         .get_or_render(key, || {
-            snap.tiles
-                .render_set(set, &snap.atlas, t, &filter.compile(&snap.atlas))
+            snap.render_tile(set, t, &filter.compile(&snap.atlas))
         })
         .map_err(|e| Problem::internal(format!("tile {}/{}/{}: {e}", t.z, t.x, t.y)))?;
 

@@ -2,8 +2,6 @@
 //! numbered change log (`GET /api/changes`). Every write needs a key; its 2xx is sent once
 //! the store has the change on disk and the next request already sees it.
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use warp::http::{StatusCode, header};
@@ -13,15 +11,10 @@ use super::params::limits::{DEFAULT_CHANGES_LIMIT, MAX_RECORD_ERRORS};
 use super::params::queries::{ChangesQuery, IdPath, NoQuery};
 use super::problem::{Problem, ProblemKind};
 use super::{JSON, Request, json_response};
-use crate::live::{WriteError, Written};
-use crate::load::{LoadError, Location, read_events_csv, read_events_geojson};
+use crate::live::{
+    BodyFormat, ChangeRecord, Location, RecordError, WriteError, Written, one_event, read_body,
+};
 use crate::model::Event;
-use crate::model::notes::NoteSink;
-use crate::model::words::Interner;
-use crate::store::Change;
-
-/// How error messages name a request body.
-const BODY: &str = "request body";
 
 /// How to turn writes on, said in every 403.
 const ENABLE_WRITES: &str = "writes are disabled on this server: start it with SAHEL_ATLAS_WRITE_KEYS=KEY1,KEY2 or --write-keys-file FILE, then send Authorization: Bearer KEY";
@@ -53,6 +46,20 @@ fn authorize(r: &Request) -> Result<(), Problem> {
     Ok(())
 }
 
+/// The body's format, from its media type (parameters ignored).
+fn body_format(r: &Request) -> Result<BodyFormat, Problem> {
+    match media_type(r).as_str() {
+        "application/geo+json" | "application/json" => Ok(BodyFormat::GeoJson),
+        "text/csv" => Ok(BodyFormat::Csv),
+        other => Err(Problem::new(
+            ProblemKind::UnsupportedMediaType,
+            format!(
+                "Content-Type {other:?}: send application/geo+json (a Feature or FeatureCollection of Points with ACLED properties) or text/csv (an ACLED or UCDP export)"
+            ),
+        )),
+    }
+}
+
 /// The body's media type, without parameters.
 fn media_type(r: &Request) -> String {
     r.headers
@@ -65,7 +72,7 @@ fn media_type(r: &Request) -> String {
 }
 
 /// A 422 listing every record that cannot be stored.
-fn invalid_records(errors: Vec<LoadError>) -> Problem {
+fn invalid_records(errors: Vec<RecordError>) -> Problem {
     let n = errors.len();
     let listed: Vec<Value> = errors
         .into_iter()
@@ -90,61 +97,9 @@ fn invalid_records(errors: Vec<LoadError>) -> Problem {
     .with("errors", json!(listed))
 }
 
-/// The events of the request body: GeoJSON (`application/geo+json` or
-/// `application/json`) or an ACLED/UCDP CSV export (`text/csv`). With `id`, a record
-/// without an id gets it (the path's).
+/// The events of the request body (see [`read_body`]).
 fn body_events(r: &Request, id: Option<&str>) -> Result<Vec<Event>, Problem> {
-    let source = Path::new(BODY);
-    let mut interner = Interner::default();
-    let parsed = match media_type(r).as_str() {
-        "application/geo+json" | "application/json" => {
-            let text = std::str::from_utf8(r.body).map_err(|e| {
-                invalid_records(vec![LoadError::file(source, format!("is not UTF-8: {e}"))])
-            })?;
-            let text = match id {
-                Some(id) => with_default_id(text, id),
-                None => text.to_string(),
-            };
-            read_events_geojson(&text, source, &mut interner, MAX_RECORD_ERRORS)
-        }
-        "text/csv" => {
-            // Written events keep their notes on the heap (see `crate::model::notes`).
-            let read = (&mut interner, &mut NoteSink::heap());
-            read_events_csv(r.body, source, read, MAX_RECORD_ERRORS)
-        }
-        other => {
-            return Err(Problem::new(
-                ProblemKind::UnsupportedMediaType,
-                format!(
-                    "Content-Type {other:?}: send application/geo+json (a Feature or FeatureCollection of Points with ACLED properties) or text/csv (an ACLED or UCDP export)"
-                ),
-            ));
-        }
-    };
-    let events = parsed.map_err(invalid_records)?;
-    if events.is_empty() {
-        return Err(invalid_records(vec![LoadError::file(
-            source,
-            "holds no events",
-        )]));
-    }
-    Ok(events)
-}
-
-/// A single GeoJSON Feature given `event_id_cnty = id` unless it names an id itself
-/// (anything else is passed on as it is, for the reader to judge).
-fn with_default_id(text: &str, id: &str) -> String {
-    let Ok(mut v) = serde_json::from_str::<Value>(text) else {
-        return text.to_string();
-    };
-    if let Some(props) = v
-        .get_mut("properties")
-        .and_then(Value::as_object_mut)
-        .filter(|p| !p.contains_key("event_id_cnty") && !p.contains_key("id"))
-    {
-        props.insert("event_id_cnty".into(), json!(id));
-    }
-    v.to_string()
+    read_body(body_format(r)?, r.body, id, MAX_RECORD_ERRORS).map_err(invalid_records)
 }
 
 fn written(status: StatusCode, w: &Written) -> Response {
@@ -160,11 +115,7 @@ fn written(status: StatusCode, w: &Written) -> Response {
 /// `POST /api/events`: insert or update every event of the body, all or nothing.
 pub fn post_events(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Problem> {
     authorize(r)?;
-    let changes: Vec<Change> = body_events(r, None)?
-        .into_iter()
-        .map(Change::Upsert)
-        .collect();
-    let w = r.state.live.write(&changes)?;
+    let w = r.state.live.upsert(body_events(r, None)?)?;
     Ok(written(StatusCode::CREATED, &w))
 }
 
@@ -172,23 +123,8 @@ pub fn post_events(r: &Request, _: NoQuery, _: NoQuery) -> Result<Response, Prob
 pub fn put_event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem> {
     authorize(r)?;
     let id = path.id.0;
-    let mut events = body_events(r, Some(&id))?;
-    if events.len() != 1 {
-        return Err(invalid_records(vec![LoadError::file(
-            Path::new(BODY),
-            format!("holds {} events; PUT replaces exactly one", events.len()),
-        )]));
-    }
-    let event = events.remove(0);
-    if *event.id != *id {
-        return Err(invalid_records(vec![LoadError::at(
-            Path::new(BODY),
-            Location::Feature(1),
-            "event_id_cnty",
-            format!("{:?} is not the id in the path ({id:?})", event.id),
-        )]));
-    }
-    let w = r.state.live.write(&[Change::Upsert(event)])?;
+    let event = one_event(body_events(r, Some(&id))?, &id).map_err(invalid_records)?;
+    let w = r.state.live.upsert(vec![event])?;
     let status = if w.inserted > 0 {
         StatusCode::CREATED
     } else {
@@ -200,9 +136,7 @@ pub fn put_event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Prob
 /// `DELETE /api/events/{id}`
 pub fn delete_event(r: &Request, path: IdPath, _: NoQuery) -> Result<Response, Problem> {
     authorize(r)?;
-    r.state
-        .live
-        .write(&[Change::Delete(path.id.0.as_str().into())])?;
+    r.state.live.delete(path.id.0.as_str())?;
     let mut resp = Response::new(Default::default());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     Ok(resp)
@@ -231,11 +165,11 @@ pub fn changes(r: &Request, _: NoQuery, q: ChangesQuery) -> Result<Response, Pro
         .changes
         .limit
         .map_or(DEFAULT_CHANGES_LIMIT, |l| l.get() as usize);
-    let store = r.state.live.store();
-    let list = store
+    let (list, sequence) = r
+        .state
+        .live
         .changes_since(since, limit)
         .map_err(WriteError::from)?;
-    let sequence = store.sequence().map_err(WriteError::from)?;
     let changes: Vec<Value> = list.iter().map(change_json).collect();
     Ok(json_response(
         JSON,
@@ -244,7 +178,7 @@ pub fn changes(r: &Request, _: NoQuery, q: ChangesQuery) -> Result<Response, Pro
 }
 
 /// One change as clients read it, in the JSON list and in the event stream alike.
-fn change_json(c: &crate::store::ChangeRecord) -> Value {
+fn change_json(c: &ChangeRecord) -> Value {
     json!({"seq": c.seq, "op": c.op.name(), "id": c.id})
 }
 
@@ -274,7 +208,6 @@ fn change_stream(live: std::sync::Arc<crate::live::Live>, since: u64) -> Respons
     use warp::sse::Event;
 
     use crate::live::Notice;
-    use crate::store::ChangeRecord;
 
     // Subscribed before the first read, so a write in between is never missed.
     let notices = live.subscribe();
@@ -299,7 +232,9 @@ fn change_stream(live: std::sync::Arc<crate::live::Live>, since: u64) -> Respons
                 }
                 let reader = live.clone();
                 let read = tokio::task::spawn_blocking(move || {
-                    reader.store().changes_since(last, DEFAULT_CHANGES_LIMIT)
+                    reader
+                        .changes_since(last, DEFAULT_CHANGES_LIMIT)
+                        .map(|(list, _)| list)
                 })
                 .await;
                 match read {

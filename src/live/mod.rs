@@ -15,6 +15,7 @@
 //! `merge` (folding a grown delta into a new base), `follow` (other replicas' commits).
 
 mod follow;
+mod ingest;
 mod merge;
 mod open;
 mod snapshot;
@@ -29,6 +30,8 @@ use crate::atlas::saved::SavedError;
 use crate::store::EventStore;
 use crate::tiles::cache::TileEpochs;
 
+pub use crate::store::ChangeRecord;
+pub use ingest::{BodyFormat, Location, RecordError, one_event, read_body};
 pub use open::{LoadFailed, Sources, read_atlas};
 pub use snapshot::Snapshot;
 pub use write::{WriteError, Written};

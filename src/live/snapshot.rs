@@ -4,16 +4,22 @@
 use std::sync::Arc;
 
 use crate::atlas::Atlas;
+use crate::query::filter::Matcher;
+use crate::query::hexbins::HexPyramid;
 use crate::store::Change;
-use crate::tiles::TileSource;
 use crate::tiles::cache::TileEpochs;
 use crate::tiles::coord::TileCoord;
+use crate::tiles::{TileError, TileSet, TileSource};
 
-/// One consistent view of the data: the atlas, the tile geometry built from it, and the
-/// store sequence number it includes.
+/// One consistent view of the data: the atlas, the tile geometry and the summaries built
+/// from it (the cluster and hexbin pyramids, summed in the background), and the store
+/// sequence number it includes.
 pub struct Snapshot {
+    /// The events, regions, bases and places, indexed.
     pub atlas: Atlas,
-    pub tiles: TileSource,
+    /// Tile geometry and the pyramids; read through the methods below.
+    pub(super) tiles: TileSource,
+    /// The store's sequence number this snapshot includes.
     pub sequence: u64,
     /// Counts the reloads of the data files (1 at start-up): part of every tile's cache
     /// key, since a reload may change anything.
@@ -37,6 +43,29 @@ impl Snapshot {
             data_version,
             epochs,
         }
+    }
+
+    /// Encodes tile `t` of `set` under matcher `m`; `None` when it is empty.
+    ///
+    /// # Errors
+    /// A tile that cannot be encoded.
+    pub fn render_tile(
+        &self,
+        set: TileSet,
+        t: TileCoord,
+        m: &Matcher,
+    ) -> Result<Option<Vec<u8>>, TileError> {
+        self.tiles.render_set(set, &self.atlas, t, m)
+    }
+
+    /// The hexbin pyramid, once summed (country-wide whole-year counts per H3 cell).
+    pub fn hexbin_pyramid(&self) -> Option<&HexPyramid> {
+        self.tiles.hex_pyramid()
+    }
+
+    /// Whether both pyramids are summed (until then tiles and hexbins scan).
+    pub fn summaries_ready(&self) -> bool {
+        self.tiles.summaries_ready()
     }
 
     /// The sequence of the last write that touched tile `t` as of this snapshot (0: none

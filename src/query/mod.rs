@@ -6,6 +6,7 @@ pub mod filter;
 pub mod hexbins;
 pub mod items;
 pub mod places;
+pub mod plan;
 pub mod props;
 pub mod stats;
 pub mod timeline;

@@ -192,11 +192,18 @@ pub fn spill_file(dir: &Path, len: u64) -> Option<Arc<NotesFile>> {
 
 /// Gives `file` `len` bytes of disk space. On a file system that cannot reserve space the
 /// file is only made that long: a full disk then fails the load, naming the file read.
+///
+/// Reserving is Linux's `fallocate`; elsewhere the file is only made that long.
 fn reserve(file: &File, len: u64) -> io::Result<()> {
     file.set_len(len)?;
-    if len == 0 {
+    if len == 0 || cfg!(not(target_os = "linux")) {
         return Ok(());
     }
+    reserve_linux(file, len)
+}
+
+#[cfg(target_os = "linux")]
+fn reserve_linux(file: &File, len: u64) -> io::Result<()> {
     let fd = std::os::fd::AsRawFd::as_raw_fd(file);
     // SAFETY: fallocate only reads its integer arguments; `fd` is open for writing.
     if unsafe { libc::fallocate(fd, 0, 0, len as libc::off_t) } == 0 {
@@ -208,7 +215,18 @@ fn reserve(file: &File, len: u64) -> io::Result<()> {
     }
 }
 
+#[cfg(not(target_os = "linux"))]
+fn reserve_linux(_: &File, _: u64) -> io::Result<()> {
+    Ok(())
+}
+
+/// Gives back the disk space of `range` (a spill's unused part); best effort, and on
+/// Linux only (a punched hole; elsewhere the space stays until the file goes).
+#[cfg(not(target_os = "linux"))]
+fn release(_: &File, _: std::ops::Range<u64>) {}
+
 /// Gives back the disk space of `range` (a spill's unused part); best effort.
+#[cfg(target_os = "linux")]
 fn release(file: &File, range: std::ops::Range<u64>) {
     if range.is_empty() {
         return;

@@ -1,11 +1,14 @@
 # Shared by the bench scripts (sourced): the release build, the data files and servers.
-#   BIN, bench_data N SEED (prints the path of the 31-column file, generating it once),
+#   BIN (the release build, or the binary BIN names: to compare two builds back to back),
+#   bench_data N SEED (prints the path of the 31-column file, generating it once),
 #   start NAME ARGS... (a server on a free loopback port; sets BASE and PID), rss_mb PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v wrk >/dev/null || { sudo -n true 2>/dev/null && SUDO=sudo || SUDO=; $SUDO apt-get install -y -q wrk; }
-cargo build --release --locked -q
-BIN=./target/release/sahel-atlas
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -q
+  BIN=./target/release/sahel-atlas
+fi
 mkdir -p target/bench-data
 TMP=$(mktemp -d)
 PIDS=()

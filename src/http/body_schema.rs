@@ -8,18 +8,7 @@
 use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, OneOfBuilder};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, SchemaType};
 
-/// Text columns: a string or a number (ACLED's API sends numbers as strings, and some
-/// exports ids as numbers); null or absent for none.
-const TEXT: &[&str] = &[
-    "sub_event_type",
-    "actor1",
-    "actor2",
-    "admin1",
-    "admin2",
-    "location",
-    "source",
-    "notes",
-];
+use crate::model::fields::{EVENT_FIELDS, FieldDef, FieldType, InBody};
 
 fn typed(t: SchemaType) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(t)
@@ -46,44 +35,34 @@ fn count(required: bool, min: f64, max: Option<f64>, description: &str) -> RefOr
         .into()
 }
 
-/// The ACLED properties of one event. Without `id_in_body` (PUT) the id is the path's:
-/// the property is left out of the schema (a body may still carry the same id).
-fn properties(id_in_body: bool) -> ObjectBuilder {
-    let mut p = typed(SchemaType::Object)
-        .property(
-            "event_date",
-            typed(SchemaType::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
-                .description(Some(
-                    "YYYY-MM-DD (DD-MM-YYYY and 23 March 2019 are read too, as in CSV exports)",
-                )),
-        )
-        .property("event_type", text(true, "ACLED event type, e.g. Battles"))
-        .property("fatalities", count(true, 0.0, None, "Reported fatalities"))
-        .property(
-            "geo_precision",
-            count(false, 1.0, Some(3.0), "ACLED geo_precision: 1, 2 or 3"),
-        )
-        .property(
-            "year",
-            count(false, 0.0, None, "The year of event_date, if given"),
-        )
-        .required("event_date")
-        .required("event_type")
-        .required("fatalities")
-        .description(Some(
-            "ACLED columns; others are ignored. Values are strings or numbers (or null).",
-        ));
-    for name in TEXT {
-        p = p.property(*name, text(false, "ACLED column"));
+/// A property's schema, by the type of its field.
+fn property(f: &FieldDef) -> RefOr<Schema> {
+    let required = f.in_body == InBody::Required;
+    match f.ty {
+        FieldType::Date => typed(SchemaType::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .description(Some(f.doc))
+            .into(),
+        FieldType::Count => count(required, 0.0, None, f.doc),
+        FieldType::Year => count(required, 0.0, None, f.doc),
+        FieldType::Precision => count(required, 1.0, Some(3.0), f.doc),
+        _ => text(required, f.doc),
     }
-    if id_in_body {
-        p = p
-            .property(
-                "event_id_cnty",
-                text(true, "The event's id (ACLED's event_id_cnty)"),
-            )
-            .required("event_id_cnty");
+}
+
+/// The ACLED properties of one event, from the field table. Without `id_in_body` (PUT)
+/// the id is the path's: the property is left out of the schema (a body may still carry
+/// the same id).
+fn properties(id_in_body: bool) -> ObjectBuilder {
+    let mut p = typed(SchemaType::Object).description(Some(
+        "ACLED columns; others are ignored. Values are strings or numbers (or null).",
+    ));
+    let in_body = EVENT_FIELDS.iter().filter(|f| f.in_body != InBody::No);
+    for f in in_body.filter(|f| id_in_body || f.ty != FieldType::Id) {
+        p = p.property(f.column(), property(f));
+        if f.in_body == InBody::Required {
+            p = p.required(f.column());
+        }
     }
     p
 }

@@ -18,6 +18,7 @@ use super::problem::{Problem, ProblemKind};
 use super::{GEOJSON, Request};
 use crate::atlas::Atlas;
 use crate::live::Snapshot;
+use crate::model::fields::{self, FieldValue};
 use crate::model::{ACLED_COLUMNS, LonLat};
 use crate::query::{Hit, fill_distances};
 
@@ -415,29 +416,14 @@ impl<W: Write> Output<W> {
 
 /// An event as a record of [`ACLED_COLUMNS`] (columns the atlas does not keep are
 /// empty), then the region it lies in and, for a radius search, its distance.
-fn acled_row(atlas: &Atlas, hit: Hit, with_distance: bool) -> Vec<String> {
+pub(super) fn acled_row(atlas: &Atlas, hit: Hit, with_distance: bool) -> Vec<String> {
     let e = atlas.event(hit.event);
     let mut row = Vec::with_capacity(ACLED_COLUMNS.len() + 2);
     for column in ACLED_COLUMNS {
-        row.push(match column {
-            "event_id_cnty" => e.id.to_string(),
-            "event_date" => e.date.to_string(),
-            "year" => e.date.format("%Y").to_string(),
-            "event_type" => e.event_type.to_string(),
-            "sub_event_type" => e.sub_event_type.to_string(),
-            "actor1" => e.actor1.to_string(),
-            "actor2" => e.actor2.to_string(),
-            "admin1" => e.admin1.to_string(),
-            "admin2" => e.admin2.to_string(),
-            "location" => e.location.to_string(),
-            "latitude" => e.pos.lat.to_string(),
-            "longitude" => e.pos.lon.to_string(),
-            "geo_precision" => e.geo_precision.map(|p| p.to_string()).unwrap_or_default(),
-            "source" => e.source.to_string(),
-            "notes" => e.notes.to_string(),
-            "fatalities" => e.fatalities.to_string(),
-            _ => String::new(),
-        });
+        let value = fields::by_column(column)
+            .and_then(|f| f.get)
+            .map(|get| get(e));
+        row.push(value.map(FieldValue::to_text).unwrap_or_default());
     }
     let region = atlas.region_of_event(hit.event).map(|r| r.id.as_str());
     row.push(region.unwrap_or("").to_string());

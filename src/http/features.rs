@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::atlas::Atlas;
+use crate::model::fields::{EVENT_FIELDS, FieldValue};
 use crate::model::{Base, LonLat};
 use crate::query::Hit;
 
@@ -63,35 +64,29 @@ pub fn write_event(out: &mut Vec<u8>, atlas: &Atlas, hit: Hit) {
     write_value(out, &e.pos.lon);
     out.push(b',');
     write_value(out, &e.pos.lat);
-    out.extend_from_slice(br#"]},"properties":{"id":"#);
-    write_str(out, &e.id);
-    out.extend_from_slice(br#","event_date":"#);
-    write_day(out, e.date);
-    for (key, text) in [
-        (&br#","event_type":"#[..], e.event_type),
-        (br#","sub_event_type":"#, e.sub_event_type),
-        (br#","actor1":"#, e.actor1),
-        (br#","actor2":"#, e.actor2),
-        (br#","admin1":"#, e.admin1),
-        (br#","admin2":"#, e.admin2),
-        (br#","location":"#, e.location),
-    ] {
-        out.extend_from_slice(key);
-        write_str(out, &text);
+    out.extend_from_slice(br#"]},"properties":{"#);
+    for (k, f) in EVENT_FIELDS.iter().filter(|f| f.in_features).enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        // Field names are plain ASCII identifiers: nothing to escape.
+        out.push(b'"');
+        out.extend_from_slice(f.name.as_bytes());
+        out.extend_from_slice(b"\":");
+        let value = match f.get {
+            Some(get) => get(e),
+            None => atlas
+                .region_of_event(hit.event)
+                .map_or(FieldValue::Null, |r| FieldValue::Text(&r.id)),
+        };
+        match value {
+            FieldValue::Text(s) => write_str(out, s),
+            FieldValue::Date(d) => write_day(out, d),
+            FieldValue::Uint(n) => write_value(out, &n),
+            FieldValue::Float(x) => write_value(out, &x),
+            FieldValue::Null => out.extend_from_slice(b"null"),
+        }
     }
-    out.extend_from_slice(br#","region":"#);
-    match atlas.region_of_event(hit.event) {
-        Some(r) => write_str(out, &r.id),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(br#","fatalities":"#);
-    write_value(out, &e.fatalities);
-    out.extend_from_slice(br#","geo_precision":"#);
-    write_value(out, &e.geo_precision);
-    out.extend_from_slice(br#","source":"#);
-    write_str(out, &e.source);
-    out.extend_from_slice(br#","notes":"#);
-    write_str(out, &e.notes);
     if let Some(d) = hit.distance_km {
         out.extend_from_slice(br#","distance_km":"#);
         write_value(out, &km(d));

@@ -11,6 +11,8 @@ mod body_schema;
 pub mod compress;
 pub mod download;
 pub mod features;
+#[cfg(test)]
+mod field_table;
 pub mod json_text;
 pub mod metrics;
 pub mod ogc;

@@ -82,9 +82,19 @@ fn feature_record(
         None => return Err(("geometry", "is missing; events are Points".to_string())),
     };
     let mut record = csv::StringRecord::new();
+    // An event feature as this service writes it names its id `id` (property and
+    // feature); ACLED's column is `event_id_cnty`: either is read.
+    let feature_id = f.id.as_ref().map(|id| match id {
+        geojson::feature::Id::String(s) => serde_json::Value::String(s.clone()),
+        geojson::feature::Id::Number(n) => serde_json::Value::Number(n.clone()),
+    });
     for name in names {
-        let value = f.properties.as_ref().and_then(|p| p.get(name));
-        match value {
+        let property = |name: &str| f.properties.as_ref().and_then(|p| p.get(name));
+        let mut value = property(name).cloned();
+        if name == "event_id_cnty" && value.is_none() {
+            value = property("id").cloned().or_else(|| feature_id.clone());
+        }
+        match value.as_ref() {
             None | Some(serde_json::Value::Null) => record.push_field(""),
             Some(serde_json::Value::String(s)) => record.push_field(s),
             Some(serde_json::Value::Number(n)) => record.push_field(&n.to_string()),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use geo::{Geometry, MultiPolygon};
 
+pub mod fields;
 pub mod notes;
 pub mod text;
 pub mod words;

@@ -25,7 +25,7 @@ const GPKG_APPLICATION_ID: i32 = 0x4750_4B47;
 const GPKG_VERSION: i32 = 10300;
 const WGS84: i32 = 4326;
 
-const SCHEMA: &str = r#"
+pub(crate) const SCHEMA: &str = r#"
 CREATE TABLE gpkg_spatial_ref_sys (
   srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
   organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
@@ -148,7 +148,7 @@ INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, descript
 "#;
 
 /// The ACLED columns of `events`, in insert order (after `geom`).
-const COLUMNS: &str = "event_id_cnty, event_date, year, event_type, sub_event_type, actor1, \
+pub(crate) const COLUMNS: &str = "event_id_cnty, event_date, year, event_type, sub_event_type, actor1, \
     actor2, admin1, admin2, location, latitude, longitude, geo_precision, fatalities, source, notes";
 
 /// The embedded store: a GeoPackage file (SQLite) with an `events` point layer and the change log.

@@ -30,7 +30,7 @@ const CHANNEL: &str = "sahel_changes";
 /// Serialises schema creation between replicas starting together (an arbitrary key).
 const SCHEMA_LOCK: i64 = 0x5a48_454c_4154;
 
-const SCHEMA: &str = r#"
+pub(crate) const SCHEMA: &str = r#"
 CREATE EXTENSION IF NOT EXISTS postgis;
 CREATE TABLE IF NOT EXISTS events (
   event_id_cnty text PRIMARY KEY,
@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS sahel_imports (
 "#;
 
 /// The event columns, in the order `event_of_row` reads them.
-const COLUMNS: &str = "event_id_cnty, event_date, event_type, sub_event_type, actor1, actor2, \
+pub(crate) const COLUMNS: &str = "event_id_cnty, event_date, event_type, sub_event_type, actor1, actor2, \
     admin1, admin2, location, latitude, longitude, geo_precision, fatalities, source, notes";
 
 pub struct PostgisStore {

@@ -14,6 +14,7 @@ mod http;
 mod live;
 mod load;
 mod model;
+mod params;
 mod query;
 mod store;
 mod support;
@@ -27,7 +28,6 @@ pub use archive::{
 pub use atlas::Atlas;
 pub use http::archives::{Archives, Served, origin as archive_origin};
 pub use http::download::DownloadLimits;
-pub use http::params::{Rejected, tile_filter};
 pub use http::problem::{Problem, ProblemKind};
 pub use http::server::{ConnectionLimits, raise_open_files_limit, runtime};
 pub use http::shed::ShedLimits;
@@ -39,6 +39,7 @@ pub use load::{
 };
 pub use model::LonLat;
 pub use model::words::Interner;
+pub use params::{Rejected, tile_filter};
 pub use query::coverage::{CoverageRule, coverage_all};
 pub use query::filter::EventFilter;
 pub use query::{Near, Sort, fill_distances, find_events, near_page, nearest};

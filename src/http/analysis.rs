@@ -6,12 +6,12 @@ use serde_json::{Map, Value, json};
 use warp::reply::Response;
 
 use super::download::csv_table;
-use super::params::analysis::{TimelineTable, period_name};
-use super::params::limits::MAX_HEXBINS;
-use super::params::queries::*;
 use super::problem::Problem;
 use super::{GEOJSON, JSON, Request, json_response};
 use crate::atlas::Atlas;
+use crate::params::analysis::{TimelineTable, period_name};
+use crate::params::limits::MAX_HEXBINS;
+use crate::params::queries::*;
 use crate::query::hexbins::{self, HexBin, PYRAMID_MAX_RES};
 use crate::query::timeline::{self, Reach, TimelineYear};
 use crate::query::trends::{self, Metric, TrendQuery, Unit, UnitKey, UnitTrend};

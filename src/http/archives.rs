@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::params::queries::{ArchivePath, ArchiveTilePath, NoQuery};
 use super::problem::{Problem, ProblemKind};
 use super::tile_body::{TileBody, tile_response};
 use super::{JSON, Request, json_response};
 use crate::archive::Archive;
+use crate::params::queries::{ArchivePath, ArchiveTilePath, NoQuery};
 use crate::tiles::cache::etag;
 use crate::tiles::coord::TileCoord;
 

@@ -12,8 +12,8 @@ use warp::http::{HeaderMap, HeaderValue, header};
 use warp::reply::Response;
 
 use super::compress::accepts;
-use super::params::values::GlyphRange;
 use super::problem::{Problem, ProblemKind};
+use crate::params::values::GlyphRange;
 use crate::support::gzip::{Compression, gzip};
 
 /// SDF glyph ranges of one TTF, rendered on demand and cached.

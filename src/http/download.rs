@@ -13,13 +13,13 @@ use warp::reply::Response;
 
 use super::features;
 use super::json_text;
-use super::params::groups::{Download, Page};
 use super::problem::{Problem, ProblemKind};
 use super::{GEOJSON, Request};
 use crate::atlas::Atlas;
 use crate::live::Snapshot;
 use crate::model::fields::{self, FieldValue};
 use crate::model::{ACLED_COLUMNS, LonLat};
+use crate::params::groups::{Download, Page};
 use crate::query::{Hit, fill_distances};
 
 /// How much downloads may take of the server.

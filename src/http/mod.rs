@@ -17,7 +17,6 @@ pub mod json_text;
 pub mod metrics;
 pub mod ogc;
 pub mod openapi;
-pub mod params;
 pub mod problem;
 pub mod routes;
 pub mod server;
@@ -39,10 +38,10 @@ use warp::reply::Response;
 
 use crate::atlas::Atlas;
 use crate::live::{Live, Snapshot};
+use crate::params::queries::{FontPath, NoQuery, OgcQuery};
+use crate::params::{self, limits::MAX_BODY_BYTES};
 use crate::tiles::cache::TileCache;
 use metrics::Metrics;
-use params::limits::MAX_BODY_BYTES;
-use params::queries::{FontPath, NoQuery, OgcQuery};
 use problem::{Problem, ProblemKind};
 use routes::{Job, Prepared};
 

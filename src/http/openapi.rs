@@ -13,11 +13,11 @@ use warp::http::Method;
 
 use super::JSON;
 use super::ogc::Collection;
-use super::params::queries::ItemsQuery;
-use super::params::values::REGION_FORMAT;
 use super::problem::ProblemBody;
 use super::routes::{ROUTES, Route, query_params};
 use crate::atlas::Atlas;
+use crate::params::queries::ItemsQuery;
+use crate::params::values::REGION_FORMAT;
 use crate::query::filter::EventProp;
 use crate::query::items::{BaseProp, PlaceProp, RegionProp};
 use serde_json::json;
@@ -361,7 +361,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::http::params::fields::ParamFields;
+    use crate::params::fields::ParamFields;
 
     /// The parameter names the document lists for `method path`.
     fn documented(doc: &serde_json::Value, method: &str, path: &str) -> Vec<String> {

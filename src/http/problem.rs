@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::params::{ParamError, Rejected};
+use crate::params::{ParamError, Rejected};
 
 /// What went wrong, as a client sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,12 +8,12 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use warp::http::Method;
 use warp::reply::Response;
 
-use super::params::fields::ParamFields;
-#[cfg(test)]
-use super::params::fields::struct_fields;
-use super::params::queries::*;
 use super::problem::Problem;
 use super::{GEOJSON, JSON, Request, analysis, api, archives, ogc, tiles, writes};
+use crate::params::fields::ParamFields;
+#[cfg(test)]
+use crate::params::fields::struct_fields;
+use crate::params::queries::*;
 
 /// A route's handler after its parameters are parsed: the work left, for the blocking
 /// pool (it owns the parsed parameters).

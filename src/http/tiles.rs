@@ -3,11 +3,11 @@
 use serde_json::{Value, json};
 use warp::reply::Response;
 
-use super::params::groups::EventFilterParams;
-use super::params::queries::{NoQuery, StyleQuery, TilePath, TileQuery};
 use super::problem::Problem;
 use super::tile_body::{TileBody, tile_response};
 use super::{JSON, Request, json_response};
+use crate::params::groups::EventFilterParams;
+use crate::params::queries::{NoQuery, StyleQuery, TilePath, TileQuery};
 use crate::query::filter::EventFilter;
 use crate::tiles::cache::{FilterKey, TileKey, TileVersion};
 use crate::tiles::coord::{MAX_ZOOM, TileCoord};

@@ -7,14 +7,14 @@ use subtle::ConstantTimeEq;
 use warp::http::{StatusCode, header};
 use warp::reply::Response;
 
-use super::params::limits::{DEFAULT_CHANGES_LIMIT, MAX_RECORD_ERRORS};
-use super::params::queries::{ChangesQuery, IdPath, NoQuery};
 use super::problem::{Problem, ProblemKind};
 use super::{JSON, Request, json_response};
 use crate::live::{
     BodyFormat, ChangeRecord, Location, RecordError, WriteError, Written, one_event, read_body,
 };
 use crate::model::Event;
+use crate::params::limits::{DEFAULT_CHANGES_LIMIT, MAX_RECORD_ERRORS};
+use crate::params::queries::{ChangesQuery, IdPath, NoQuery};
 
 /// How to turn writes on, said in every 403.
 const ENABLE_WRITES: &str = "writes are disabled on this server: start it with SAHEL_ATLAS_WRITE_KEYS=KEY1,KEY2 or --write-keys-file FILE, then send Authorization: Bearer KEY";

@@ -1,4 +1,6 @@
-//! Query and path parameters as types. Each endpoint's parameters are one struct of
+//! Query and path parameters as types: the query-string language of the HTTP API and of
+//! `export tiles --filter`, below `http` so that the command line does not go through it.
+//! Each endpoint's parameters are one struct of
 //! groups (`queries`), each group a struct of typed values (`groups`, `values`); one
 //! function, [`parse`], reads a query string into such a struct, and every failure names
 //! the parameter. The same types generate the OpenAPI parameters (`utoipa::IntoParams`),

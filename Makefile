@@ -30,6 +30,8 @@ test-setup: $(PY) web-setup
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
+	# The fuzz targets build against the library's API (they run on nightly: scripts/fuzz.sh).
+	cargo check --locked --manifest-path fuzz/Cargo.toml
 
 test: test-setup lint
 	SAHEL_PYTHON=$(abspath $(PY)) cargo test --locked --all-targets

@@ -38,6 +38,7 @@ pub use load::{
     load_regions, read_events_csv, read_events_geojson,
 };
 pub use model::LonLat;
+pub use model::notes::NoteSink;
 pub use model::words::Interner;
 pub use params::{Rejected, tile_filter};
 pub use query::coverage::{CoverageRule, coverage_all};

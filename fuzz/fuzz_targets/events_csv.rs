@@ -3,11 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sahel_atlas::{Interner, read_events_csv};
+use sahel_atlas::{Interner, NoteSink, read_events_csv};
 
 fuzz_target!(|data: &[u8]| {
     let path = std::path::Path::new("fuzz.csv");
-    match read_events_csv(data, path, &mut Interner::default(), 100) {
+    let read = (&mut Interner::default(), &mut NoteSink::heap());
+    match read_events_csv(data, path, read, 100) {
         Ok(events) => {
             for e in events {
                 assert!(e.pos.lon.abs() <= 180.0 && e.pos.lat.abs() <= 90.0, "{e:?}");

@@ -17,6 +17,7 @@ fn state() -> &'static AppState {
         let sources = Sources {
             dir: root.join("geodata"),
             events: EventSources::default(),
+            saved: None,
         };
         let store = GeoPackageStore::open(&store).expect("store");
         let live = Live::open(sources, Box::new(store)).expect("shipped data");

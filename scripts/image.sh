@@ -12,7 +12,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG=${TAG:-localhost/sahel-atlas:latest}
 WORK=$PWD/target/image
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt uses for bookworm (deb822 .sources or a .list);
+# MIRROR= overrides it.
+apt_mirror() {
+  local m
+  m=$(awk '/^$/ {u=""} /^URIs:/ {u=$2} /^Suites:/ && / bookworm( |$)/ && u != "" {print u; exit}' \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null)
+  [ -n "$m" ] || m=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' \
+        /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null)
+  echo "$m"
+}
+MIRROR=${MIRROR:-$(apt_mirror)}
+[ -n "$MIRROR" ] || { echo "image.sh: no bookworm mirror in the apt configuration; set MIRROR=" >&2; exit 1; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 say() { echo "image.sh: $*" >&2; }
 started=$(date +%s)

@@ -158,6 +158,16 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Ask a running server's /healthz (for a container's HEALTHCHECK: no curl or shell
+    /// needed); exits 0 when it answers 200 within the timeout.
+    Healthcheck {
+        /// The server's address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Seconds to wait for the whole answer.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
     /// Write synthetic ACLED-format events for benchmarks (marked synthetic in `source`).
     GenEvents {
         /// Number of events.
@@ -275,6 +285,13 @@ enum CliError {
     Export(#[from] ExportError),
     #[error("{0}")]
     Usage(String),
+    #[error("{addr}/healthz: {source}")]
+    Unreachable {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{addr}/healthz answered {status:?}")]
+    Unhealthy { addr: SocketAddr, status: String },
     #[error("cannot read the write keys from {}: {source}", path.display())]
     Keys {
         path: PathBuf,
@@ -299,6 +316,7 @@ fn main() -> ExitCode {
     let done = match Cli::parse().command {
         Command::GenEvents { n, seed, out, data } => gen_events(n, seed, &out, &data),
         Command::Check { data } => check(&data),
+        Command::Healthcheck { addr, timeout_secs } => healthcheck(addr, timeout_secs),
         Command::Import {
             store,
             batch,
@@ -588,4 +606,30 @@ fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliErr
         serve(state, listener, shutdown).await;
         Ok(())
     })
+}
+
+/// `healthcheck`: one `GET /healthz` over a plain connection, all of it within `timeout_secs`.
+fn healthcheck(addr: SocketAddr, timeout_secs: u64) -> Result<(), CliError> {
+    use std::io::{BufRead, Write};
+    let deadline = std::time::Duration::from_secs(timeout_secs.max(1));
+    let unreachable = |source| CliError::Unreachable { addr, source };
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, deadline).map_err(unreachable)?;
+    stream
+        .set_read_timeout(Some(deadline))
+        .map_err(unreachable)?;
+    stream
+        .set_write_timeout(Some(deadline))
+        .map_err(unreachable)?;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(unreachable)?;
+    let mut status = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut status)
+        .map_err(unreachable)?;
+    let status = status.trim_end().to_string();
+    if status.split_whitespace().nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(CliError::Unhealthy { addr, status })
+    }
 }

@@ -16,6 +16,7 @@ const COMMANDS: &[&[&str]] = &[
     &["import"],
     &["export", "tiles"],
     &["gen-events"],
+    &["healthcheck"],
 ];
 
 fn help(args: &[&str]) -> String {

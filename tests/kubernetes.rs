@@ -69,7 +69,7 @@ fn the_manifests_validate_and_say_what_the_deployment_needs() {
     // The validator refuses what it should: a replica count that is not a number.
     let bad = std::env::temp_dir().join(format!("sahel-k8s-{}.yaml", std::process::id()));
     std::fs::write(&bad, deployment.replace("replicas: 3", "replicas: three")).unwrap();
-    let (ok, said) = validate(&[bad.clone()]);
+    let (ok, said) = validate(std::slice::from_ref(&bad));
     std::fs::remove_file(&bad).unwrap();
     assert!(!ok && said.contains("replicas"), "{said}");
 }

@@ -22,7 +22,7 @@ web-setup: web/node_modules/.package-lock.json
 
 # Python with GeographicLib, shapely and an MVT decoder (the independent truth the tests
 # compare against), and Chromium for the browser test.
-$(PY): tests/requirements.txt scripts/setup-test.sh
+$(PY): tests/requirements.txt scripts/setup-test.sh web/test/package-lock.json
 	bash scripts/setup-test.sh $(VENV)
 
 test-setup: $(PY) web-setup
@@ -46,4 +46,4 @@ geodata:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) web/node_modules
+	rm -rf $(VENV) web/node_modules web/test/node_modules

@@ -3,7 +3,8 @@
 # in tests/requirements.txt (GeographicLib, shapely, mapbox-vector-tile) used as
 # independent ground truth, Debian's Chromium for the browser test, gdal-bin (ogrinfo,
 # ogr2ogr) as a real OGC API – Features client, and PostgreSQL 15 with PostGIS, which
-# tests/replicas.rs starts as the store replicas share.
+# tests/replicas.rs starts as the store replicas share; and web/test's npm packages
+# (playwright-core, Lighthouse).
 set -euo pipefail
 venv=${1:-.venv}
 cd "$(dirname "$0")/.."
@@ -29,4 +30,8 @@ python3 -m venv "$venv" || {
   as_root apt-get update -q && as_root apt-get install -y -q python3-venv && python3 -m venv "$venv"
 }
 "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+# The browser test's and Lighthouse's npm packages, apart from the map's own (web/test has
+# its own lock: Lighthouse's overrides break Debian's npm 9, which the image builds with).
+command -v npm >/dev/null || { as_root apt-get update -q && as_root apt-get install -y -q nodejs npm; }
+(cd web/test && npm ci --no-audit --no-fund --loglevel=error)
 "$venv/bin/python" -c "import geographiclib, shapely; print('test tools ready:', geographiclib.__version__, shapely.__version__)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the web map needs: MapLibre from npm (web/node_modules, from the lock file)
-# and the DejaVu Sans font the map labels' glyphs are rendered from.
+# Installs what the web map needs: MapLibre and PMTiles from npm (web/node_modules, from
+# the lock file) and the DejaVu Sans font the map labels' glyphs are rendered from. The
+# test tools have their own package in web/test (scripts/setup-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 fn lighthouse(url: &str, preset: &str) -> Value {
     let out_file = scratch("lighthouse").join(format!("{preset}.json"));
-    let mut cmd = Command::new(repo().join("web/node_modules/.bin/lighthouse"));
+    let mut cmd = Command::new(repo().join("web/test/node_modules/.bin/lighthouse"));
     cmd.arg(url)
         .arg("--output=json")
         .arg(format!("--output-path={}", out_file.display()))

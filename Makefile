@@ -6,7 +6,7 @@ ADDR ?= 127.0.0.1:8080
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run build test test-setup web-setup lint check-data geodata clean
+.PHONY: run build test test-setup web-setup lint check-data geodata image clean
 
 run: build web-setup
 	./target/release/sahel-atlas serve --addr $(ADDR) --data geodata --web web
@@ -36,6 +36,10 @@ lint:
 test: test-setup lint
 	SAHEL_PYTHON=$(abspath $(PY)) cargo test --locked --all-targets
 	cargo test --locked --doc
+
+# Build the container image and check it under podman (scripts/image.sh).
+image:
+	bash scripts/image.sh
 
 check-data: build
 	./target/release/sahel-atlas check --data geodata

@@ -6,7 +6,7 @@ ADDR ?= 127.0.0.1:8080
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run build test test-setup web-setup lint check-data geodata image clean
+.PHONY: run build test test-setup web-setup lint check-data geodata image compose-test clean
 
 run: build web-setup
 	./target/release/sahel-atlas serve --addr $(ADDR) --data geodata --web web
@@ -40,6 +40,10 @@ test: test-setup lint
 # Build the container image and check it under podman (scripts/image.sh).
 image:
 	bash scripts/image.sh
+
+# The scaled setup (compose.yaml: PostGIS, two replicas, nginx) under podman-compose.
+compose-test:
+	bash scripts/compose-test.sh
 
 check-data: build
 	./target/release/sahel-atlas check --data geodata

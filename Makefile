@@ -36,6 +36,10 @@ lint:
 test: test-setup lint
 	SAHEL_PYTHON=$(abspath $(PY)) cargo test --locked --all-targets
 	cargo test --locked --doc
+	# The container image (built and checked under podman) and the scaled setup under
+	# podman-compose: they must never silently break again.
+	bash scripts/image.sh
+	bash scripts/compose-test.sh
 
 # Build the container image and check it under podman (scripts/image.sh).
 image:

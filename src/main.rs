@@ -608,25 +608,39 @@ fn run_server(live: Live, addr: SocketAddr, config: Config) -> Result<(), CliErr
     })
 }
 
-/// `healthcheck`: one `GET /healthz` over a plain connection, all of it within `timeout_secs`.
+/// `healthcheck`: one `GET /healthz` over a plain connection; connecting, sending and
+/// reading the status line (at most 256 bytes) all within `timeout_secs` in total, so a
+/// server that trickles bytes cannot hold it.
 fn healthcheck(addr: SocketAddr, timeout_secs: u64) -> Result<(), CliError> {
-    use std::io::{BufRead, Write};
-    let deadline = std::time::Duration::from_secs(timeout_secs.max(1));
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + std::time::Duration::from_secs(timeout_secs.max(1));
     let unreachable = |source| CliError::Unreachable { addr, source };
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, deadline).map_err(unreachable)?;
-    stream
-        .set_read_timeout(Some(deadline))
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::TimedOut))
+    };
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, left().map_err(unreachable)?)
         .map_err(unreachable)?;
     stream
-        .set_write_timeout(Some(deadline))
+        .set_write_timeout(Some(left().map_err(unreachable)?))
         .map_err(unreachable)?;
     let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).map_err(unreachable)?;
-    let mut status = String::new();
-    std::io::BufReader::new(stream)
-        .read_line(&mut status)
-        .map_err(unreachable)?;
-    let status = status.trim_end().to_string();
+    let mut line = Vec::new();
+    let mut buf = [0u8; 64];
+    while !line.contains(&b'\n') && line.len() < 256 {
+        stream
+            .set_read_timeout(Some(left().map_err(unreachable)?))
+            .map_err(unreachable)?;
+        match stream.read(&mut buf).map_err(unreachable)? {
+            0 => break,
+            n => line.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&line);
+    let status = line.lines().next().unwrap_or("").trim_end().to_string();
     if status.split_whitespace().nth(1) == Some("200") {
         Ok(())
     } else {

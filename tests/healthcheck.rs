@@ -54,4 +54,21 @@ fn healthcheck_says_whether_the_server_is_healthy() {
     assert!(!ok, "{said}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
     drop(silent);
+
+    // One that trickles a byte every 200 ms and never ends its line: the deadline is for
+    // the whole answer, not for each read.
+    let trickle = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = trickle.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut s, _) = trickle.accept().unwrap();
+        for _ in 0..50 {
+            if s.write_all(b"H").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let (ok, said, took) = healthcheck(&addr);
+    assert!(!ok, "{said}");
+    assert!(took < Duration::from_secs(3), "took {took:?}: {said}");
 }

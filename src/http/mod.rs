@@ -293,9 +293,30 @@ fn over_limits(req: &Incoming) -> Option<Problem> {
 enum Step {
     /// Answered: an error, a web file, or a route's inline answer.
     Done(Response),
-    /// The route's job, to run with the path parameters it captured, on the snapshot the
-    /// request was parsed on.
-    Run(Job, Vec<(String, String)>, Arc<Snapshot>),
+    /// The route's job, left for the blocking pool.
+    Run(Pending),
+}
+
+/// A route's job with what it runs on: the path parameters the route captured and the
+/// snapshot the request was parsed on.
+struct Pending {
+    job: Job,
+    captured: Vec<(String, String)>,
+    snap: Arc<Snapshot>,
+}
+
+impl Pending {
+    /// Runs the job for `req` (a panic costs this request a 500, nothing more).
+    fn answer(self, state: &AppState, req: &Incoming) -> Response {
+        let body = req.body.as_ref().map_or(&[][..], |b| b.as_ref());
+        guarded(
+            || {
+                let request = Request::of(state, req, self.captured, body, self.snap);
+                (self.job)(&request).unwrap_or_else(Problem::into_response)
+            },
+            |r| r,
+        )
+    }
 }
 
 /// Routes one request and parses its parameters, once. Returns the route's label (for
@@ -339,22 +360,13 @@ fn route(state: &AppState, req: &Incoming) -> (&'static str, Step) {
     let step = match (route.prepare)(&request) {
         Err(p) => Step::Done(p.into_response()),
         Ok(Prepared::Answered(resp)) => Step::Done(resp),
-        Ok(Prepared::Job(job)) => Step::Run(job, request.captured, request.snap),
+        Ok(Prepared::Job(job)) => Step::Run(Pending {
+            job,
+            captured: request.captured,
+            snap: request.snap,
+        }),
     };
     (route.label, step)
-}
-
-/// Runs a route's job for `req`.
-fn run(
-    state: &AppState,
-    req: &Incoming,
-    job: Job,
-    captured: Vec<(String, String)>,
-    snap: Arc<Snapshot>,
-) -> Response {
-    let body = req.body.as_ref().map_or(&[][..], |b| b.as_ref());
-    let request = Request::of(state, req, captured, body, snap);
-    job(&request).unwrap_or_else(Problem::into_response)
 }
 
 /// `f`, or a 500 if it panics: a bug must cost one request, not the connection (and
@@ -372,7 +384,7 @@ fn handle(state: &AppState, req: Incoming) -> Response {
     let (label, step) = guarded(|| route(state, &req), |r| ("panic", Step::Done(r)));
     let resp = match step {
         Step::Done(resp) => resp,
-        Step::Run(job, captured, snap) => guarded(|| run(state, &req, job, captured, snap), |r| r),
+        Step::Run(pending) => pending.answer(state, &req),
     };
     finish(state, &req, label, resp, start)
 }
@@ -642,12 +654,12 @@ pub async fn serve(
                     let start = Instant::now();
                     let (label, step) =
                         guarded(|| route(&state, &req), |r| ("panic", Step::Done(r)));
-                    let (job, captured, snap) = match step {
+                    let pending = match step {
                         Step::Done(resp) => return finish(&state, &req, label, resp, start),
-                        Step::Run(job, captured, snap) => (job, captured, snap),
+                        Step::Run(pending) => pending,
                     };
                     tokio::task::spawn_blocking(move || {
-                        let resp = guarded(|| run(&state, &req, job, captured, snap), |r| r);
+                        let resp = pending.answer(&state, &req);
                         finish(&state, &req, label, resp, start)
                     })
                     .await

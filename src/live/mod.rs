@@ -113,11 +113,6 @@ impl Live {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
     }
-
-    /// The durable store writes go to.
-    pub fn store(&self) -> &dyn EventStore {
-        &*self.store
-    }
 }
 
 #[cfg(test)]
